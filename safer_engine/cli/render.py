@@ -1,0 +1,72 @@
+"""Rich renderings of engine results for the terminal."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.console import Console
+from rich.table import Table
+
+from safer_engine.data.load import PreferenceData
+from safer_engine.data.summary import summarise
+
+MAX_PROBLEMS_SHOWN = 20
+
+
+def show_data(console: Console, data: PreferenceData) -> None:
+    summary = summarise(data.table)
+    console.print(f"[bold]Source[/]      {data.origin}")
+    console.print(f"[bold]Schema[/]      {data.schema}")
+    console.print(
+        f"[bold]Pairs[/]       {data.table.height:,} usable of {data.rows_read:,} rows read; "
+        f"{summary.distinct_prompts:,} distinct prompts, "
+        f"{summary.distinct_responses:,} distinct responses"
+    )
+    console.print(f"[bold]Fingerprint[/] {data.fingerprint}")
+    console.print(_counts_table(summary.counts))
+    lengths = Table(title="Length in characters", title_justify="left")
+    for name in ("column", "min", "median", "p95", "max"):
+        lengths.add_column(name, justify="left" if name == "column" else "right")
+    for s in summary.lengths:
+        lengths.add_row(s.column, *(f"{v:,}" for v in (s.minimum, s.median, s.p95, s.maximum)))
+    console.print(lengths)
+    show_problems(console, data)
+
+
+def _counts_table(counts: list[tuple[str, str, int]]) -> Table:
+    splits = sorted({split for _, split, _ in counts})
+    by_cell = {(slice_, split): n for slice_, split, n in counts}
+    table = Table(title="Pairs by slice and split", title_justify="left")
+    table.add_column("slice")
+    for split in [*splits, "total"]:
+        table.add_column(split, justify="right")
+    slices = sorted({s for s, _, _ in counts})
+    for slice_ in slices:
+        row = [by_cell.get((slice_, split), 0) for split in splits]
+        table.add_row(slice_, *(f"{n:,}" for n in [*row, sum(row)]))
+    totals = [sum(by_cell.get((s, split), 0) for s in slices) for split in splits]
+    table.add_row("[bold]total", *(f"[bold]{n:,}" for n in [*totals, sum(totals)]))
+    return table
+
+
+def show_problems(console: Console, data: PreferenceData) -> None:
+    problems = data.report.problems
+    leaked = data.leaked_prompts
+    if not problems and not leaked:
+        console.print("[green]No problems found.")
+        return
+    kinds = Counter(p.kind for p in problems)
+    console.print(
+        "[yellow]Problems:[/] "
+        + ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in kinds.most_common())
+        + (" (skipped rows are not in the table)" if data.report.skipped else "")
+    )
+    for p in problems[:MAX_PROBLEMS_SHOWN]:
+        console.print(f"  row {p.row}, column {p.column}: {p.message}")
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        console.print(f"  … and {len(problems) - MAX_PROBLEMS_SHOWN:,} more (see --json)")
+    if leaked:
+        console.print(
+            f"[yellow]{len(leaked):,} prompt(s) are in both train and test[/] "
+            "(the data's own split leaks them)."
+        )

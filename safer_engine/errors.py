@@ -1,0 +1,43 @@
+"""One small hierarchy of user-facing errors.
+
+Every failure a user can cause is raised as a `SaferError` carrying a message (what is wrong)
+and a hint (what to do next). The CLI and the explorer print these two lines and nothing
+else; `--debug` adds the traceback.
+"""
+
+from __future__ import annotations
+
+
+class SaferError(Exception):
+    """A failure the user can act on."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n{self.hint}" if self.hint else self.message
+
+
+class ConfigError(SaferError):
+    """A configuration value is out of range or inconsistent."""
+
+
+class DataError(SaferError):
+    """A preference data source cannot be read or has no usable rows."""
+
+
+class SchemaError(DataError):
+    """A table's columns match none of the known preference-data schemas."""
+
+
+class WorkspaceError(SaferError):
+    """A workspace folder is missing, incomplete or from an incompatible version."""
+
+
+class Cancelled(SaferError):
+    """Long work was cancelled by the user; nothing partial was kept."""
+
+    def __init__(self, what: str = "the operation") -> None:
+        super().__init__(f"Cancelled {what}.", "Nothing partial was written; run it again.")

@@ -1,0 +1,1 @@
+"""SAFER explorer's terminal interface (Textual). Reads workspaces; never imports torch."""

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from safer_engine.cli import main, parse_columns
+from safer_engine.errors import ConfigError
+from tests.conftest import pair, write_jsonl
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "safer_engine.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_data_info_prints_schema_counts_lengths_and_problems(
+    fixture_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["data", "info", str(fixture_data / "hh_rlhf.jsonl")]) == 0
+    printed = capsys.readouterr().out
+    assert "HH-RLHF" in printed
+    assert "2 usable of 3 rows read" in printed
+    assert "Pairs by slice and split" in printed
+    assert "Length in characters" in printed
+    assert "row 3, column prompt: prompt is empty" in printed
+
+
+def test_data_info_json(fixture_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "info", str(fixture_data / "rewardbench.jsonl"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["schema"] == "RewardBench"
+    assert report["pairs"] == 5
+    assert sum(n for _, _, n in report["summary"]["counts"]) == 5
+
+
+def test_column_mapping_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", [{"q": "a", "good": "b", "bad": "c"}])
+    assert main(["data", "info", str(path), "--columns", "prompt=q,chosen=good,rejected=bad"]) == 0
+    assert "1 usable of 1 rows read" in capsys.readouterr().out
+
+
+def test_parse_columns_rejects_malformed_items() -> None:
+    assert parse_columns("prompt=q, chosen = good") == {"prompt": "q", "chosen": "good"}
+    with pytest.raises(ConfigError, match="is not NAME=COLUMN"):
+        parse_columns("prompt")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["data", "info", "missing.jsonl"], "no such file or folder"),
+        (["data", "info", "tests"], "is a folder but not a data set"),
+        (["data", "info", "pyproject.toml"], "unsupported file type .toml"),
+        (
+            ["data", "info", "tests/fixtures/data/generic.csv", "--preference", "x"],
+            "preference must be one of",
+        ),
+    ],
+)
+def test_bad_input_gives_one_message_and_no_traceback(args: list[str], message: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_debug_shows_the_traceback() -> None:
+    result = run_cli("--debug", "data", "info", "missing.jsonl")
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr
+    assert "no such file or folder" in result.stderr
+
+
+def test_data_import_creates_a_workspace(
+    tmp_path: Path, fixture_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workspace = tmp_path / "ws"
+    source = str(fixture_data / "pku_saferlhf.jsonl")
+    assert main(["data", "import", source, "--workspace", str(workspace)]) == 0
+    assert "Pairs written to" in capsys.readouterr().out
+    assert main(["data", "import", source, "--workspace", str(workspace)]) == 0
+    assert "Pairs unchanged in" in capsys.readouterr().out
+    assert (workspace / "data" / "pairs.parquet").is_file()
+
+
+def test_rows_skipped_are_counted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", [pair("q", "a", "b"), pair("q", "a", "b")])
+    assert main(["data", "info", str(path)]) == 0
+    assert "Problems: 1 duplicate" in capsys.readouterr().out

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import polars as pl
+
+from safer_engine.data.split import prompts_in_both_splits
+from safer_engine.demo import demo_data_path, run_demo
+
+
+def test_demo_imports_the_embedded_data_then_reuses_it(tmp_path: Path) -> None:
+    first = run_demo(tmp_path / "ws")
+    assert not first.data.reused
+    table = pl.read_parquet(first.workspace.pairs_path)
+    embedded = pl.read_parquet(demo_data_path())
+    assert table.height == embedded.height
+    assert set(table["pair_id"]) == set(embedded["pair_id"])
+    assert run_demo(tmp_path / "ws").data.reused
+
+
+def test_embedded_demo_data_is_split_by_objective_with_both_slices() -> None:
+    table = pl.read_parquet(demo_data_path())
+    assert prompts_in_both_splits(table) == []
+    assert set(table["slice"]) == {"safety", "general"}
+    assert set(table["split"]) == {"train", "test"}
+    for column in ("prompt", "chosen", "rejected"):
+        assert table[column].str.strip_chars().str.len_chars().min() > 0
+    assert (table["chosen"] != table["rejected"]).all()
+    assert table.select("prompt", "chosen", "rejected").is_unique().all()
+    # every safety pair prefers the response humans scored less harmful
+    safety = table.filter(pl.col("slice") == "safety")
+    assert (safety["chosen_score"] < safety["rejected_score"]).all()
+
+
+def test_provenance_matches_the_committed_file() -> None:
+    path = demo_data_path()
+    provenance = (path.parent / "PROVENANCE.md").read_text(encoding="utf-8")
+    assert hashlib.sha256(path.read_bytes()).hexdigest() in provenance
+    assert "MIT" in (path.parent / "LICENSE-pyrit.txt").read_text(encoding="utf-8")

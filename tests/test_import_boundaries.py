@@ -1,0 +1,34 @@
+"""The explorer must open stores without the GPU stack; the engine must not know the UI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("torch", "transformers", "sae_lens")
+
+
+def loaded_after(code: str, modules: tuple[str, ...]) -> list[str]:
+    probe = f"{code}\nimport sys\nprint(','.join(m for m in {modules!r} if m in sys.modules))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    return [m for m in result.stdout.strip().split(",") if m]
+
+
+def test_explorer_does_not_import_the_gpu_stack() -> None:
+    assert loaded_after("import safer_tui", HEAVY) == []
+
+
+def test_engine_data_path_does_not_import_the_gpu_stack() -> None:
+    assert loaded_after("import safer_engine.data, safer_engine.workspace", HEAVY) == []
+
+
+def test_no_engine_module_imports_textual() -> None:
+    code = (
+        "import importlib, pkgutil, safer_engine\n"
+        "for m in pkgutil.walk_packages(safer_engine.__path__, 'safer_engine.'):\n"
+        "    if not m.name.endswith('__main__'):\n"
+        "        importlib.import_module(m.name)"
+    )
+    assert loaded_after(code, ("textual", "safer_tui")) == []
