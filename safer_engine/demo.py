@@ -6,10 +6,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from safer_engine.config import DataConfig
+from safer_engine.config import DataConfig, RMConfig
 from safer_engine.data.stage import ImportResult, import_data
 from safer_engine.errors import DataError
 from safer_engine.progress import CancelToken, Progress, no_progress
+from safer_engine.train.evaluate import EvalReport
 from safer_engine.workspace import Workspace
 
 DEMO_FILE = Path("demo") / "pairs.parquet"
@@ -32,18 +33,29 @@ def demo_data_path() -> Path:
 
 @dataclass(frozen=True)
 class DemoResult:
-    """The demo workspace and what each stage did."""
+    """The demo workspace, what each stage did (True = reused), and the RM's evaluation."""
 
     workspace: Workspace
     data: ImportResult
+    stages: dict[str, bool]
+    evaluation: EvalReport
 
 
 def run_demo(
     root: Path,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
+    rm_config: RMConfig | None = None,
 ) -> DemoResult:
+    from safer_engine.train.stage import eval_is_current, eval_stage, train_rm_stage
+
     workspace = Workspace.open(root, create=True)
-    config = DataConfig(source=str(demo_data_path()))
-    data = import_data(workspace, config, progress, cancel)
-    return DemoResult(workspace=workspace, data=data)
+    data = import_data(workspace, DataConfig(source=str(demo_data_path())), progress, cancel)
+    rm = train_rm_stage(workspace, rm_config or RMConfig(), progress, cancel)
+    reuse_eval = rm.train is None and eval_is_current(workspace)
+    if reuse_eval:
+        report = EvalReport.load(workspace.rm_dir / "eval.json")
+    else:
+        report = eval_stage(workspace, "test", None, progress, cancel)
+    stages = {"data": data.reused, "reward model": rm.train is None, "evaluation": reuse_eval}
+    return DemoResult(workspace, data, stages, report)

@@ -32,6 +32,14 @@ class SchemaError(DataError):
     """A table's columns match none of the known preference-data schemas."""
 
 
+class ModelError(SaferError):
+    """A model cannot be found, loaded or used as a reward model."""
+
+
+class TrainingError(SaferError):
+    """Training or evaluation cannot start or cannot go on."""
+
+
 class WorkspaceError(SaferError):
     """A workspace folder is missing, incomplete or from an incompatible version."""
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+import polars as pl
 
 from safer_engine.errors import WorkspaceError
 
@@ -55,6 +56,10 @@ class Workspace:
     @property
     def rm_dir(self) -> Path:
         return self.root / "rm"
+
+    @property
+    def rm_model_dir(self) -> Path:
+        return self.rm_dir / "model"
 
     @property
     def store_path(self) -> Path:
@@ -113,6 +118,16 @@ class Workspace:
                 "Upgrade safer-explorer to open it.",
             )
         return data
+
+    def pairs(self) -> tuple[pl.DataFrame, str]:
+        """The imported pairs and their fingerprint; the data stage must have run."""
+        stage = self.stage("data")
+        if stage is None or not self.pairs_path.exists():
+            raise WorkspaceError(
+                f"{self.root} has no imported data yet.",
+                "Run `safer data import DATA --workspace DIR` (or `safer demo`) first.",
+            )
+        return pl.read_parquet(self.pairs_path), str(stage["fingerprint"])
 
     def stage(self, name: str) -> dict[str, Any] | None:
         """The manifest entry of a finished stage, or None."""

@@ -18,8 +18,8 @@ from rich.console import Console
 
 from safer_engine import __version__
 from safer_engine.cli.progress import rich_progress
-from safer_engine.cli.render import show_data
-from safer_engine.config import DataConfig
+from safer_engine.cli.render import show_data, show_eval
+from safer_engine.config import DataConfig, RMConfig
 from safer_engine.data.load import load_preferences
 from safer_engine.data.stage import import_data
 from safer_engine.data.summary import summarise
@@ -149,6 +149,89 @@ def data_import(
     out.print(f"[green]Pairs {verb}[/] {ws.pairs_path}")
 
 
+WorkspaceOption = Annotated[Path, typer.Option(help="Workspace folder.")]
+
+
+@app.command("train-rm")
+def train_rm(
+    workspace: WorkspaceOption,
+    model: Annotated[
+        str, typer.Option(help="minilm, smollm2, a local folder or .gguf, or a hub id.")
+    ] = RMConfig.model,
+    epochs: Annotated[float, typer.Option(help="Passes over the train split.")] = RMConfig.epochs,
+    max_steps: Annotated[
+        int, typer.Option(help="Stop after this many steps (-1: use --epochs).")
+    ] = RMConfig.max_steps,
+    batch_texts: Annotated[
+        int, typer.Option(help="Distinct texts per step and device.")
+    ] = RMConfig.batch_texts,
+    learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = (
+        RMConfig.learning_rate
+    ),
+    max_length: Annotated[int, typer.Option(help="Tokens per text.")] = RMConfig.max_length,
+    max_prompt_tokens: Annotated[
+        int, typer.Option(help="Prompt tokens kept (the last ones).")
+    ] = RMConfig.max_prompt_tokens,
+    seed: Annotated[int, typer.Option(help="Seed of init, order and dropout.")] = RMConfig.seed,
+    save_steps: Annotated[
+        int, typer.Option(help="Checkpoint every this many steps.")
+    ] = RMConfig.save_steps,
+    precision: Annotated[str, typer.Option(help="auto, fp32 or bf16.")] = RMConfig.precision,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Discard checkpoints and any trained model.")
+    ] = False,
+) -> None:
+    """Train a Bradley–Terry reward model on the workspace's train split (resumable)."""
+    from safer_engine.train.stage import train_rm_stage
+
+    config = RMConfig(
+        model=model,
+        epochs=epochs,
+        max_steps=max_steps,
+        batch_texts=batch_texts,
+        learning_rate=learning_rate,
+        max_length=max_length,
+        max_prompt_tokens=max_prompt_tokens,
+        seed=seed,
+        save_steps=save_steps,
+        precision=precision,  # type: ignore[arg-type]  # validated by RMConfig
+    )
+    ws = Workspace.open(workspace)
+    with rich_progress(err, "Reward model") as progress:
+        result = train_rm_stage(ws, config, progress, fresh=fresh)
+    if not result.is_main:
+        return
+    if result.train is None:
+        out.print(f"[green]Reward model up to date[/] in {ws.rm_model_dir} (--fresh retrains)")
+        return
+    run = result.train
+    resumed = f", resumed from {run.resumed_from}" if run.resumed_from else ""
+    out.print(
+        f"[green]Reward model trained[/]: {run.steps} steps in {run.seconds:.0f} s{resumed}; "
+        f"saved to {ws.rm_model_dir}"
+    )
+
+
+@app.command("eval")
+def eval_rm(
+    workspace: WorkspaceOption,
+    split: Annotated[str, typer.Option(help="test, train or all.")] = "test",
+    data: Annotated[
+        str | None,
+        typer.Option(help="Evaluate on another data set (file, folder or hub id) instead."),
+    ] = None,
+    columns: ColumnsOption = None,
+) -> None:
+    """Pairwise accuracy of the workspace's reward model, per slice, into rm/eval.json."""
+    from safer_engine.train.stage import eval_stage
+
+    ws = Workspace.open(workspace)
+    other = DataConfig(source=data, columns=parse_columns(columns)) if data else None
+    with rich_progress(err, "Evaluating") as progress:
+        report = eval_stage(ws, split, other, progress)
+    show_eval(out, report)
+
+
 @app.command()
 def demo(
     workspace: Annotated[
@@ -165,11 +248,14 @@ def demo(
     from safer_engine.demo import run_demo
 
     root = workspace or default_workspace()
-    with rich_progress(err, "Demo data") as progress:
+    with rich_progress(err, "Demo") as progress:
         result = run_demo(root, progress)
     show_data(out, result.data.data)
-    state = "reused" if result.data.reused else "imported"
-    out.print(f"[green]Demo data {state}[/] in {result.workspace.root}")
+    for stage, reused in result.stages.items():
+        state = "reused" if reused else "done"
+        out.print(f"[green]{stage}: {state}[/]")
+    show_eval(out, result.evaluation)
+    out.print(f"Workspace: {result.workspace.root}")
 
 
 def main(argv: list[str] | None = None) -> int:

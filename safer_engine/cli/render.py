@@ -9,6 +9,7 @@ from rich.table import Table
 
 from safer_engine.data.load import PreferenceData
 from safer_engine.data.summary import summarise
+from safer_engine.train.evaluate import EvalReport
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -69,4 +70,26 @@ def show_problems(console: Console, data: PreferenceData) -> None:
         console.print(
             f"[yellow]{len(leaked):,} prompt(s) are in both train and test[/] "
             "(the data's own split leaks them)."
+        )
+
+
+def show_eval(console: Console, report: EvalReport) -> None:
+    table = Table(title=f"Pairwise accuracy on the {report.split} split", title_justify="left")
+    for name in ("slice", "pairs", "accuracy", "95% interval"):
+        table.add_column(name, justify="left" if name == "slice" else "right")
+    for s in [*report.slices, report.overall]:
+        name = "[bold]all" if s is report.overall else s.name
+        table.add_row(
+            name, f"{s.pairs:,}", f"{s.accuracy:.3f}", f"{s.ci_low:.3f} – {s.ci_high:.3f}"
+        )
+    console.print(table)
+    m = report.margins
+    console.print(
+        f"Reward margin r(chosen) − r(rejected): mean {m.mean:.3f} ± {m.std:.3f}, "
+        f"median {m.median:.3f}, 5–95% {m.p05:.3f} … {m.p95:.3f}"
+    )
+    if report.rewardbench:
+        console.print(
+            "RewardBench sections: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in report.rewardbench.items())
         )

@@ -96,3 +96,71 @@ def test_rows_skipped_are_counted(tmp_path: Path, capsys: pytest.CaptureFixture[
     path = write_jsonl(tmp_path / "d.jsonl", [pair("q", "a", "b"), pair("q", "a", "b")])
     assert main(["data", "info", str(path)]) == 0
     assert "Problems: 1 duplicate" in capsys.readouterr().out
+
+
+def test_train_rm_then_eval(
+    tmp_path: Path, tiny_bert: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.tiny_models import separable_pairs
+
+    data = tmp_path / "pairs.parquet"
+    separable_pairs().write_parquet(data)
+    ws = str(tmp_path / "ws")
+    assert main(["data", "import", str(data), "--workspace", ws]) == 0
+    train = [
+        "train-rm",
+        "--workspace",
+        ws,
+        "--model",
+        str(tiny_bert),
+        "--max-steps",
+        "30",
+        "--learning-rate",
+        "0.01",
+        "--max-length",
+        "32",
+        "--max-prompt-tokens",
+        "8",
+    ]
+    assert main(train) == 0
+    assert "Reward model trained: 30 steps" in capsys.readouterr().out
+    assert main(train) == 0
+    assert "Reward model up to date" in capsys.readouterr().out
+    assert main(["eval", "--workspace", ws, "--split", "all"]) == 0
+    printed = capsys.readouterr().out
+    assert "Pairwise accuracy on the all split" in printed
+    report = json.loads((tmp_path / "ws" / "rm" / "eval.json").read_text())
+    assert report["overall"]["pairs"] == 20
+    assert report["overall"]["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train-rm", "--workspace", "{ws}"], "has no imported data yet"),
+        (["eval", "--workspace", "{ws}"], "has no imported data yet"),
+        (
+            ["train-rm", "--workspace", "{ws}", "--max-length", "8", "--max-prompt-tokens", "8"],
+            "must be below max_length",
+        ),
+        (["train-rm", "--workspace", "{missing}"], "not a SAFER workspace"),
+    ],
+)
+def test_rm_commands_explain_what_is_missing(tmp_path: Path, args: list[str], message: str) -> None:
+    from safer_engine.workspace import Workspace
+
+    Workspace.open(tmp_path / "ws", create=True)
+    paths = {"ws": str(tmp_path / "ws"), "missing": str(tmp_path / "missing")}
+    result = run_cli(*(a.format(**paths) for a in args))
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_eval_without_a_trained_model(tmp_path: Path, fixture_data: Path) -> None:
+    ws = str(tmp_path / "ws")
+    assert main(["data", "import", str(fixture_data / "generic.csv"), "--workspace", ws]) == 0
+    result = run_cli("eval", "--workspace", ws)
+    assert result.returncode == 2
+    assert "No trained reward model" in result.stderr
+    assert "safer train-rm" in result.stderr

@@ -5,18 +5,25 @@ from pathlib import Path
 
 import polars as pl
 
+from safer_engine.config import RMConfig
 from safer_engine.data.split import prompts_in_both_splits
 from safer_engine.demo import demo_data_path, run_demo
 
 
-def test_demo_imports_the_embedded_data_then_reuses_it(tmp_path: Path) -> None:
-    first = run_demo(tmp_path / "ws")
-    assert not first.data.reused
+def test_demo_builds_every_stage_then_reuses_them(tmp_path: Path, tiny_bert: Path) -> None:
+    # The real demo trains MiniLM for minutes; the stages are the same with a tiny backbone.
+    config = RMConfig(model=str(tiny_bert), max_steps=3, max_length=32, max_prompt_tokens=8)
+    first = run_demo(tmp_path / "ws", rm_config=config)
+    assert first.stages == {"data": False, "reward model": False, "evaluation": False}
     table = pl.read_parquet(first.workspace.pairs_path)
     embedded = pl.read_parquet(demo_data_path())
     assert table.height == embedded.height
     assert set(table["pair_id"]) == set(embedded["pair_id"])
-    assert run_demo(tmp_path / "ws").data.reused
+    assert {s.name for s in first.evaluation.slices} == {"safety", "general"}
+    assert first.evaluation.overall.pairs == (embedded["split"] == "test").sum()
+    again = run_demo(tmp_path / "ws", rm_config=config)
+    assert again.stages == {"data": True, "reward model": True, "evaluation": True}
+    assert again.evaluation == first.evaluation
 
 
 def test_embedded_demo_data_is_split_by_objective_with_both_slices() -> None:

@@ -1,0 +1,233 @@
+"""Load a backbone as a scalar reward model, and turn (prompt, response) into tokens.
+
+The text format is decided once per model and recorded with every checkpoint: the
+tokenizer's chat template when it has one, else a plain "User:/Assistant:" layout. Training,
+evaluation and activation extraction all encode through `encode_example`, so they see the
+same tokens and know where the response starts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from safer_engine.errors import ModelError
+from safer_engine.models.registry import ModelSource
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+FormatKind = Literal["chat_template", "plain"]
+PLAIN_USER = "User: "
+PLAIN_ASSISTANT = "\n\nAssistant: "
+
+
+@dataclass(frozen=True)
+class TextFormat:
+    """How a pair side becomes one token sequence."""
+
+    kind: FormatKind
+    max_length: int
+    max_prompt_tokens: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Token ids of one (prompt, response) text and the response's token span."""
+
+    input_ids: list[int]
+    response_start: int
+    response_end: int
+
+
+def quiet_transformers() -> None:
+    """Silence load reports and progress bars: our own progress is shown instead."""
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+
+
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "vocab.json",
+    "tokenizer.model",
+    "spiece.model",
+)
+
+
+def load_tokenizer(source: ModelSource) -> PreTrainedTokenizerBase:
+    from transformers import AutoTokenizer
+
+    quiet_transformers()
+    folder = Path(source.location)
+    # transformers 5 builds an empty tokenizer from config.json alone instead of failing.
+    if (
+        folder.is_dir()
+        and not source.gguf_file
+        and not any((folder / name).exists() for name in TOKENIZER_FILES)
+    ):
+        raise ModelError(
+            f"{source.name}: no usable tokenizer (none of {', '.join(TOKENIZER_FILES)}).",
+            "Save the tokenizer next to the model with tokenizer.save_pretrained(folder).",
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source.location, gguf_file=source.gguf_file)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(
+            f"{source.name}: no usable tokenizer ({_first_line(exc)}).",
+            "Use a model folder or hub id that includes its tokenizer files.",
+        ) from exc
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelError(
+            f"{source.name}: only a slow tokenizer is available; SAFER needs token offsets.",
+            "Install `tokenizers` support for this model or convert its tokenizer.",
+        )
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    if tokenizer.pad_token is None:
+        raise ModelError(f"{source.name}: the tokenizer has no pad, eos or unk token.")
+    tokenizer.padding_side = "right"
+    return tokenizer
+
+
+def gguf_cache_dir(source: ModelSource) -> Path:
+    import platformdirs
+
+    stem = Path(source.gguf_file or "model").stem
+    return Path(platformdirs.user_cache_dir("safer-explorer")) / "models" / stem
+
+
+def materialise(source: ModelSource) -> ModelSource:
+    """A GGUF model as a plain float checkpoint, converted once into the user cache.
+
+    transformers keeps GGUF weights packed (and marks the model quantized, which `Trainer`
+    refuses to fine-tune); dequantised and saved as safetensors, it loads like any folder.
+    """
+    if source.gguf_file is None:
+        return source
+    target = gguf_cache_dir(source)
+    if not (target / "config.json").exists():
+        from transformers import AutoModel, GgufConfig
+
+        quiet_transformers()
+        tokenizer = load_tokenizer(source)
+        try:
+            model = AutoModel.from_pretrained(
+                source.location,
+                gguf_file=source.gguf_file,
+                quantization_config=GgufConfig(dequantize=True),
+            )
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(
+                f"{source.name}: cannot read its GGUF file ({_first_line(exc)}).",
+                "Check that the file is complete and the `gguf` package is installed.",
+            ) from exc
+        model.hf_quantizer = None
+        model.is_quantized = False
+        model.config.__dict__.pop("quantization_config", None)
+        partial = target.with_name(target.name + ".partial")
+        model.save_pretrained(partial)
+        tokenizer.save_pretrained(partial)
+        partial.replace(target)
+    return ModelSource(source.name, str(target), None)
+
+
+def load_reward_model(source: ModelSource, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
+    """A sequence-classification model with one output: the reward."""
+    from transformers import AutoModelForSequenceClassification
+
+    quiet_transformers()
+    source = materialise(source)
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(source.location, num_labels=1)
+    except ValueError as exc:
+        raise ModelError(
+            f"{source.name}: transformers has no sequence-classification head for this "
+            f"architecture ({_first_line(exc)}).",
+            "Choose a backbone with a *ForSequenceClassification class (BERT, Llama, ...).",
+        ) from exc
+    except (OSError, KeyError) as exc:
+        raise ModelError(
+            f"{source.name}: cannot load the model ({_first_line(exc)}).",
+            "Check the path or hub id and that its weights are complete.",
+        ) from exc
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def choose_format(
+    tokenizer: PreTrainedTokenizerBase, max_length: int, max_prompt_tokens: int
+) -> TextFormat:
+    kind: FormatKind = "chat_template" if getattr(tokenizer, "chat_template", None) else "plain"
+    return TextFormat(kind, max_length, max_prompt_tokens)
+
+
+def _clip_prompt(tokenizer: PreTrainedTokenizerBase, prompt: str, limit: int) -> str:
+    """Keep the prompt's last `limit` tokens: its final question matters most, and the
+    response must keep room in the sequence."""
+    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    if len(ids) <= limit:
+        return prompt
+    return str(tokenizer.decode(ids[-limit:]))
+
+
+def _render(
+    tokenizer: PreTrainedTokenizerBase, fmt: TextFormat, prompt: str, response: str
+) -> tuple[str, int, int]:
+    """The formatted text and the character span of the response inside it."""
+    if fmt.kind == "plain":
+        prefix = f"{PLAIN_USER}{prompt}{PLAIN_ASSISTANT}"
+        return prefix + response, len(prefix), len(prefix) + len(response)
+    messages = [{"role": "user", "content": prompt}]
+    prefix = str(
+        tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    )
+    full = str(
+        tokenizer.apply_chat_template(
+            [*messages, {"role": "assistant", "content": response}], tokenize=False
+        )
+    )
+    start = full.find(response, len(prefix) - 1 if prefix else 0)
+    if not full.startswith(prefix) or start < 0:
+        raise ModelError(
+            "The chat template does not render the response after the prompt.",
+            "Use a model whose chat template keeps messages in order.",
+        )
+    return full, start, start + len(response)
+
+
+def encode_example(
+    tokenizer: PreTrainedTokenizerBase, fmt: TextFormat, prompt: str, response: str
+) -> Encoded:
+    text, char_start, char_end = _render(
+        tokenizer, fmt, _clip_prompt(tokenizer, prompt, fmt.max_prompt_tokens), response
+    )
+    encoding = tokenizer(
+        text,
+        add_special_tokens=fmt.kind == "plain",
+        truncation=True,
+        max_length=fmt.max_length,
+        return_offsets_mapping=True,
+    )
+    offsets = encoding["offset_mapping"]
+    inside = [i for i, (s, e) in enumerate(offsets) if e > s and s >= char_start and s < char_end]
+    if not inside:
+        # Truncation cut the whole response: keep the last token as its stand-in, so the
+        # example still scores the end of what the model saw.
+        last = len(encoding["input_ids"]) - 1
+        return Encoded(list(encoding["input_ids"]), last, last + 1)
+    return Encoded(list(encoding["input_ids"]), inside[0], inside[-1] + 1)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,192 @@
+"""Pairwise accuracy of a reward model: per slice with 95% intervals, reward margins, and
+RewardBench section scores when the data carries RewardBench subsets."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from safer_engine.data.schemas import REWARDBENCH_SECTIONS
+from safer_engine.errors import TrainingError
+from safer_engine.models.registry import ModelSource
+from safer_engine.models.reward_model import TextFormat, load_tokenizer, quiet_transformers
+from safer_engine.progress import CancelToken, Progress, no_progress
+from safer_engine.train.pairs import EncodedPairs, encode_pairs, pad_batch
+from safer_engine.train.reward import RM_INFO
+
+Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class SliceAccuracy:
+    """Pairwise accuracy of one group of pairs, with a Wilson 95% interval."""
+
+    name: str
+    pairs: int
+    accuracy: float
+    ci_low: float
+    ci_high: float
+
+
+@dataclass(frozen=True)
+class MarginStats:
+    """Distribution of r(chosen) − r(rejected)."""
+
+    mean: float
+    std: float
+    p05: float
+    median: float
+    p95: float
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    split: str
+    overall: SliceAccuracy
+    slices: list[SliceAccuracy]
+    margins: MarginStats
+    rewardbench: dict[str, float] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def load(cls, path: Path) -> EvalReport:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(
+            split=data["split"],
+            overall=SliceAccuracy(**data["overall"]),
+            slices=[SliceAccuracy(**s) for s in data["slices"]],
+            margins=MarginStats(**data["margins"]),
+            rewardbench=data["rewardbench"],
+        )
+
+    def save(self, path: Path) -> None:
+        partial = path.with_suffix(".json.partial")
+        partial.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        partial.replace(path)
+
+
+def wilson_interval(correct: int, total: int) -> tuple[float, float]:
+    if total == 0:
+        return (math.nan, math.nan)
+    p = correct / total
+    denominator = 1 + Z95**2 / total
+    centre = (p + Z95**2 / (2 * total)) / denominator
+    half = Z95 * math.sqrt(p * (1 - p) / total + Z95**2 / (4 * total**2)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def accuracy(name: str, correct: np.ndarray) -> SliceAccuracy:
+    k, n = int(correct.sum()), int(correct.size)
+    low, high = wilson_interval(k, n)
+    return SliceAccuracy(name, n, k / n if n else math.nan, low, high)
+
+
+def margin_stats(margins: np.ndarray) -> MarginStats:
+    q05, q50, q95 = np.quantile(margins, [0.05, 0.5, 0.95])
+    return MarginStats(
+        float(margins.mean()), float(margins.std()), float(q05), float(q50), float(q95)
+    )
+
+
+def rewardbench_sections(subsets: list[str], correct: np.ndarray) -> dict[str, float]:
+    """Each section's accuracy: its subsets' accuracies weighted by their example counts."""
+    frame = pl.DataFrame({"subset": subsets, "correct": correct})
+    per_subset = frame.group_by("subset").agg(pl.col("correct").mean().alias("acc"), pl.len())
+    scores = {}
+    for section, members in REWARDBENCH_SECTIONS.items():
+        part = per_subset.filter(pl.col("subset").is_in(members))
+        if part.height:
+            weighted = float((part["acc"] * part["len"]).sum())
+            scores[section] = weighted / float(part["len"].sum())
+    return scores
+
+
+def report_from_margins(table: pl.DataFrame, margins: np.ndarray, split: str) -> EvalReport:
+    correct = margins > 0
+    slices = [
+        accuracy(name, correct[(table["slice"] == name).to_numpy()])
+        for name in sorted(table["slice"].unique().to_list())
+    ]
+    sections = None
+    if "subset" in table.columns:
+        sections = rewardbench_sections(table["subset"].cast(pl.Utf8).to_list(), correct)
+    return EvalReport(split, accuracy("all", correct), slices, margin_stats(margins), sections)
+
+
+def score_texts(
+    model: Any,
+    encoded: EncodedPairs,
+    pad_id: int,
+    batch_texts: int,
+    progress: Progress,
+    cancel: CancelToken,
+) -> np.ndarray:
+    """Reward of every distinct text, longest first so padding stays small."""
+    import torch
+
+    device = next(model.parameters()).device
+    order = sorted(range(len(encoded.texts)), key=lambda i: -len(encoded.texts[i]))
+    rewards = np.zeros(len(encoded.texts), dtype=np.float32)
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_texts):
+            cancel.check("scoring")
+            progress("scoring", start, len(order))
+            rows = order[start : start + batch_texts]
+            inputs = pad_batch([encoded.texts[i] for i in rows], pad_id)
+            inputs = {k: v.to(device) for k, v in inputs.items()}
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                out = model(**inputs).logits.squeeze(-1).float()
+            rewards[rows] = out.cpu().numpy()
+    progress("scoring", len(order), len(order))
+    return rewards
+
+
+def load_trained(model_dir: Path) -> tuple[Any, Any, TextFormat, dict[str, Any]]:
+    """A reward model saved by `train_reward_model`, with its recorded text format."""
+    info_path = model_dir / RM_INFO
+    if not info_path.exists():
+        raise TrainingError(
+            f"No trained reward model in {model_dir}.",
+            "Train one first: `safer train-rm --workspace DIR`.",
+        )
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    quiet_transformers()
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    tokenizer = load_tokenizer(ModelSource(str(model_dir), str(model_dir)))
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    if torch.cuda.is_available():
+        model = model.to("cuda")
+    return model, tokenizer, TextFormat(**info["format"]), info
+
+
+def evaluate_reward_model(
+    model_dir: Path,
+    table: pl.DataFrame,
+    split: str = "test",
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+    batch_texts: int = 64,
+) -> EvalReport:
+    cancel = cancel or CancelToken()
+    part = table if split == "all" else table.filter(pl.col("split") == split)
+    if part.height == 0:
+        raise TrainingError(
+            f"The data has no pairs in split {split!r} to evaluate.",
+            "Choose another --split (train, test or all).",
+        )
+    model, tokenizer, fmt, _ = load_trained(model_dir)
+    encoded = encode_pairs(part, tokenizer, fmt, progress, cancel)
+    rewards = score_texts(model, encoded, tokenizer.pad_token_id, batch_texts, progress, cancel)
+    margins = rewards[encoded.pairs[:, 0]] - rewards[encoded.pairs[:, 1]]
+    return report_from_margins(part, margins, split)
