@@ -179,3 +179,45 @@ class RMConfig(Config):
             raise ConfigError(f"precision must be auto, fp32 or bf16, not {self.precision!r}.")
         if self.gradient_checkpointing not in ("auto", "on", "off"):
             raise ConfigError("gradient_checkpointing must be auto, on or off.")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtractConfig(Config):
+    """Residual-stream extraction from the workspace's reward model into `store.h5`."""
+
+    layer: int | None = None
+    """Residual stream after this decoder block (1-based, hidden_states[layer]); None takes
+    about three quarters of the depth, as the paper's 12 of 16."""
+
+    policy: Literal["sentence_end", "all", "last"] = "sentence_end"
+    """Tokens marked selected for salience and SAE training: the paper's sentence ends,
+    every response token, or the last one."""
+
+    keep: Literal["response", "selected"] = "response"
+    """Activations stored: every response token (lets the explorer highlight whole
+    responses) or only the selected ones (far smaller on large data sets)."""
+
+    normalise: bool = True
+    """Record that readers standardise each token vector over the hidden dim, as the paper
+    does; the stored values stay raw."""
+
+    batch_tokens: int = 8192
+    """Padded tokens per forward batch; texts are batched by length."""
+
+    shard_docs: int = 256
+    """Texts per shard: the unit of crash-safe progress and resume."""
+
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    """bf16 on a GPU (auto), or always fp32 / bf16."""
+
+    def validate(self) -> None:
+        if self.layer is not None and self.layer < 1:
+            raise ConfigError(f"layer must be at least 1, not {self.layer}.")
+        if self.policy not in ("sentence_end", "all", "last"):
+            raise ConfigError(f"policy must be sentence_end, all or last, not {self.policy!r}.")
+        if self.keep not in ("response", "selected"):
+            raise ConfigError(f"keep must be response or selected, not {self.keep!r}.")
+        if self.batch_tokens < 16 or self.shard_docs < 1:
+            raise ConfigError("batch_tokens must be at least 16 and shard_docs at least 1.")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(f"precision must be auto, fp32 or bf16, not {self.precision!r}.")

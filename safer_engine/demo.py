@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from safer_engine.config import DataConfig, RMConfig
+from safer_engine.config import DataConfig, ExtractConfig, RMConfig
 from safer_engine.data.stage import ImportResult, import_data
 from safer_engine.errors import DataError
 from safer_engine.progress import CancelToken, Progress, no_progress
@@ -46,7 +46,9 @@ def run_demo(
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
     rm_config: RMConfig | None = None,
+    extract_config: ExtractConfig | None = None,
 ) -> DemoResult:
+    from safer_engine.activations.stage import extract_stage
     from safer_engine.train.stage import eval_is_current, eval_stage, train_rm_stage
 
     workspace = Workspace.open(root, create=True)
@@ -57,5 +59,11 @@ def run_demo(
         report = EvalReport.load(workspace.rm_dir / "eval.json")
     else:
         report = eval_stage(workspace, "test", None, progress, cancel)
-    stages = {"data": data.reused, "reward model": rm.train is None, "evaluation": reuse_eval}
+    extracted = extract_stage(workspace, extract_config or ExtractConfig(), progress, cancel)
+    stages = {
+        "data": data.reused,
+        "reward model": rm.train is None,
+        "evaluation": reuse_eval,
+        "activations": extracted is None,
+    }
     return DemoResult(workspace, data, stages, report)

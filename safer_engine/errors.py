@@ -40,6 +40,10 @@ class TrainingError(SaferError):
     """Training or evaluation cannot start or cannot go on."""
 
 
+class StoreError(SaferError):
+    """An activation store cannot be written, read or trusted."""
+
+
 class WorkspaceError(SaferError):
     """A workspace folder is missing, incomplete or from an incompatible version."""
 

@@ -35,3 +35,34 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tiny_models import save_tiny_llama
 
     return save_tiny_llama(tmp_path_factory.mktemp("tiny_llama"))
+
+
+def make_trained_workspace(root: Path, model: Path) -> Path:
+    """A workspace with the separable pairs imported and a tiny RM trained for a few steps."""
+    from safer_engine.config import DataConfig, RMConfig
+    from safer_engine.data.stage import import_data
+    from safer_engine.train.stage import train_rm_stage
+    from safer_engine.workspace import Workspace
+    from tests.tiny_models import separable_pairs
+
+    data = root.parent / f"{root.name}-pairs.parquet"
+    separable_pairs().write_parquet(data)
+    workspace = Workspace.open(root, create=True)
+    import_data(workspace, DataConfig(str(data)))
+    train_rm_stage(
+        workspace, RMConfig(model=str(model), max_steps=3, max_length=32, max_prompt_tokens=8)
+    )
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained_workspace_template(tmp_path_factory: pytest.TempPathFactory, tiny_bert: Path) -> Path:
+    return make_trained_workspace(tmp_path_factory.mktemp("template") / "ws", tiny_bert)
+
+
+@pytest.fixture
+def trained_workspace(trained_workspace_template: Path, tmp_path: Path) -> Path:
+    """A fresh copy per test: tests may extract into it or damage it."""
+    import shutil
+
+    return Path(shutil.copytree(trained_workspace_template, tmp_path / "ws"))

@@ -19,7 +19,7 @@ from rich.console import Console
 from safer_engine import __version__
 from safer_engine.cli.progress import rich_progress
 from safer_engine.cli.render import show_data, show_eval
-from safer_engine.config import DataConfig, RMConfig
+from safer_engine.config import DataConfig, ExtractConfig, RMConfig
 from safer_engine.data.load import load_preferences
 from safer_engine.data.stage import import_data
 from safer_engine.data.summary import summarise
@@ -35,6 +35,8 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Load and inspect preference data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+store_app = typer.Typer(help="Inspect and verify the activation store.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -230,6 +232,90 @@ def eval_rm(
     with rich_progress(err, "Evaluating") as progress:
         report = eval_stage(ws, split, other, progress)
     show_eval(out, report)
+
+
+@app.command()
+def extract(
+    workspace: WorkspaceOption,
+    layer: Annotated[
+        int | None, typer.Option(help="Block whose output to keep [default: ~3/4 of depth].")
+    ] = None,
+    policy: Annotated[
+        str, typer.Option(help="Selected tokens: sentence_end, all or last.")
+    ] = ExtractConfig.policy,
+    keep: Annotated[
+        str, typer.Option(help="Store every response token, or only the selected ones.")
+    ] = ExtractConfig.keep,
+    normalise: Annotated[
+        bool, typer.Option(help="Readers standardise each token vector (the paper's rule).")
+    ] = ExtractConfig.normalise,
+    batch_tokens: Annotated[
+        int, typer.Option(help="Padded tokens per forward batch.")
+    ] = ExtractConfig.batch_tokens,
+    shard_docs: Annotated[
+        int, typer.Option(help="Texts per resumable shard.")
+    ] = ExtractConfig.shard_docs,
+    precision: Annotated[str, typer.Option(help="auto, fp32 or bf16.")] = (ExtractConfig.precision),
+    force: Annotated[bool, typer.Option("--force", help="Extract even if up to date.")] = False,
+) -> None:
+    """Run the reward model over every response and store layer activations (resumable)."""
+    from safer_engine.activations.stage import extract_stage
+
+    config = ExtractConfig(
+        layer=layer,
+        policy=policy,  # type: ignore[arg-type]  # validated by ExtractConfig
+        keep=keep,  # type: ignore[arg-type]
+        normalise=normalise,
+        batch_tokens=batch_tokens,
+        shard_docs=shard_docs,
+        precision=precision,  # type: ignore[arg-type]
+    )
+    ws = Workspace.open(workspace)
+    with rich_progress(err, "Extracting") as progress:
+        result = extract_stage(ws, config, progress, force=force)
+    if result is None:
+        out.print(f"[green]Store up to date[/] at {ws.store_path} (--force re-extracts)")
+        return
+    reused = f", {result.shards_reused} shard(s) reused" if result.shards_reused else ""
+    out.print(
+        f"[green]Extracted[/] layer {result.layer}: {result.docs:,} texts, "
+        f"{result.tokens:,} tokens, {result.rows:,} activation rows "
+        f"({result.selected:,} selected) in {result.seconds:.1f} s{reused} → {result.path}"
+    )
+
+
+def _store_path(workspace: Path) -> tuple[Path, str | None]:
+    ws = Workspace.open(workspace)
+    stage = ws.stage("data")
+    return ws.store_path, (str(stage["fingerprint"]) if stage else None)
+
+
+@store_app.command("info")
+def store_info_command(workspace: WorkspaceOption) -> None:
+    """Layout, sizes and recorded config of the workspace's store."""
+    from safer_engine.cli.render import show_store_info
+    from safer_engine.store.info import store_info
+
+    path, _ = _store_path(workspace)
+    show_store_info(out, store_info(path))
+
+
+@store_app.command("check")
+def store_check_command(workspace: WorkspaceOption) -> None:
+    """Verify the store: shapes, offsets, finite values, data fingerprint."""
+    from safer_engine.store.check import check_store
+
+    path, fingerprint = _store_path(workspace)
+    problems = check_store(path, fingerprint)
+    if not problems:
+        out.print(f"[green]Store OK[/]: {path}")
+        return
+    for problem in problems:
+        out.print(f"[red]✗[/] {problem}")
+    raise SaferError(
+        f"The store at {path} failed {len(problems)} check(s).",
+        "Run `safer extract --workspace DIR --force` to rebuild it.",
+    )
 
 
 @app.command()

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from safer_engine.data.load import PreferenceData
 from safer_engine.data.summary import summarise
+from safer_engine.store.info import StoreInfo
 from safer_engine.train.evaluate import EvalReport
 
 MAX_PROBLEMS_SHOWN = 20
@@ -93,3 +94,31 @@ def show_eval(console: Console, report: EvalReport) -> None:
             "RewardBench sections: "
             + ", ".join(f"{k} {v:.3f}" for k, v in report.rewardbench.items())
         )
+
+
+def show_store_info(console: Console, info: StoreInfo) -> None:
+    console.print(f"[bold]Store[/] {info.path} ({info.file_bytes / 2**20:,.1f} MiB)")
+    for key in (
+        "schema_version",
+        "model",
+        "layer",
+        "d_model",
+        "policy",
+        "normalise",
+        "data_fingerprint",
+    ):
+        if key in info.attrs:
+            console.print(f"  {key}: {info.attrs[key]}")
+    table = Table(title="Datasets", title_justify="left")
+    for name in ("name", "shape", "dtype", "MiB", "memory-mapped"):
+        table.add_column(name, justify="left" if name in ("name", "dtype") else "right")
+    for d in info.datasets:
+        table.add_row(
+            d.name,
+            " × ".join(f"{n:,}" for n in d.shape),
+            d.dtype,
+            f"{d.bytes / 2**20:,.2f}",
+            "yes" if d.contiguous else "no",
+        )
+    console.print(table)
+    console.print(f"config: {info.attrs.get('config', '')}")

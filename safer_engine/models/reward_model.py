@@ -8,6 +8,7 @@ same tokens and know where the response starts.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 FormatKind = Literal["chat_template", "plain"]
 PLAIN_USER = "User: "
 PLAIN_ASSISTANT = "\n\nAssistant: "
+RM_INFO = "safer_rm.json"
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,26 @@ def encode_example(
         last = len(encoding["input_ids"]) - 1
         return Encoded(list(encoding["input_ids"]), last, last + 1)
     return Encoded(list(encoding["input_ids"]), inside[0], inside[-1] + 1)
+
+
+def load_trained_rm(model_dir: Path) -> tuple[Any, Any, TextFormat, dict[str, Any]]:
+    """A reward model saved by `train_reward_model`, with its recorded text format."""
+    info_path = model_dir / RM_INFO
+    if not info_path.exists():
+        raise ModelError(
+            f"No trained reward model in {model_dir}.",
+            "Train one first: `safer train-rm --workspace DIR`.",
+        )
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    quiet_transformers()
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    tokenizer = load_tokenizer(ModelSource(str(model_dir), str(model_dir)))
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    if torch.cuda.is_available():
+        model = model.to("cuda")
+    return model, tokenizer, TextFormat(**info["format"]), info
 
 
 def _first_line(exc: BaseException) -> str:

@@ -14,11 +14,9 @@ import polars as pl
 
 from safer_engine.data.schemas import REWARDBENCH_SECTIONS
 from safer_engine.errors import TrainingError
-from safer_engine.models.registry import ModelSource
-from safer_engine.models.reward_model import TextFormat, load_tokenizer, quiet_transformers
+from safer_engine.models.reward_model import load_trained_rm
 from safer_engine.progress import CancelToken, Progress, no_progress
 from safer_engine.train.pairs import EncodedPairs, encode_pairs, pad_batch
-from safer_engine.train.reward import RM_INFO
 
 Z95 = 1.959963984540054
 
@@ -150,26 +148,6 @@ def score_texts(
     return rewards
 
 
-def load_trained(model_dir: Path) -> tuple[Any, Any, TextFormat, dict[str, Any]]:
-    """A reward model saved by `train_reward_model`, with its recorded text format."""
-    info_path = model_dir / RM_INFO
-    if not info_path.exists():
-        raise TrainingError(
-            f"No trained reward model in {model_dir}.",
-            "Train one first: `safer train-rm --workspace DIR`.",
-        )
-    import torch
-    from transformers import AutoModelForSequenceClassification
-
-    quiet_transformers()
-    info = json.loads(info_path.read_text(encoding="utf-8"))
-    tokenizer = load_tokenizer(ModelSource(str(model_dir), str(model_dir)))
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir)
-    if torch.cuda.is_available():
-        model = model.to("cuda")
-    return model, tokenizer, TextFormat(**info["format"]), info
-
-
 def evaluate_reward_model(
     model_dir: Path,
     table: pl.DataFrame,
@@ -185,7 +163,7 @@ def evaluate_reward_model(
             f"The data has no pairs in split {split!r} to evaluate.",
             "Choose another --split (train, test or all).",
         )
-    model, tokenizer, fmt, _ = load_trained(model_dir)
+    model, tokenizer, fmt, _ = load_trained_rm(model_dir)
     encoded = encode_pairs(part, tokenizer, fmt, progress, cancel)
     rewards = score_texts(model, encoded, tokenizer.pad_token_id, batch_texts, progress, cancel)
     margins = rewards[encoded.pairs[:, 0]] - rewards[encoded.pairs[:, 1]]

@@ -20,6 +20,7 @@ from safer_engine.config import RMConfig
 from safer_engine.errors import Cancelled, TrainingError
 from safer_engine.models.registry import resolve_model
 from safer_engine.models.reward_model import (
+    RM_INFO,
     choose_format,
     load_reward_model,
     load_tokenizer,
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 MIN_TRAIN_PAIRS = 8
 RUN_INFO = "safer_train.json"
-RM_INFO = "safer_rm.json"
 OOM_SIGNS = ("out of memory", "can't allocate memory")
 
 

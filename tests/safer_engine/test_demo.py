@@ -14,7 +14,13 @@ def test_demo_builds_every_stage_then_reuses_them(tmp_path: Path, tiny_bert: Pat
     # The real demo trains MiniLM for minutes; the stages are the same with a tiny backbone.
     config = RMConfig(model=str(tiny_bert), max_steps=3, max_length=32, max_prompt_tokens=8)
     first = run_demo(tmp_path / "ws", rm_config=config)
-    assert first.stages == {"data": False, "reward model": False, "evaluation": False}
+    assert first.stages == {
+        "data": False,
+        "reward model": False,
+        "evaluation": False,
+        "activations": False,
+    }
+    assert first.workspace.store_path.exists()
     table = pl.read_parquet(first.workspace.pairs_path)
     embedded = pl.read_parquet(demo_data_path())
     assert table.height == embedded.height
@@ -22,7 +28,12 @@ def test_demo_builds_every_stage_then_reuses_them(tmp_path: Path, tiny_bert: Pat
     assert {s.name for s in first.evaluation.slices} == {"safety", "general"}
     assert first.evaluation.overall.pairs == (embedded["split"] == "test").sum()
     again = run_demo(tmp_path / "ws", rm_config=config)
-    assert again.stages == {"data": True, "reward model": True, "evaluation": True}
+    assert again.stages == {
+        "data": True,
+        "reward model": True,
+        "evaluation": True,
+        "activations": True,
+    }
     assert again.evaluation == first.evaluation
 
 

@@ -1,0 +1,1 @@
+"""Token selection and residual-stream extraction into the store."""

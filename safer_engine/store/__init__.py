@@ -1,0 +1,1 @@
+"""The HDF5 activation store: schema, writer, torch-free reader, checks."""

@@ -1,0 +1,164 @@
+"""Read a store without torch or transformers: memory maps over contiguous datasets.
+
+The explorer opens stores through this module on machines without a GPU stack, so it
+imports only numpy and h5py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from safer_engine.errors import StoreError
+from safer_engine.store.schema import SCHEMA_VERSION, acts_group
+
+EPS = 1e-6
+
+
+def memmap_dataset(path: Path, dataset: Any) -> Any:
+    """A numpy memmap of a contiguous, uncompressed dataset; the dataset itself otherwise."""
+    offset = dataset.id.get_offset()
+    if offset is None or dataset.chunks is not None or dataset.compression is not None:
+        return dataset
+    return np.memmap(path, dtype=dataset.dtype, mode="r", offset=offset, shape=dataset.shape)
+
+
+def normalise_rows(values: np.ndarray) -> np.ndarray:
+    """The paper's per-token standardisation over the hidden dim, in float32."""
+    x = values.astype(np.float32)
+    mean = x.mean(axis=-1, keepdims=True)
+    std = x.std(axis=-1, keepdims=True)
+    return (x - mean) / (std + EPS)
+
+
+class StoreReader:
+    """Open `store.h5` read-only; small tables load eagerly, big ones are memory-mapped."""
+
+    def __init__(self, path: Path) -> None:
+        import h5py
+
+        self.path = Path(path)
+        if not self.path.exists():
+            raise StoreError(
+                f"No store at {self.path}.", "Create it with `safer extract --workspace DIR`."
+            )
+        try:
+            self._file = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise StoreError(
+                f"{self.path} is not a readable HDF5 store (truncated or corrupted: {exc}).",
+                "Delete it and run `safer extract` again.",
+            ) from exc
+        version = int(self._file.attrs.get("schema_version", 0))
+        if version > SCHEMA_VERSION:
+            self._file.close()
+            raise StoreError(
+                f"{self.path} has store schema {version}; this version reads up to "
+                f"{SCHEMA_VERSION}.",
+                "Upgrade safer-explorer to open it.",
+            )
+        try:
+            self._load()
+        except KeyError as exc:
+            self._file.close()
+            raise StoreError(
+                f"{self.path} lacks part of the store layout ({exc}).",
+                "Run `safer store check` for details, then extract again.",
+            ) from exc
+
+    def _load(self) -> None:
+        f = self._file
+        attrs = f.attrs
+        self.layer = int(attrs["layer"])
+        self.d_model = int(attrs["d_model"])
+        self.normalise = bool(attrs["normalise"])
+        self.config: dict[str, Any] = json.loads(attrs["config"])
+        self.data_fingerprint = str(attrs["data_fingerprint"])
+        self.model = str(attrs["model"])
+        self.tok_start = f["docs/tok_start"][()]
+        self.tok_end = f["docs/tok_end"][()]
+        self.resp_start = f["docs/resp_start"][()]
+        self.resp_end = f["docs/resp_end"][()]
+        self.chosen_doc = f["pairs/chosen_doc"][()]
+        self.rejected_doc = f["pairs/rejected_doc"][()]
+        self.token_ids = memmap_dataset(self.path, f["tokens/ids"])
+        group = f[acts_group(self.layer)]
+        self.values = memmap_dataset(self.path, group["values"])
+        self.token_row = memmap_dataset(self.path, group["token_row"])
+        self.row_doc = memmap_dataset(self.path, group["doc"])
+        self.selected = memmap_dataset(self.path, group["selected"])
+        self._pieces: list[str] | None = None
+
+    @property
+    def h5(self) -> Any:
+        """The open h5py file, for tools that walk the whole layout."""
+        return self._file
+
+    @property
+    def n_docs(self) -> int:
+        return int(self.tok_start.shape[0])
+
+    @property
+    def n_pairs(self) -> int:
+        return int(self.chosen_doc.shape[0])
+
+    @property
+    def pieces(self) -> list[str]:
+        """Text piece of every token id (read on first use: the vocabulary is large)."""
+        if self._pieces is None:
+            self._pieces = [
+                p.decode("utf-8") if isinstance(p, bytes) else p
+                for p in self._file["vocab/pieces"][()]
+            ]
+        return self._pieces
+
+    def pair_ids(self) -> list[str]:
+        return [p.decode("ascii") for p in self._file["pairs/pair_id"][()]]
+
+    def codes(self, name: str) -> tuple[np.ndarray, list[str]]:
+        """Per-pair codes and names of `slice` or `split`."""
+        ds = self._file[f"pairs/{name}"]
+        return ds[()], [str(n) for n in ds.attrs["names"]]
+
+    def doc_tokens(self, doc: int) -> np.ndarray:
+        return np.asarray(self.token_ids[self.tok_start[doc] : self.tok_end[doc]])
+
+    def doc_pieces(self, doc: int) -> list[tuple[str, bool]]:
+        """Each token's text piece of a document, and whether it is in the response."""
+        start = int(self.tok_start[doc])
+        lo, hi = int(self.resp_start[doc]), int(self.resp_end[doc])
+        return [
+            (self.pieces[int(t)], lo <= start + i < hi) for i, t in enumerate(self.doc_tokens(doc))
+        ]
+
+    def doc_text(self, doc: int) -> str:
+        return "".join(piece for piece, _ in self.doc_pieces(doc))
+
+    def token_window(self, row: int, before: int, after: int) -> np.ndarray:
+        """Token ids around a token row, clipped to its document."""
+        doc = int(np.searchsorted(self.tok_end, row, side="right"))
+        lo = max(int(self.tok_start[doc]), row - before)
+        hi = min(int(self.tok_end[doc]), row + after + 1)
+        return np.asarray(self.token_ids[lo:hi])
+
+    def activations(
+        self, rows: np.ndarray | slice | None = None, normalise: bool | None = None
+    ) -> np.ndarray:
+        """Activation rows as float32, standardised when the store says so (or when asked)."""
+        chosen = self.values[slice(None) if rows is None else rows]
+        values = np.asarray(chosen)
+        if self.normalise if normalise is None else normalise:
+            return normalise_rows(values)
+        return values.astype(np.float32)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> StoreReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
