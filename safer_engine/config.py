@@ -19,6 +19,11 @@ Preference = Literal["safer", "better"]
 PREFERENCES: tuple[str, ...] = ("safer", "better")
 
 
+def flag(name: str) -> str:
+    """A setting's name as users type it on the command line."""
+    return f"--{name.replace('_', '-')}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Base of all stage configs: validation hook and JSON round trip."""
@@ -93,7 +98,7 @@ class DataConfig(Config):
             raise ConfigError("No data source given.", "Pass a file, folder or hub id.")
         if self.preference not in PREFERENCES:
             raise ConfigError(
-                f"preference must be one of {', '.join(PREFERENCES)}, not {self.preference!r}."
+                f"--preference must be one of {', '.join(PREFERENCES)}, not {self.preference!r}."
             )
         if not 0.0 < self.test_fraction < 1.0:
             raise ConfigError(
@@ -163,20 +168,24 @@ class RMConfig(Config):
         }
         for name, value in positive.items():
             if value < 1:
-                raise ConfigError(f"{name} must be at least 1, not {value}.")
+                raise ConfigError(f"{flag(name)} must be at least 1, not {value}.")
         if self.max_prompt_tokens >= self.max_length:
             raise ConfigError(
-                f"max_prompt_tokens ({self.max_prompt_tokens}) must be below max_length "
+                f"--max-prompt-tokens ({self.max_prompt_tokens}) must be below --max-length "
                 f"({self.max_length}) so the response keeps some room."
             )
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ConfigError(
+                f"--max-steps must be -1 (use --epochs) or at least 1, not {self.max_steps}."
+            )
         if self.epochs <= 0 and self.max_steps < 1:
-            raise ConfigError("Set epochs > 0 or max_steps ≥ 1.")
+            raise ConfigError("Set --epochs above 0 or --max-steps to at least 1.")
         if not 0 < self.learning_rate < 1:
-            raise ConfigError(f"learning_rate must be in (0, 1), not {self.learning_rate}.")
+            raise ConfigError(f"--learning-rate must be in (0, 1), not {self.learning_rate}.")
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError(f"warmup_ratio must be in [0, 1), not {self.warmup_ratio}.")
         if self.precision not in ("auto", "fp32", "bf16"):
-            raise ConfigError(f"precision must be auto, fp32 or bf16, not {self.precision!r}.")
+            raise ConfigError(f"--precision must be auto, fp32 or bf16, not {self.precision!r}.")
         if self.gradient_checkpointing not in ("auto", "on", "off"):
             raise ConfigError("gradient_checkpointing must be auto, on or off.")
 
@@ -212,12 +221,69 @@ class ExtractConfig(Config):
 
     def validate(self) -> None:
         if self.layer is not None and self.layer < 1:
-            raise ConfigError(f"layer must be at least 1, not {self.layer}.")
+            raise ConfigError(f"--layer must be at least 1, not {self.layer}.")
         if self.policy not in ("sentence_end", "all", "last"):
-            raise ConfigError(f"policy must be sentence_end, all or last, not {self.policy!r}.")
+            raise ConfigError(f"--policy must be sentence_end, all or last, not {self.policy!r}.")
         if self.keep not in ("response", "selected"):
-            raise ConfigError(f"keep must be response or selected, not {self.keep!r}.")
+            raise ConfigError(f"--keep must be response or selected, not {self.keep!r}.")
         if self.batch_tokens < 16 or self.shard_docs < 1:
-            raise ConfigError("batch_tokens must be at least 16 and shard_docs at least 1.")
+            raise ConfigError("--batch-tokens must be at least 16 and --shard-docs at least 1.")
         if self.precision not in ("auto", "fp32", "bf16"):
-            raise ConfigError(f"precision must be auto, fp32 or bf16, not {self.precision!r}.")
+            raise ConfigError(f"--precision must be auto, fp32 or bf16, not {self.precision!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class SAEConfig(Config):
+    """A TopK sparse autoencoder trained with sae-lens on the store's activations."""
+
+    n_latents: int | None = None
+    """SAE features; None takes 8 × the activation width (the paper: 16384 for 2048)."""
+
+    k: int | None = None
+    """Active features per token; None takes 64 for widths ≥ 1024, scaled down linearly
+    for smaller models (24 for MiniLM's 384)."""
+
+    rows: Literal["all", "selected"] = "all"
+    """Train on every stored activation row, or only the selected (sentence-end) ones."""
+
+    epochs: float = 8.0
+    """Passes over the training rows."""
+
+    batch_size: int = 1024
+    """Activation rows per optimiser step."""
+
+    learning_rate: float = 4e-4
+    """Adam learning rate (sae-lens default schedule: constant)."""
+
+    eval_rows: int = 20_000
+    """Rows sampled after training to measure variance explained, L0 and dead features."""
+
+    seed: int = 0
+    """Seed of initialisation and row order."""
+
+    def validate(self) -> None:
+        if self.n_latents is not None and self.n_latents < 2:
+            raise ConfigError(f"--n-latents must be at least 2, not {self.n_latents}.")
+        if self.k is not None and self.k < 1:
+            raise ConfigError(f"--k must be at least 1, not {self.k}.")
+        if self.n_latents is not None and self.k is not None and self.k > self.n_latents:
+            raise ConfigError(
+                f"k ({self.k}) cannot exceed n_latents ({self.n_latents}).",
+                "Lower --k or raise --n-latents.",
+            )
+        if self.rows not in ("all", "selected"):
+            raise ConfigError(f"--rows must be all or selected, not {self.rows!r}.")
+        if self.epochs <= 0 or self.batch_size < 1 or self.eval_rows < 1:
+            raise ConfigError("--epochs, --batch-size and eval_rows must be positive.")
+        if not 0 < self.learning_rate < 1:
+            raise ConfigError(f"--learning-rate must be in (0, 1), not {self.learning_rate}.")
+
+    def resolved(self, d_in: int) -> tuple[int, int]:
+        """(n_latents, k) for activations of width `d_in`."""
+        n_latents = self.n_latents or 8 * d_in
+        k = self.k or max(1, min(64, round(64 * d_in / 1024)))
+        if k > n_latents:
+            raise ConfigError(
+                f"k ({k}) cannot exceed n_latents ({n_latents}).", "Lower --k or raise --n-latents."
+            )
+        return n_latents, k

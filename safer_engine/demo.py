@@ -6,7 +6,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from safer_engine.config import DataConfig, ExtractConfig, RMConfig
+from safer_engine.config import DataConfig, ExtractConfig, RMConfig, SAEConfig
+from safer_engine.data.load import load_preferences
 from safer_engine.data.stage import ImportResult, import_data
 from safer_engine.errors import DataError
 from safer_engine.progress import CancelToken, Progress, no_progress
@@ -39,6 +40,7 @@ class DemoResult:
     data: ImportResult
     stages: dict[str, bool]
     evaluation: EvalReport
+    sae_id: str
 
 
 def run_demo(
@@ -47,23 +49,30 @@ def run_demo(
     cancel: CancelToken | None = None,
     rm_config: RMConfig | None = None,
     extract_config: ExtractConfig | None = None,
+    sae_config: SAEConfig | None = None,
 ) -> DemoResult:
     from safer_engine.activations.stage import extract_stage
+    from safer_engine.sae.stage import encode_stage, train_sae_stage
     from safer_engine.train.stage import eval_is_current, eval_stage, train_rm_stage
 
+    pairs = load_preferences(DataConfig(source=str(demo_data_path())), progress, cancel)
     workspace = Workspace.open(root, create=True)
-    data = import_data(workspace, DataConfig(source=str(demo_data_path())), progress, cancel)
+    data = import_data(workspace, pairs)
     rm = train_rm_stage(workspace, rm_config or RMConfig(), progress, cancel)
     reuse_eval = rm.train is None and eval_is_current(workspace)
     if reuse_eval:
         report = EvalReport.load(workspace.rm_dir / "eval.json")
     else:
-        report = eval_stage(workspace, "test", None, progress, cancel)
+        report, _ = eval_stage(workspace, "test", None, progress, cancel)
     extracted = extract_stage(workspace, extract_config or ExtractConfig(), progress, cancel)
+    sae_id, trained = train_sae_stage(workspace, sae_config or SAEConfig(), None, progress, cancel)
+    encoded = encode_stage(workspace, sae_id, "train", progress, cancel)
     stages = {
         "data": data.reused,
         "reward model": rm.train is None,
         "evaluation": reuse_eval,
         "activations": extracted is None,
+        "SAE": trained is None,
+        "codes and salience": encoded is None,
     }
-    return DemoResult(workspace, data, stages, report)
+    return DemoResult(workspace, data, stages, report, sae_id)

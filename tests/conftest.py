@@ -40,6 +40,7 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def make_trained_workspace(root: Path, model: Path) -> Path:
     """A workspace with the separable pairs imported and a tiny RM trained for a few steps."""
     from safer_engine.config import DataConfig, RMConfig
+    from safer_engine.data.load import load_preferences
     from safer_engine.data.stage import import_data
     from safer_engine.train.stage import train_rm_stage
     from safer_engine.workspace import Workspace
@@ -48,7 +49,7 @@ def make_trained_workspace(root: Path, model: Path) -> Path:
     data = root.parent / f"{root.name}-pairs.parquet"
     separable_pairs().write_parquet(data)
     workspace = Workspace.open(root, create=True)
-    import_data(workspace, DataConfig(str(data)))
+    import_data(workspace, load_preferences(DataConfig(str(data))))
     train_rm_stage(
         workspace, RMConfig(model=str(model), max_steps=3, max_length=32, max_prompt_tokens=8)
     )

@@ -14,12 +14,19 @@ from typing import Annotated
 
 import click
 import typer
+
+try:  # typer ≥ 0.29 vendors click: its usage errors are not click's classes
+    from typer._click.exceptions import ClickException as TyperClickException
+    from typer._click.exceptions import NoArgsIsHelpError
+except ImportError:  # older typer raises click's own
+    from click.exceptions import ClickException as TyperClickException  # type: ignore[assignment]
+    from click.exceptions import NoArgsIsHelpError  # type: ignore[assignment]
 from rich.console import Console
 
 from safer_engine import __version__
 from safer_engine.cli.progress import rich_progress
 from safer_engine.cli.render import show_data, show_eval
-from safer_engine.config import DataConfig, ExtractConfig, RMConfig
+from safer_engine.config import DataConfig, ExtractConfig, RMConfig, SAEConfig
 from safer_engine.data.load import load_preferences
 from safer_engine.data.stage import import_data
 from safer_engine.data.summary import summarise
@@ -83,12 +90,14 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of errors (anywhere on the line).")
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
     ] = False,
 ) -> None:
-    _debug["on"] = debug
+    _debug["on"] = _debug["on"] or debug
 
 
 def _data_config(
@@ -143,9 +152,10 @@ def data_import(
 ) -> None:
     """Normalise a data set into a workspace's data/pairs.parquet."""
     config = _data_config(source, columns, preference, hub_split)
-    ws = Workspace.open(workspace, create=True)
     with rich_progress(err, "Importing") as progress:
-        result = import_data(ws, config, progress)
+        data = load_preferences(config, progress)
+    result = import_data(Workspace.open(workspace, create=True), data)
+    ws = Workspace.open(workspace)
     show_data(out, result.data)
     verb = "unchanged in" if result.reused else "written to"
     out.print(f"[green]Pairs {verb}[/] {ws.pairs_path}")
@@ -209,7 +219,8 @@ def train_rm(
     run = result.train
     resumed = f", resumed from {run.resumed_from}" if run.resumed_from else ""
     out.print(
-        f"[green]Reward model trained[/]: {run.steps} steps in {run.seconds:.0f} s{resumed}; "
+        f"[green]Reward model trained[/]: {run.steps} step{'s' * (run.steps != 1)} in "
+        f"{run.seconds:.0f} s{resumed}; "
         f"saved to {ws.rm_model_dir}"
     )
 
@@ -217,7 +228,10 @@ def train_rm(
 @app.command("eval")
 def eval_rm(
     workspace: WorkspaceOption,
-    split: Annotated[str, typer.Option(help="test, train or all.")] = "test",
+    split: Annotated[
+        str | None,
+        typer.Option(help="test, train or all [default: test; all with --data]."),
+    ] = None,
     data: Annotated[
         str | None,
         typer.Option(help="Evaluate on another data set (file, folder or hub id) instead."),
@@ -230,8 +244,9 @@ def eval_rm(
     ws = Workspace.open(workspace)
     other = DataConfig(source=data, columns=parse_columns(columns)) if data else None
     with rich_progress(err, "Evaluating") as progress:
-        report = eval_stage(ws, split, other, progress)
+        report, path = eval_stage(ws, split or ("all" if data else "test"), other, progress)
     show_eval(out, report)
+    out.print(f"Report written to {path}")
 
 
 @app.command()
@@ -282,6 +297,110 @@ def extract(
         f"{result.tokens:,} tokens, {result.rows:,} activation rows "
         f"({result.selected:,} selected) in {result.seconds:.1f} s{reused} → {result.path}"
     )
+
+
+@app.command("train-sae")
+def train_sae_command(
+    workspace: WorkspaceOption,
+    n_latents: Annotated[
+        int | None, typer.Option(help="SAE features [default: 8 × activation width].")
+    ] = None,
+    k: Annotated[
+        int | None, typer.Option(help="Active features per token [default: scaled to width].")
+    ] = None,
+    rows: Annotated[str, typer.Option(help="Train on all stored rows or selected.")] = (
+        SAEConfig.rows
+    ),
+    epochs: Annotated[float, typer.Option(help="Passes over the rows.")] = SAEConfig.epochs,
+    batch_size: Annotated[int, typer.Option(help="Rows per step.")] = SAEConfig.batch_size,
+    learning_rate: Annotated[float, typer.Option(help="Adam learning rate.")] = (
+        SAEConfig.learning_rate
+    ),
+    seed: Annotated[int, typer.Option(help="Seed of init and order.")] = SAEConfig.seed,
+    sae_id: Annotated[
+        str | None, typer.Option("--id", help="Name of the SAE folder under sae/.")
+    ] = None,
+) -> None:
+    """Train a TopK SAE with sae-lens on the store's activations (saved in sae-lens format)."""
+    from safer_engine.sae.stage import train_sae_stage
+
+    config = SAEConfig(
+        n_latents=n_latents,
+        k=k,
+        rows=rows,  # type: ignore[arg-type]  # validated
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+    )
+    ws = Workspace.open(workspace)
+    with rich_progress(err, "SAE") as progress:
+        name, result = train_sae_stage(ws, config, sae_id, progress)
+    if result is None:
+        out.print(f"[green]SAE up to date[/]: {ws.sae_dir(name)}")
+        return
+    m = result.metrics
+    out.print(
+        f"[green]SAE trained[/] ({result.n_latents:,} latents, k={result.k}, {result.steps} "
+        f"steps, {result.seconds:.0f} s): variance explained {m.variance_explained:.3f}, "
+        f"mean L0 {m.mean_l0:.1f}, dead features {m.dead_fraction:.1%} → {ws.sae_dir(name)}"
+    )
+
+
+@app.command("encode")
+def encode_command(
+    workspace: WorkspaceOption,
+    sae: Annotated[
+        str | None,
+        typer.Option(help="SAE id in this workspace, or a sae-lens folder [default: last]."),
+    ] = None,
+    split: Annotated[str, typer.Option(help="Pairs whose sides weight salience.")] = "train",
+    force: Annotated[bool, typer.Option("--force", help="Encode even if up to date.")] = False,
+) -> None:
+    """Top-k SAE codes for every stored token, the per-feature index and statistics."""
+    from safer_engine.sae.stage import encode_stage, resolve_sae
+
+    ws = Workspace.open(workspace)
+    sae_id = resolve_sae(ws, sae)
+    with rich_progress(err, "Encoding") as progress:
+        result = encode_stage(ws, sae_id, split, progress, force=force)
+    if result is None:
+        out.print(f"[green]Codes up to date[/] for SAE {sae_id}")
+        return
+    out.print(
+        f"[green]Encoded[/] {result.rows:,} rows (k={result.k}, {result.n_latents:,} "
+        f"latents) in {result.seconds:.1f} s → {result.path}"
+    )
+
+
+@app.command("salience")
+def salience_command(
+    workspace: WorkspaceOption,
+    sae: Annotated[str | None, typer.Option(help="SAE id [default: last trained].")] = None,
+    top: Annotated[int, typer.Option(help="Features to show.")] = 10,
+    by: Annotated[
+        str, typer.Option(help="abs_salience, mean_act_diff or firing_rate_diff.")
+    ] = "abs_salience",
+    examples: Annotated[int, typer.Option(help="Top contexts shown per feature.")] = 2,
+    csv: Annotated[Path | None, typer.Option(help="Also write the whole table here.")] = None,
+) -> None:
+    """Rank SAE features by how differently they fire on chosen vs rejected responses."""
+    import polars as pl
+
+    from safer_engine.sae.features import SALIENCE_FILE
+    from safer_engine.sae.stage import resolve_sae
+
+    ws = Workspace.open(workspace)
+    sae_id = resolve_sae(ws, sae)
+    if by not in ("abs_salience", "mean_act_diff", "firing_rate_diff"):
+        raise ConfigError(
+            f"--by must be abs_salience, mean_act_diff or firing_rate_diff, not {by!r}."
+        )
+    _show_top_features(ws, sae_id, top, examples, by)
+    if csv is not None:
+        table = pl.read_parquet(ws.sae_dir(sae_id) / SALIENCE_FILE)
+        table.write_csv(csv)
+        out.print(f"Wrote {table.height:,} features to {csv}")
 
 
 def _store_path(workspace: Path) -> tuple[Path, str | None]:
@@ -341,24 +460,54 @@ def demo(
         state = "reused" if reused else "done"
         out.print(f"[green]{stage}: {state}[/]")
     show_eval(out, result.evaluation)
+    _show_top_features(result.workspace, result.sae_id, top=5, examples=2)
     out.print(f"Workspace: {result.workspace.root}")
+
+
+def _show_top_features(
+    ws: Workspace, sae_id: str, top: int, examples: int, by: str = "abs_salience"
+) -> None:
+    import polars as pl
+
+    from safer_engine.cli.render import show_salience
+    from safer_engine.sae.features import SALIENCE_FILE
+    from safer_engine.sae.stage import top_contexts
+
+    path = ws.sae_dir(sae_id) / SALIENCE_FILE
+    if not path.exists():
+        raise SaferError(
+            f"SAE {sae_id} has no salience table yet.", "Run `safer encode --workspace DIR` first."
+        )
+    table = pl.read_parquet(path)
+    ranked = table.sort(pl.col(by).abs(), descending=True).head(top)
+    contexts = {int(f): top_contexts(ws, sae_id, int(f), examples) for f in ranked["feature"]}
+    show_salience(out, ranked, contexts)
+
+
+USAGE_ERRORS = (click.ClickException, TyperClickException)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and turn failures into one clear message."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in args:  # accepted anywhere, not only before the command
+        args.remove("--debug")
+        _debug["on"] = True
     try:
-        app(args=argv, prog_name="safer", standalone_mode=False)
+        app(args=args, prog_name="safer", standalone_mode=False)
     except SaferError as exc:
         _report(exc, f"[bold red]Error:[/] {exc.message}", exc.hint)
         return 2
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except NoArgsIsHelpError:
+        return 0  # the help was shown
+    except (click.exceptions.Exit, typer.Exit) as exc:
+        return int(exc.exit_code)
+    except (click.exceptions.Abort, typer.Abort):
         err.print("Interrupted.")
         return 130
-    except click.ClickException as exc:
+    except USAGE_ERRORS as exc:
         exc.show()
-        return exc.exit_code
+        return int(exc.exit_code)
     except KeyboardInterrupt:
         err.print("Interrupted.")
         return 130

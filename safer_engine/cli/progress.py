@@ -31,9 +31,14 @@ def rich_progress(console: Console, title: str) -> Iterator[ProgressCallback]:
         transient=True,
     )
     task_id = bar.add_task(title, total=None)
+    shown = {"task": ""}
 
     def update(task: str, done: int, total: int | None) -> None:
         bar.update(task_id, description=f"{title}: {task}", completed=done, total=total)
+        # Logs and CI get no live bar: one line per new task tells them what is going on.
+        if not console.is_terminal and task != shown["task"]:
+            shown["task"] = task
+            console.print(f"{title}: {task}…", highlight=False)
 
     with bar:
         yield update

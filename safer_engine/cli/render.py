@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
+import polars as pl
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from safer_engine.data.load import PreferenceData
 from safer_engine.data.summary import summarise
 from safer_engine.store.info import StoreInfo
 from safer_engine.train.evaluate import EvalReport
+
+if TYPE_CHECKING:
+    from safer_engine.sae.stage import Context
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -78,7 +84,9 @@ def show_eval(console: Console, report: EvalReport) -> None:
     table = Table(title=f"Pairwise accuracy on the {report.split} split", title_justify="left")
     for name in ("slice", "pairs", "accuracy", "95% interval"):
         table.add_column(name, justify="left" if name == "slice" else "right")
-    for s in [*report.slices, report.overall]:
+    # With one slice the overall row would repeat it.
+    rows = report.slices if len(report.slices) == 1 else [*report.slices, report.overall]
+    for s in rows:
         name = "[bold]all" if s is report.overall else s.name
         table.add_row(
             name, f"{s.pairs:,}", f"{s.accuracy:.3f}", f"{s.ci_low:.3f} – {s.ci_high:.3f}"
@@ -122,3 +130,30 @@ def show_store_info(console: Console, info: StoreInfo) -> None:
         )
     console.print(table)
     console.print(f"config: {info.attrs.get('config', '')}")
+
+
+def show_salience(
+    console: Console, ranked: pl.DataFrame, contexts: dict[int, list[Context]]
+) -> None:
+    table = Table(
+        title="Most salient features (s > 0 leans chosen/safe)",
+        title_justify="left",
+        show_lines=True,
+    )
+    for name in ("feature", "salience", "mean act Δ", "fire rate Δ", "top contexts"):
+        table.add_column(name, justify="left" if name == "top contexts" else "right")
+    for row in ranked.iter_rows(named=True):
+        shown = Text()
+        for context in contexts[int(row["feature"])]:
+            shown.append(f"[{context.side} {context.activation:.1f}] ", style="dim")
+            for i, piece in enumerate(context.pieces):
+                shown.append(piece, style="bold reverse" if i == context.focus else "")
+            shown.append("\n")
+        table.add_row(
+            str(row["feature"]),
+            f"{row['salience']:+.3f}",
+            f"{row['mean_act_diff']:+.3f}",
+            f"{row['firing_rate_diff']:+.3f}",
+            shown,
+        )
+    console.print(table)

@@ -170,10 +170,13 @@ def recognise(frame: pl.DataFrame) -> Schema:
             return schema
     seen = ", ".join(c for c in frame.columns if c != ROW) or "(none)"
     closest = max(SCHEMAS, key=lambda s: len(set(s.required) & columns) / len(s.required))
-    lacking = ", ".join(c for c in closest.required if c not in columns)
+    near = ""
+    if set(closest.required) & columns:  # name a near miss only when it is one
+        lacking = ", ".join(c for c in closest.required if c not in columns)
+        near = f" Closest is {closest.name}, which lacks {lacking}."
     expected = "; ".join(f"{s.name}: {', '.join(s.required)}" for s in SCHEMAS)
     raise SchemaError(
-        f"Unknown preference-data schema. Columns seen: {seen}. Closest is {closest.name}, "
-        f"which lacks {lacking}. Expected one of — {expected}.",
+        f"Unknown preference-data schema. Columns seen: {seen}.{near}\n"
+        f"Expected one of — {expected}.",
         "Map your columns, e.g. --columns prompt=question,chosen=good,rejected=bad",
     )

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from safer_engine.config import DataConfig
-from safer_engine.data.load import PreferenceData, load_preferences, save_table
-from safer_engine.progress import CancelToken, Progress, no_progress
+from safer_engine.data.load import PreferenceData, save_table
 from safer_engine.workspace import Workspace
 
 STAGE = "data"
@@ -20,14 +18,9 @@ class ImportResult:
     reused: bool
 
 
-def import_data(
-    workspace: Workspace,
-    config: DataConfig,
-    progress: Progress = no_progress,
-    cancel: CancelToken | None = None,
-) -> ImportResult:
-    """Load the source and write `data/pairs.parquet` unless the same table is there."""
-    data = load_preferences(config, progress, cancel)
+def import_data(workspace: Workspace, data: PreferenceData) -> ImportResult:
+    """Write loaded pairs to `data/pairs.parquet` unless the same table is there."""
+    config = data.config
     previous = workspace.stage(STAGE)
     if (
         previous is not None

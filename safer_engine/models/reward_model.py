@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from safer_engine.errors import ModelError
-from safer_engine.models.registry import ModelSource
+from safer_engine.models.registry import EMBEDDED, ModelSource
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -53,7 +53,8 @@ def quiet_transformers() -> None:
 
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
-    logging.getLogger("transformers").setLevel(logging.ERROR)
+    for name in ("transformers", "huggingface_hub"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 TOKENIZER_FILES = (
@@ -84,6 +85,13 @@ def load_tokenizer(source: ModelSource) -> PreTrainedTokenizerBase:
     try:
         tokenizer = AutoTokenizer.from_pretrained(source.location, gguf_file=source.gguf_file)
     except (OSError, ValueError, KeyError, TypeError) as exc:
+        if "connect" in str(exc).lower():
+            raise ModelError(
+                f"{source.name}: not a local model, and the hub could not be reached to "
+                "download it.",
+                f"Check the id and your network, or use an embedded model ({', '.join(EMBEDDED)})"
+                " or a local folder.",
+            ) from exc
         raise ModelError(
             f"{source.name}: no usable tokenizer ({_first_line(exc)}).",
             "Use a model folder or hub id that includes its tokenizer files.",

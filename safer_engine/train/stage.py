@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from safer_engine.config import DataConfig, RMConfig
 from safer_engine.data.load import load_preferences
@@ -61,8 +62,9 @@ def eval_stage(
     data: DataConfig | None = None,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
-) -> EvalReport:
-    """Evaluate the workspace's RM on its own pairs, or on another data source."""
+) -> tuple[EvalReport, Path]:
+    """Evaluate the workspace's RM on its own pairs, or on another data source; return the
+    report and where it was written."""
     if data is None:
         table, fingerprint = workspace.pairs()
         target = workspace.rm_dir / "eval.json"
@@ -80,7 +82,7 @@ def eval_stage(
         rm_finished=rm.get("finished"),
         report=str(target.name),
     )
-    return report
+    return report, target
 
 
 def eval_is_current(workspace: Workspace) -> bool:

@@ -141,7 +141,7 @@ def test_train_rm_then_eval(
         (["eval", "--workspace", "{ws}"], "has no imported data yet"),
         (
             ["train-rm", "--workspace", "{ws}", "--max-length", "8", "--max-prompt-tokens", "8"],
-            "must be below max_length",
+            "must be below --max-length",
         ),
         (["train-rm", "--workspace", "{missing}"], "not a SAFER workspace"),
     ],
@@ -200,3 +200,106 @@ def test_extract_with_a_layer_out_of_range(trained_workspace: Path) -> None:
     assert result.returncode == 2
     assert "Layer 9 is out of range: the model has 2 blocks" in result.stderr
     assert "Choose --layer between 1 and 2" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["data", "info", "x.csv", "--jsn"], "No such option: --jsn"),
+        (["trian-rm"], "No such command 'trian-rm'. Did you mean 'train-rm'?"),
+        (["train-rm"], "Missing option '--workspace'"),
+        (["train-rm", "--workspace", "w", "--max-steps", "x"], "Invalid value for '--max-steps'"),
+    ],
+)
+def test_usage_errors_are_usage_errors(args: list[str], message: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Internal error" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bare_safer_shows_help_and_succeeds() -> None:
+    result = run_cli()
+    assert result.returncode == 0
+    assert "train-rm" in result.stdout
+    assert "Internal error" not in result.stdout + result.stderr
+
+
+def test_debug_is_accepted_after_the_command() -> None:
+    result = run_cli("data", "info", "missing.jsonl", "--debug")
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr
+
+
+def test_failed_import_creates_no_workspace(tmp_path: Path) -> None:
+    result = run_cli(
+        "data", "import", str(tmp_path / "missing.jsonl"), "--workspace", str(tmp_path / "ws")
+    )
+    assert result.returncode == 2
+    assert not (tmp_path / "ws").exists()
+
+
+def test_zero_max_steps_is_refused() -> None:
+    result = run_cli("train-rm", "--workspace", "w", "--max-steps", "0")
+    assert result.returncode == 2
+    assert "--max-steps must be -1 (use --epochs) or at least 1, not 0" in result.stderr
+
+
+def test_eval_on_other_data_scores_every_pair(
+    tmp_path: Path, tiny_bert: Path, fixture_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import make_trained_workspace
+
+    ws = str(make_trained_workspace(tmp_path / "ws", tiny_bert))
+    assert main(["eval", "--workspace", ws, "--data", str(fixture_data / "rewardbench.jsonl")]) == 0
+    printed = capsys.readouterr().out
+    assert "on the all split" in printed
+    assert "RewardBench sections" in printed
+    assert "Report written to" in printed and "eval-" in printed
+
+
+def test_train_sae_encode_and_salience(
+    trained_workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(trained_workspace)
+    assert main(["extract", "--workspace", ws, "--policy", "all"]) == 0
+    sae = [
+        "train-sae",
+        "--workspace",
+        ws,
+        "--n-latents",
+        "32",
+        "--k",
+        "4",
+        "--epochs",
+        "5",
+        "--batch-size",
+        "64",
+    ]
+    assert main(sae) == 0
+    printed = capsys.readouterr().out
+    assert "SAE trained (32 latents, k=4" in printed and "variance explained" in printed
+    assert main(sae) == 0
+    assert "SAE up to date" in capsys.readouterr().out
+    assert main(["encode", "--workspace", ws]) == 0
+    assert "Encoded" in capsys.readouterr().out
+    table = tmp_path / "salience.csv"
+    assert main(["salience", "--workspace", ws, "--top", "3", "--csv", str(table)]) == 0
+    printed = capsys.readouterr().out
+    assert "Most salient features" in printed
+    assert table.read_text().startswith("feature,salience")
+
+
+def test_sae_commands_say_which_step_is_missing(trained_workspace: Path) -> None:
+    ws = str(trained_workspace)
+    result = run_cli("train-sae", "--workspace", ws)
+    assert result.returncode == 2
+    assert "has no activation store yet" in result.stderr
+    assert "safer extract" in result.stderr
+    result = run_cli("salience", "--workspace", ws)
+    assert result.returncode == 2
+    assert "has no SAE yet" in result.stderr
+    result = run_cli("train-sae", "--workspace", ws, "--k", "9", "--n-latents", "4")
+    assert result.returncode == 2
+    assert "cannot exceed" in result.stderr

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import polars as pl
 
-from safer_engine.config import RMConfig
+from safer_engine.config import RMConfig, SAEConfig
 from safer_engine.data.split import prompts_in_both_splits
 from safer_engine.demo import demo_data_path, run_demo
 
@@ -13,27 +13,20 @@ from safer_engine.demo import demo_data_path, run_demo
 def test_demo_builds_every_stage_then_reuses_them(tmp_path: Path, tiny_bert: Path) -> None:
     # The real demo trains MiniLM for minutes; the stages are the same with a tiny backbone.
     config = RMConfig(model=str(tiny_bert), max_steps=3, max_length=32, max_prompt_tokens=8)
-    first = run_demo(tmp_path / "ws", rm_config=config)
-    assert first.stages == {
-        "data": False,
-        "reward model": False,
-        "evaluation": False,
-        "activations": False,
-    }
+    sae = SAEConfig(n_latents=64, k=4, epochs=1)
+    first = run_demo(tmp_path / "ws", rm_config=config, sae_config=sae)
+    stages = ("data", "reward model", "evaluation", "activations", "SAE", "codes and salience")
+    assert first.stages == dict.fromkeys(stages, False)
     assert first.workspace.store_path.exists()
+    assert (first.workspace.sae_dir(first.sae_id) / "salience.parquet").exists()
     table = pl.read_parquet(first.workspace.pairs_path)
     embedded = pl.read_parquet(demo_data_path())
     assert table.height == embedded.height
     assert set(table["pair_id"]) == set(embedded["pair_id"])
     assert {s.name for s in first.evaluation.slices} == {"safety", "general"}
     assert first.evaluation.overall.pairs == (embedded["split"] == "test").sum()
-    again = run_demo(tmp_path / "ws", rm_config=config)
-    assert again.stages == {
-        "data": True,
-        "reward model": True,
-        "evaluation": True,
-        "activations": True,
-    }
+    again = run_demo(tmp_path / "ws", rm_config=config, sae_config=sae)
+    assert again.stages == dict.fromkeys(stages, True)
     assert again.evaluation == first.evaluation
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from safer_engine.config import DataConfig
+from safer_engine.data.load import load_preferences
 from safer_engine.data.stage import import_data
 from safer_engine.errors import WorkspaceError
 from safer_engine.workspace import Workspace
@@ -14,7 +15,7 @@ from safer_engine.workspace import Workspace
 def test_import_writes_pairs_config_and_manifest(tmp_path: Path, fixture_data: Path) -> None:
     workspace = Workspace.open(tmp_path / "ws", create=True)
     config = DataConfig(str(fixture_data / "generic.csv"))
-    first = import_data(workspace, config)
+    first = import_data(workspace, load_preferences(config))
     assert not first.reused
     assert workspace.pairs_path.is_file()
     assert DataConfig.load(workspace.pairs_path.parent / "data_config.json") == config
@@ -28,9 +29,9 @@ def test_import_writes_pairs_config_and_manifest(tmp_path: Path, fixture_data: P
 def test_second_import_of_same_data_reuses(tmp_path: Path, fixture_data: Path) -> None:
     workspace = Workspace.open(tmp_path / "ws", create=True)
     config = DataConfig(str(fixture_data / "generic.csv"))
-    import_data(workspace, config)
+    import_data(workspace, load_preferences(config))
     written = workspace.pairs_path.stat().st_mtime_ns
-    assert import_data(workspace, config).reused
+    assert import_data(workspace, load_preferences(config)).reused
     assert workspace.pairs_path.stat().st_mtime_ns == written
 
 

@@ -135,13 +135,14 @@ def test_too_few_pairs(tiny_bert: Path, tmp_path: Path) -> None:
 
 def test_two_cpu_processes_with_accelerate_launch(tiny_bert: Path, tmp_path: Path) -> None:
     from safer_engine.config import DataConfig
+    from safer_engine.data.load import load_preferences
     from safer_engine.data.stage import import_data
     from safer_engine.workspace import Workspace
 
     data = tmp_path / "pairs.parquet"
     separable_pairs().write_parquet(data)
     workspace = Workspace.open(tmp_path / "ws", create=True)
-    import_data(workspace, DataConfig(str(data)))
+    import_data(workspace, load_preferences(DataConfig(str(data))))
     launcher = Path(sys.executable).parent / "accelerate"
     result = subprocess.run(
         [

@@ -1,0 +1,1 @@
+"""Feature statistics, salience ranking and per-feature example indexes over SAE codes."""

@@ -1,0 +1,124 @@
+"""`safer encode`: top-k SAE codes for every stored activation row, into `sae/<id>/codes.h5`.
+
+Any SAE that `sae_lens.SAE.load_from_disk` reads works: ours, or one trained elsewhere with
+sae-lens. Codes go to their own file next to the SAE, written as `.partial` and renamed, so
+`store.h5` is never rewritten in place and a crash cannot damage it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from safer_engine.errors import ModelError, StoreError
+from safer_engine.progress import CancelToken, Progress, no_progress
+from safer_engine.store.reader import StoreReader
+
+CODES_FILE = "codes.h5"
+CHUNK_ROWS = 8192
+DEFAULT_K = 64
+
+
+@dataclass(frozen=True)
+class EncodeResult:
+    path: Path
+    rows: int
+    k: int
+    n_latents: int
+    seconds: float
+
+
+def load_sae(sae_dir: Path) -> Any:
+    """An SAE in sae-lens format, on the GPU when there is one."""
+    import torch
+    from sae_lens import SAE
+
+    if not (sae_dir / "cfg.json").exists():
+        raise ModelError(
+            f"{sae_dir} holds no sae-lens SAE (no cfg.json).",
+            "Train one with `safer train-sae`, or point --sae to a sae-lens folder.",
+        )
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        return SAE.load_from_disk(str(sae_dir), device=device)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ModelError(
+            f"Cannot load the SAE in {sae_dir}: {exc}",
+            "Check that cfg.json and sae_weights.safetensors are complete.",
+        ) from exc
+
+
+def codes_k(sae: Any) -> int:
+    """TopK SAEs keep their own k; other architectures keep the 64 strongest latents."""
+    return int(getattr(sae.cfg, "k", None) or min(DEFAULT_K, sae.cfg.d_sae))
+
+
+def encode_rows(sae: Any, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    import torch
+
+    with torch.inference_mode():
+        acts = sae.encode(torch.from_numpy(x).to(sae.device, dtype=sae.dtype))
+        values, indices = acts.float().topk(k, dim=-1)
+    return indices.cpu().numpy().astype(np.int32), values.cpu().numpy().astype(np.float16)
+
+
+def encode_store(
+    store_path: Path,
+    sae_dir: Path,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+    salience_split: str = "train",
+) -> EncodeResult:
+    """Codes, per-feature index and statistics into `codes.h5`; salience into parquet."""
+    import h5py
+
+    from safer_engine.sae.features import SALIENCE_FILE, add_features
+
+    cancel = cancel or CancelToken()
+    sae = load_sae(sae_dir)
+    target = sae_dir / CODES_FILE
+    partial = target.with_name(target.name + ".partial")
+    started = time.perf_counter()
+    with StoreReader(store_path) as reader:
+        if int(sae.cfg.d_in) != reader.d_model:
+            raise StoreError(
+                f"The SAE reads {sae.cfg.d_in}-wide activations, but the store's layer "
+                f"{reader.layer} is {reader.d_model} wide.",
+                "Use an SAE trained on this model's hidden size, or re-extract.",
+            )
+        n_rows, k = int(reader.values.shape[0]), codes_k(sae)
+        if k > int(sae.cfg.d_sae):
+            raise StoreError(f"k ({k}) is larger than the SAE's {sae.cfg.d_sae} latents.")
+        try:
+            with h5py.File(partial, "w") as f:
+                idx = f.create_dataset("codes_idx", shape=(n_rows, k), dtype=np.int32)
+                val = f.create_dataset("codes_val", shape=(n_rows, k), dtype=np.float16)
+                for start in range(0, n_rows, CHUNK_ROWS):
+                    cancel.check("encoding")
+                    progress("encoding", start, n_rows)
+                    x = reader.activations(slice(start, start + CHUNK_ROWS))
+                    if not np.isfinite(x).all():
+                        raise StoreError(
+                            "The store's activations contain NaN or inf.",
+                            "Run `safer store check`, then extract again.",
+                        )
+                    idx[start : start + len(x)], val[start : start + len(x)] = encode_rows(
+                        sae, x, k
+                    )
+                f.attrs["n_latents"] = int(sae.cfg.d_sae)
+                f.attrs["k"] = k
+                f.attrs["store_fingerprint"] = reader.data_fingerprint
+                f.attrs["layer"] = reader.layer
+                f.attrs["sae_cfg"] = json.dumps(sae.cfg.to_dict(), default=str)
+            table = add_features(partial, reader, salience_split, progress, cancel)
+            table.write_parquet(sae_dir / SALIENCE_FILE)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+    progress("encoding", n_rows, n_rows)
+    return EncodeResult(target, n_rows, k, int(sae.cfg.d_sae), time.perf_counter() - started)

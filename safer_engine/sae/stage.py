@@ -1,0 +1,174 @@
+"""The SAE stages of a workspace: train (`sae`), encode (`encode`), and the feature view."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from safer_engine.config import SAEConfig
+from safer_engine.errors import WorkspaceError
+from safer_engine.progress import CancelToken, Progress, no_progress
+from safer_engine.sae.encode import CODES_FILE, EncodeResult, encode_store
+from safer_engine.sae.train import SAETrainResult, train_sae
+from safer_engine.store.reader import StoreReader
+from safer_engine.workspace import Workspace
+
+SAE_STAGE = "sae"
+ENCODE_STAGE = "encode"
+
+
+def default_sae_id(store_path: Path, config: SAEConfig) -> str:
+    with StoreReader(store_path) as reader:
+        n_latents, k = config.resolved(reader.d_model)
+        return f"L{reader.layer}-topk{k}-{n_latents}"
+
+
+def train_sae_stage(
+    workspace: Workspace,
+    config: SAEConfig,
+    sae_id: str | None = None,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+) -> tuple[str, SAETrainResult | None]:
+    """Train unless this workspace's store already has an SAE from the same config."""
+    store = _require_store(workspace)
+    sae_id = sae_id or default_sae_id(store, config)
+    previous = workspace.stage(SAE_STAGE)
+    extract = workspace.stage("extract") or {}
+    if (
+        previous is not None
+        and previous.get("id") == sae_id
+        and previous.get("config") == config.to_dict()
+        and previous.get("extract_finished") == extract.get("finished")
+        and (workspace.sae_dir(sae_id) / "cfg.json").exists()
+    ):
+        return sae_id, None
+    result = train_sae(store, config, workspace.sae_dir(sae_id), progress, cancel)
+    workspace.record_stage(
+        SAE_STAGE,
+        id=sae_id,
+        config=config.to_dict(),
+        extract_finished=extract.get("finished"),
+        metrics=result.metrics.__dict__,
+    )
+    return sae_id, result
+
+
+def import_sae(workspace: Workspace, folder: Path) -> str:
+    """Copy an SAE trained elsewhere (sae-lens format) into the workspace; return its id."""
+    if not (folder / "cfg.json").exists():
+        raise WorkspaceError(
+            f"{folder} holds no sae-lens SAE (no cfg.json).",
+            "Point --sae to a folder saved by sae-lens, or to an SAE id.",
+        )
+    sae_id = folder.resolve().name
+    target = workspace.sae_dir(sae_id)
+    if target.resolve() != folder.resolve():
+        target.mkdir(parents=True, exist_ok=True)
+        for item in folder.iterdir():
+            if item.is_file() and item.name != CODES_FILE:
+                shutil.copy2(item, target / item.name)
+    return sae_id
+
+
+def resolve_sae(workspace: Workspace, sae: str | None) -> str:
+    """An SAE id of this workspace, a folder to import, or the last trained one."""
+    if sae is None:
+        stage = workspace.stage(SAE_STAGE)
+        if stage is None:
+            raise WorkspaceError(
+                f"{workspace.root} has no SAE yet.", "Run `safer train-sae --workspace DIR` first."
+            )
+        return str(stage["id"])
+    is_name = Path(sae).name == sae  # a path would make sae_dir() point outside
+    if is_name and (workspace.sae_dir(sae) / "cfg.json").exists():
+        return sae
+    return import_sae(workspace, Path(sae).expanduser())
+
+
+def encode_stage(
+    workspace: Workspace,
+    sae_id: str,
+    split: str = "train",
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+    force: bool = False,
+) -> EncodeResult | None:
+    store = _require_store(workspace)
+    sae_dir = workspace.sae_dir(sae_id)
+    previous = workspace.stage(ENCODE_STAGE)
+    extract = workspace.stage("extract") or {}
+    if (
+        not force
+        and previous is not None
+        and previous.get("id") == sae_id
+        and previous.get("split") == split
+        and previous.get("extract_finished") == extract.get("finished")
+        and previous.get("sae_mtime") == _mtime(sae_dir)
+        and (sae_dir / CODES_FILE).exists()
+    ):
+        return None
+    result = encode_store(store, sae_dir, progress, cancel, salience_split=split)
+    workspace.record_stage(
+        ENCODE_STAGE,
+        id=sae_id,
+        split=split,
+        extract_finished=extract.get("finished"),
+        sae_mtime=_mtime(sae_dir),
+        rows=result.rows,
+        k=result.k,
+        seconds=round(result.seconds, 1),
+    )
+    return result
+
+
+def _mtime(sae_dir: Path) -> float:
+    return (sae_dir / "sae_weights.safetensors").stat().st_mtime
+
+
+def _require_store(workspace: Workspace) -> Path:
+    if not workspace.store_path.exists():
+        raise WorkspaceError(
+            f"{workspace.root} has no activation store yet.",
+            "Run `safer extract --workspace DIR` first.",
+        )
+    return workspace.store_path
+
+
+@dataclass(frozen=True)
+class Context:
+    """A feature's activating token with the text around it."""
+
+    pieces: list[str]
+    focus: int
+    activation: float
+    side: str
+
+
+def top_contexts(
+    workspace: Workspace, sae_id: str, feature: int, n: int = 3, window: int = 12
+) -> list[Context]:
+    """The strongest activations of a feature, read through the CSR index."""
+    import h5py
+
+    codes_path = workspace.sae_dir(sae_id) / CODES_FILE
+    with h5py.File(codes_path) as f, StoreReader(workspace.store_path) as reader:
+        lo, hi = (int(v) for v in f["by_feature/offsets"][feature : feature + 2])
+        rows = f["by_feature/rows"][lo : min(hi, lo + n)]
+        vals = f["by_feature/vals"][lo : min(hi, lo + n)]
+        chosen, rejected = set(reader.chosen_doc.tolist()), set(reader.rejected_doc.tolist())
+        contexts = []
+        for row, value in zip(rows.tolist(), vals.tolist(), strict=True):
+            token_row = int(reader.token_row[row])
+            doc = int(reader.row_doc[row])
+            lo_tok = max(int(reader.resp_start[doc]) - 4, token_row - window)
+            ids = reader.token_ids[lo_tok : min(int(reader.tok_end[doc]), token_row + 4)]
+            pieces = [reader.pieces[int(t)] for t in np.asarray(ids)]
+            side = {(True, False): "chosen", (False, True): "rejected"}.get(
+                (doc in chosen, doc in rejected), "both"
+            )
+            contexts.append(Context(pieces, token_row - lo_tok, float(value), side))
+    return contexts

@@ -1,0 +1,233 @@
+"""`safer train-sae`: a TopK SAE trained by sae-lens's `SAETrainer` on store activations.
+
+The trainer pulls batches from a data provider we write: shuffled rows of the memory-mapped
+store, standardised per token when the store says so (the paper's normalisation). Progress
+and cancel live in that provider, so sae-lens needs no changes. The result is saved in
+sae-lens's own format (`cfg.json` + `sae_weights.safetensors`), plus `safer_sae.json`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from safer_engine.config import SAEConfig
+from safer_engine.errors import StoreError
+from safer_engine.progress import CancelToken, Progress, no_progress
+from safer_engine.store.reader import StoreReader
+
+SAE_INFO = "safer_sae.json"
+BLOCK_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class SAEMetrics:
+    """Quality of an SAE on a sample of store rows."""
+
+    variance_explained: float
+    mean_l0: float
+    dead_fraction: float
+    eval_rows: int
+
+
+@dataclass(frozen=True)
+class SAETrainResult:
+    path: Path
+    n_latents: int
+    k: int
+    steps: int
+    seconds: float
+    metrics: SAEMetrics
+
+
+def training_rows(reader: StoreReader, rows: str) -> np.ndarray:
+    if rows == "selected":
+        chosen = np.flatnonzero(np.asarray(reader.selected))
+    else:
+        chosen = np.arange(reader.values.shape[0])
+    if chosen.size == 0:
+        raise StoreError(
+            "The store has no activation rows to train on.",
+            "Extract with --policy all, or train with --rows all.",
+        )
+    return chosen
+
+
+def batches(
+    reader: StoreReader,
+    rows: np.ndarray,
+    batch_size: int,
+    seed: int,
+    total_steps: int,
+    progress: Progress,
+    cancel: CancelToken,
+) -> Iterator[Any]:
+    """Endless shuffled batches: blocks of rows in random order, rows shuffled within a
+    block, so reads stay mostly sequential on large memory-mapped stores."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    step = 0
+    while True:
+        for start in rng.permutation(np.arange(0, rows.size, BLOCK_ROWS)):
+            block = rows[start : start + BLOCK_ROWS]
+            values = reader.activations(np.sort(block))
+            _require_finite(values)
+            values = values[rng.permutation(values.shape[0])]
+            for first in range(0, values.shape[0] - batch_size + 1, batch_size):
+                cancel.check("SAE training")
+                progress("training SAE", step, total_steps)
+                step += 1
+                yield torch.from_numpy(values[first : first + batch_size])
+
+
+def _require_finite(values: np.ndarray) -> None:
+    if not np.isfinite(values).all():
+        raise StoreError(
+            "The store's activations contain NaN or inf.",
+            "Run `safer store check`, then extract again.",
+        )
+
+
+def sae_lens_config(d_in: int, n_latents: int, k: int, device: str, model: str, layer: int) -> Any:
+    from sae_lens.saes.sae import SAEMetadata
+    from sae_lens.saes.topk_sae import TopKTrainingSAEConfig
+
+    return TopKTrainingSAEConfig(
+        d_in=d_in,
+        d_sae=n_latents,
+        k=k,
+        dtype="float32",
+        device=device,
+        apply_b_dec_to_input=True,
+        # The paper's per-token standardisation happens when reading the store.
+        normalize_activations="none",
+        metadata=SAEMetadata(
+            model_name=model, hook_name=f"hidden_states.{layer}", hook_layer=layer
+        ),
+    )
+
+
+def measure(
+    sae: Any, reader: StoreReader, rows: np.ndarray, eval_rows: int, seed: int
+) -> SAEMetrics:
+    """Fraction of variance explained, mean L0 and dead-feature fraction on a row sample."""
+    import torch
+
+    sample = np.sort(
+        np.random.default_rng(seed + 1).choice(rows, size=min(eval_rows, rows.size), replace=False)
+    )
+    x = torch.from_numpy(reader.activations(sample))
+    fired = torch.zeros(sae.cfg.d_sae, dtype=torch.bool)
+    error = total = l0 = 0.0
+    with torch.inference_mode():
+        for part in x.split(4096):
+            codes = sae.encode(part.to(sae.device))
+            recon = sae.decode(codes).cpu()
+            error += float(((recon - part) ** 2).sum())
+            total += float(((part - x.mean(0)) ** 2).sum())
+            nonzero = codes.cpu() > 0
+            l0 += float(nonzero.sum())
+            fired |= nonzero.any(0)
+    return SAEMetrics(
+        variance_explained=1.0 - error / total if total else float("nan"),
+        mean_l0=l0 / len(sample),
+        dead_fraction=float((~fired).float().mean()),
+        eval_rows=len(sample),
+    )
+
+
+def train_sae(
+    store_path: Path,
+    config: SAEConfig,
+    out_dir: Path,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+) -> SAETrainResult:
+    """Train, measure, and save atomically to `out_dir` in sae-lens format."""
+    import torch
+    from sae_lens.config import LoggingConfig, SAETrainerConfig
+    from sae_lens.saes.topk_sae import TopKTrainingSAE
+    from sae_lens.training.sae_trainer import SAETrainer
+
+    cancel = cancel or CancelToken()
+    torch.manual_seed(config.seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    with StoreReader(store_path) as reader:
+        n_latents, k = config.resolved(reader.d_model)
+        rows = training_rows(reader, config.rows)
+        batch_size = min(config.batch_size, rows.size)
+        total = int(config.epochs * rows.size) // batch_size * batch_size
+        steps = total // batch_size
+        sae = TopKTrainingSAE(
+            sae_lens_config(reader.d_model, n_latents, k, device, reader.model, reader.layer)
+        )
+        trainer_config = SAETrainerConfig(
+            total_training_samples=total,
+            train_batch_size_samples=batch_size,
+            lr=config.learning_rate,
+            lr_end=config.learning_rate / 10,
+            device=device,
+            logger=LoggingConfig(log_to_wandb=False),
+            # sae-lens's windows (1000/2000 steps) suit runs of many thousand steps; on a
+            # short run no feature would ever count as dead and the auxiliary loss that
+            # revives dead features would never act.
+            dead_feature_window=max(20, steps // 20),
+            feature_sampling_window=max(40, steps // 10),
+        )
+        provider = batches(reader, rows, batch_size, config.seed, steps, progress, cancel)
+        started = time.perf_counter()
+        with _without_sae_lens_bar():
+            trained = SAETrainer(trainer_config, sae, provider).fit()
+        seconds = time.perf_counter() - started
+        progress("measuring SAE", steps, steps)
+        metrics = measure(trained, reader, rows, config.eval_rows, config.seed)
+        info = {
+            "config": config.to_dict(),
+            "n_latents": n_latents,
+            "k": k,
+            "steps": steps,
+            "seconds": round(seconds, 1),
+            "metrics": asdict(metrics),
+            "store": {
+                "layer": reader.layer,
+                "model": reader.model,
+                "data_fingerprint": reader.data_fingerprint,
+                "normalise": reader.normalise,
+            },
+        }
+    _save(trained, out_dir, info)
+    return SAETrainResult(out_dir, n_latents, k, steps, seconds, metrics)
+
+
+@contextmanager
+def _without_sae_lens_bar() -> Iterator[None]:
+    """sae-lens draws its own tqdm bar; ours comes from the data provider instead."""
+    import sae_lens.training.sae_trainer as trainer_module
+
+    original = trainer_module.tqdm
+    trainer_module.tqdm = functools.partial(original, disable=True)
+    try:
+        yield
+    finally:
+        trainer_module.tqdm = original
+
+
+def _save(sae: Any, out_dir: Path, info: dict[str, Any]) -> None:
+    partial = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    sae.save_inference_model(str(partial))
+    (partial / SAE_INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    partial.rename(out_dir)
