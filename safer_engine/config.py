@@ -258,6 +258,16 @@ class SAEConfig(Config):
     eval_rows: int = 20_000
     """Rows sampled after training to measure variance explained, L0 and dead features."""
 
+    pretrain_text: str | None = None
+    """A local text file for a first training stage on generic text, as the paper does
+    before the preference data; None trains on the preference data only."""
+
+    pretrain_epochs: float = 2.0
+    """Passes over the generic-text activations in the first stage."""
+
+    pretrain_tokens: int = 200_000
+    """Most generic-text tokens used in the first stage."""
+
     seed: int = 0
     """Seed of initialisation and row order."""
 
@@ -273,6 +283,8 @@ class SAEConfig(Config):
             )
         if self.rows not in ("all", "selected"):
             raise ConfigError(f"--rows must be all or selected, not {self.rows!r}.")
+        if self.pretrain_epochs <= 0 or self.pretrain_tokens < 1:
+            raise ConfigError("--pretrain-epochs and --pretrain-tokens must be positive.")
         if self.epochs <= 0 or self.batch_size < 1 or self.eval_rows < 1:
             raise ConfigError("--epochs, --batch-size and eval_rows must be positive.")
         if not 0 < self.learning_rate < 1:

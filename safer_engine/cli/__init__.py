@@ -320,6 +320,16 @@ def train_sae_command(
     sae_id: Annotated[
         str | None, typer.Option("--id", help="Name of the SAE folder under sae/.")
     ] = None,
+    pretrain_text: Annotated[
+        Path | None,
+        typer.Option(help="Text file for a first stage on generic text, as in the paper."),
+    ] = None,
+    pretrain_epochs: Annotated[
+        float, typer.Option(help="Passes over the generic text.")
+    ] = SAEConfig.pretrain_epochs,
+    pretrain_tokens: Annotated[
+        int, typer.Option(help="Most generic-text tokens used.")
+    ] = SAEConfig.pretrain_tokens,
 ) -> None:
     """Train a TopK SAE with sae-lens on the store's activations (saved in sae-lens format)."""
     from safer_engine.sae.stage import train_sae_stage
@@ -332,6 +342,9 @@ def train_sae_command(
         batch_size=batch_size,
         learning_rate=learning_rate,
         seed=seed,
+        pretrain_text=str(pretrain_text) if pretrain_text else None,
+        pretrain_epochs=pretrain_epochs,
+        pretrain_tokens=pretrain_tokens,
     )
     ws = Workspace.open(workspace)
     with rich_progress(err, "SAE") as progress:

@@ -17,6 +17,8 @@ from safer_engine.progress import CancelToken, Progress
 from safer_engine.store.reader import StoreReader, memmap_dataset
 
 SALIENCE_FILE = "salience.parquet"
+INDEX_ALL_LIMIT = 200_000_000
+TOP_ROWS_KEPT = 4096
 STAT_FIELDS = (
     "sum_chosen",
     "sum_rejected",
@@ -66,7 +68,11 @@ def add_features(
         )
         cancel.check("feature index")
         progress("feature index", 1, 2)
-        offsets, rows, vals = build_feature_index(idx, val, n_latents)
+        # Past ~2 GiB of index, keep each feature's strongest rows only (the explorer shows a
+        # few hundred); below that, every activating row, so quantile samples span all.
+        cap = None if idx.size <= INDEX_ALL_LIMIT else TOP_ROWS_KEPT
+        offsets, rows, vals = build_feature_index(idx, val, n_latents, max_per_feature=cap)
+        f.attrs["index_max_per_feature"] = cap or 0
         for name, data in (("offsets", offsets), ("rows", rows), ("vals", vals)):
             f.create_dataset(f"by_feature/{name}", data=data)
         _write_stats(f, stats)

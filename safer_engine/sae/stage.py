@@ -46,7 +46,22 @@ def train_sae_stage(
         and (workspace.sae_dir(sae_id) / "cfg.json").exists()
     ):
         return sae_id, None
-    result = train_sae(store, config, workspace.sae_dir(sae_id), progress, cancel)
+    generic = None
+    if config.pretrain_text:
+        from safer_engine.activations.text import text_activations
+
+        with StoreReader(store) as reader:
+            layer, normalise = reader.layer, reader.normalise
+        generic = text_activations(
+            workspace.rm_model_dir,
+            Path(config.pretrain_text),
+            layer,
+            config.pretrain_tokens,
+            normalise,
+            progress,
+            cancel or CancelToken(),
+        )
+    result = train_sae(store, config, workspace.sae_dir(sae_id), progress, cancel, generic)
     workspace.record_stage(
         SAE_STAGE,
         id=sae_id,

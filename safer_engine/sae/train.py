@@ -152,12 +152,12 @@ def train_sae(
     out_dir: Path,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
+    generic: np.ndarray | None = None,
 ) -> SAETrainResult:
-    """Train, measure, and save atomically to `out_dir` in sae-lens format."""
+    """Train (first on `generic` text activations when given), measure, and save
+    atomically to `out_dir` in sae-lens format."""
     import torch
-    from sae_lens.config import LoggingConfig, SAETrainerConfig
     from sae_lens.saes.topk_sae import TopKTrainingSAE
-    from sae_lens.training.sae_trainer import SAETrainer
 
     cancel = cancel or CancelToken()
     torch.manual_seed(config.seed)
@@ -165,37 +165,37 @@ def train_sae(
     with StoreReader(store_path) as reader:
         n_latents, k = config.resolved(reader.d_model)
         rows = training_rows(reader, config.rows)
-        batch_size = min(config.batch_size, rows.size)
-        total = int(config.epochs * rows.size) // batch_size * batch_size
-        steps = total // batch_size
         sae = TopKTrainingSAE(
             sae_lens_config(reader.d_model, n_latents, k, device, reader.model, reader.layer)
         )
-        trainer_config = SAETrainerConfig(
-            total_training_samples=total,
-            train_batch_size_samples=batch_size,
-            lr=config.learning_rate,
-            lr_end=config.learning_rate / 10,
-            device=device,
-            logger=LoggingConfig(log_to_wandb=False),
-            # sae-lens's windows (1000/2000 steps) suit runs of many thousand steps; on a
-            # short run no feature would ever count as dead and the auxiliary loss that
-            # revives dead features would never act.
-            dead_feature_window=max(20, steps // 20),
-            feature_sampling_window=max(40, steps // 10),
-        )
-        provider = batches(reader, rows, batch_size, config.seed, steps, progress, cancel)
         started = time.perf_counter()
-        with _without_sae_lens_bar():
-            trained = SAETrainer(trainer_config, sae, provider).fit()
+        stage_steps = {}
+        if generic is not None:
+            stage_steps["generic"] = _fit(
+                sae,
+                config,
+                config.pretrain_epochs,
+                generic.shape[0],
+                device,
+                lambda b, s: memory_batches(generic, b, config.seed, s, progress, cancel),
+            )
+        stage_steps["preference"] = _fit(
+            sae,
+            config,
+            config.epochs,
+            rows.size,
+            device,
+            lambda b, s: batches(reader, rows, b, config.seed, s, progress, cancel),
+        )
         seconds = time.perf_counter() - started
+        steps = sum(stage_steps.values())
         progress("measuring SAE", steps, steps)
-        metrics = measure(trained, reader, rows, config.eval_rows, config.seed)
+        metrics = measure(sae, reader, rows, config.eval_rows, config.seed)
         info = {
             "config": config.to_dict(),
             "n_latents": n_latents,
             "k": k,
-            "steps": steps,
+            "steps": stage_steps,
             "seconds": round(seconds, 1),
             "metrics": asdict(metrics),
             "store": {
@@ -205,8 +205,57 @@ def train_sae(
                 "normalise": reader.normalise,
             },
         }
-    _save(trained, out_dir, info)
+    _save(sae, out_dir, info)
     return SAETrainResult(out_dir, n_latents, k, steps, seconds, metrics)
+
+
+def _fit(
+    sae: Any, config: SAEConfig, epochs: float, n_rows: int, device: str, provider: Any
+) -> int:
+    """One sae-lens training run over `epochs` passes; returns its step count."""
+    from sae_lens.config import LoggingConfig, SAETrainerConfig
+    from sae_lens.training.sae_trainer import SAETrainer
+
+    batch_size = min(config.batch_size, n_rows)
+    steps = max(1, int(epochs * n_rows) // batch_size)
+    trainer_config = SAETrainerConfig(
+        total_training_samples=steps * batch_size,
+        train_batch_size_samples=batch_size,
+        lr=config.learning_rate,
+        lr_end=config.learning_rate / 10,
+        device=device,
+        logger=LoggingConfig(log_to_wandb=False),
+        # sae-lens's windows (1000/2000 steps) suit runs of many thousand steps; on a
+        # short run no feature would ever count as dead and the auxiliary loss that
+        # revives dead features would never act.
+        dead_feature_window=max(20, steps // 20),
+        feature_sampling_window=max(40, steps // 10),
+    )
+    with _without_sae_lens_bar():
+        SAETrainer(trainer_config, sae, provider(batch_size, steps)).fit()
+    return steps
+
+
+def memory_batches(
+    values: np.ndarray,
+    batch_size: int,
+    seed: int,
+    total_steps: int,
+    progress: Progress,
+    cancel: CancelToken,
+) -> Iterator[Any]:
+    """Endless shuffled batches of in-memory rows (generic-text activations)."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    step = 0
+    while True:
+        order = rng.permutation(values.shape[0])
+        for first in range(0, order.size - batch_size + 1, batch_size):
+            cancel.check("SAE training")
+            progress("training SAE on generic text", step, total_steps)
+            step += 1
+            yield torch.from_numpy(values[order[first : first + batch_size]])
 
 
 @contextmanager

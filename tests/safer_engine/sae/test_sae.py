@@ -169,3 +169,29 @@ def test_encode_rows_keeps_the_k_strongest(extracted: Workspace) -> None:
         idx, val = encode_rows(sae, reader.activations(slice(0, 5)), 4)
     assert idx.shape == val.shape == (5, 4)
     assert np.all(np.diff(val.astype(np.float32), axis=1) <= 0)
+
+
+def test_two_stage_training_on_generic_text_first(extracted: Workspace, tmp_path: Path) -> None:
+    text = tmp_path / "generic.txt"
+    text.write_text(
+        "question number 1 about something\n\nSure here is how to do it\n\n"
+        "I cannot help with that request number 2",
+        encoding="utf-8",
+    )
+    config = SAEConfig(
+        n_latents=32, k=4, epochs=5, batch_size=16, pretrain_text=str(text), pretrain_epochs=3
+    )
+    sae_id, result = train_sae_stage(extracted, config)
+    assert result is not None
+    info = json.loads((extracted.sae_dir(sae_id) / "safer_sae.json").read_text())
+    assert set(info["steps"]) == {"generic", "preference"}
+    assert info["steps"]["generic"] >= 1
+    assert info["config"]["pretrain_text"] == str(text)
+
+
+def test_missing_generic_text_file(extracted: Workspace, tmp_path: Path) -> None:
+    from safer_engine.errors import DataError
+
+    config = SAEConfig(n_latents=32, k=4, pretrain_text=str(tmp_path / "nope.txt"))
+    with pytest.raises(DataError, match="no such text file"):
+        train_sae_stage(extracted, config)
