@@ -73,21 +73,40 @@ def batches(
 ) -> Iterator[Any]:
     """Endless shuffled batches: blocks of rows in random order, rows shuffled within a
     block, so reads stay mostly sequential on large memory-mapped stores."""
-    import torch
-
     rng = np.random.default_rng(seed)
-    step = 0
+    counter = [0]
     while True:
         for start in rng.permutation(np.arange(0, rows.size, BLOCK_ROWS)):
-            block = rows[start : start + BLOCK_ROWS]
-            values = reader.activations(np.sort(block))
+            values = reader.activations(np.sort(rows[start : start + BLOCK_ROWS]))
             _require_finite(values)
-            values = values[rng.permutation(values.shape[0])]
-            for first in range(0, values.shape[0] - batch_size + 1, batch_size):
-                cancel.check("SAE training")
-                progress("training SAE", step, total_steps)
-                step += 1
-                yield torch.from_numpy(values[first : first + batch_size])
+            yield from _in_batches(
+                values[rng.permutation(values.shape[0])],
+                batch_size,
+                "training SAE",
+                counter,
+                total_steps,
+                progress,
+                cancel,
+            )
+
+
+def _in_batches(
+    values: np.ndarray,
+    batch_size: int,
+    task: str,
+    counter: list[int],
+    total_steps: int,
+    progress: Progress,
+    cancel: CancelToken,
+) -> Iterator[Any]:
+    """Whole batches of already shuffled rows as tensors; `counter` numbers the steps."""
+    import torch
+
+    for first in range(0, values.shape[0] - batch_size + 1, batch_size):
+        cancel.check("SAE training")
+        progress(task, counter[0], total_steps)
+        counter[0] += 1
+        yield torch.from_numpy(values[first : first + batch_size])
 
 
 def _require_finite(values: np.ndarray) -> None:
@@ -245,17 +264,18 @@ def memory_batches(
     cancel: CancelToken,
 ) -> Iterator[Any]:
     """Endless shuffled batches of in-memory rows (generic-text activations)."""
-    import torch
-
     rng = np.random.default_rng(seed)
-    step = 0
+    counter = [0]
     while True:
-        order = rng.permutation(values.shape[0])
-        for first in range(0, order.size - batch_size + 1, batch_size):
-            cancel.check("SAE training")
-            progress("training SAE on generic text", step, total_steps)
-            step += 1
-            yield torch.from_numpy(values[order[first : first + batch_size]])
+        yield from _in_batches(
+            values[rng.permutation(values.shape[0])],
+            batch_size,
+            "training SAE on generic text",
+            counter,
+            total_steps,
+            progress,
+            cancel,
+        )
 
 
 @contextmanager
