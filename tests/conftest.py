@@ -67,3 +67,33 @@ def trained_workspace(trained_workspace_template: Path, tmp_path: Path) -> Path:
     import shutil
 
     return Path(shutil.copytree(trained_workspace_template, tmp_path / "ws"))
+
+
+@pytest.fixture(scope="session")
+def encoded_workspace_template(
+    trained_workspace_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The tiny trained workspace, extracted, with a small SAE trained and encoded."""
+    import shutil
+
+    from safer_engine.activations.stage import extract_stage
+    from safer_engine.config import ExtractConfig, SAEConfig
+    from safer_engine.sae.stage import encode_stage, train_sae_stage
+    from safer_engine.workspace import Workspace
+
+    root = Path(
+        shutil.copytree(trained_workspace_template, tmp_path_factory.mktemp("encoded") / "ws")
+    )
+    workspace = Workspace.open(root)
+    # the fixture's texts have no punctuation, so sentence_end would select no token
+    extract_stage(workspace, ExtractConfig(layer=2, policy="all"))
+    sae_id, _ = train_sae_stage(workspace, SAEConfig(n_latents=32, k=4, epochs=10, batch_size=64))
+    encode_stage(workspace, sae_id)
+    return root
+
+
+@pytest.fixture
+def encoded_workspace(encoded_workspace_template: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(encoded_workspace_template, tmp_path / "ws"))

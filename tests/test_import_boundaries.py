@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 HEAVY = ("torch", "transformers", "sae_lens")
 
@@ -16,8 +17,15 @@ def loaded_after(code: str, modules: tuple[str, ...]) -> list[str]:
     return [m for m in result.stdout.strip().split(",") if m]
 
 
-def test_explorer_does_not_import_the_gpu_stack() -> None:
-    assert loaded_after("import safer_tui", HEAVY) == []
+def test_explorer_does_not_import_the_gpu_stack(encoded_workspace: Path) -> None:
+    code = (
+        "from pathlib import Path\n"
+        "import safer_tui.app, safer_tui.__main__\n"
+        "from safer_tui.workspace_data import WorkspaceData\n"
+        f"data = WorkspaceData.open(Path({str(encoded_workspace)!r}))\n"
+        "data.current_labels(); data.features.head()"
+    )
+    assert loaded_after(code, HEAVY) == []
 
 
 def test_engine_data_path_does_not_import_the_gpu_stack() -> None:

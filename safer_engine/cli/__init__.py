@@ -6,6 +6,7 @@ User-facing failures print one message and a hint, never a traceback; `--debug` 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from dataclasses import asdict
@@ -475,6 +476,31 @@ def demo(
     show_eval(out, result.evaluation)
     _show_top_features(result.workspace, result.sae_id, top=5, examples=2)
     out.print(f"Workspace: {result.workspace.root}")
+    if not no_tui:
+        open_explorer(result.workspace.root)
+
+
+def open_explorer(root: Path) -> None:
+    """Replace this process with the explorer: the engine never imports the UI, and the
+    explorer starts in a fresh process without the GPU stack this one may have loaded."""
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        out.print(f"Not a terminal: open the explorer later with `safer tui {root}`.")
+        return
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "safer_tui", str(root)])
+
+
+@app.command()
+def tui(
+    workspace: Annotated[
+        Path | None,
+        typer.Argument(help="Workspace folder [default: the demo workspace]."),
+    ] = None,
+) -> None:
+    """Open the explorer: rank features, tag safety features (keys: F1 or ?)."""
+    root = (workspace or default_workspace()).expanduser()
+    Workspace.open(root)  # a missing workspace is reported here, before the screen opens
+    open_explorer(root)
 
 
 def _show_top_features(

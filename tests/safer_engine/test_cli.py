@@ -303,3 +303,14 @@ def test_sae_commands_say_which_step_is_missing(trained_workspace: Path) -> None
     result = run_cli("train-sae", "--workspace", ws, "--k", "9", "--n-latents", "4")
     assert result.returncode == 2
     assert "cannot exceed" in result.stderr
+
+
+def test_tui_on_a_missing_workspace_and_without_a_terminal(
+    tmp_path: Path, encoded_workspace: Path
+) -> None:
+    result = run_cli("tui", str(tmp_path / "missing"))
+    assert result.returncode == 2
+    assert "not a SAFER workspace" in result.stderr
+    result = run_cli("tui", str(encoded_workspace))  # stdin and stdout are pipes here
+    assert result.returncode == 0
+    assert "Not a terminal: open the explorer later with `safer tui" in result.stdout

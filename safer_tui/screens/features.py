@@ -1,0 +1,241 @@
+"""All SAE features, ranked by |salience|, with single-key tagging.
+
+Rows are keyed by feature id. Sorting and filtering rebuild the table from the polars
+feature table; tagging writes through the labels store and updates only the touched cells.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from safer_engine.errors import SaferError
+from safer_tui.screens.help import HelpScreen
+from safer_tui.workspace_data import WorkspaceData
+
+SORTS = (
+    ("|salience|", pl.col("abs_salience"), True),
+    ("density", pl.col("density"), True),
+    ("max", pl.col("max_act"), True),
+    ("mean act Δ", pl.col("mean_act_diff").abs(), True),
+    ("feature", pl.col("feature"), False),
+)
+FILTERS = (
+    "all",
+    "untagged",
+    "safe",
+    "unsafe",
+    "irrelevant",
+    "unsure",
+    "leans safe",
+    "leans unsafe",
+)
+TAG_KEYS = {"t": "safe", "u": "unsafe", "i": "irrelevant", "m": "unsure", "x": ""}
+# Fits 80 columns with the table's cell padding; notes are cut, the Note dialog shows all.
+COLUMNS = (
+    ("feature", 7),
+    ("salience", 8),
+    ("mean Δ", 7),
+    ("rate Δ", 7),
+    ("density", 7),
+    ("max", 5),
+    ("tag", 10),
+    ("note", 10),
+)
+HELP_KEYS = [
+    ("j / k", "move down / up (arrows too)"),
+    ("t u i m", "tag safe / unsafe / irrelevant / unsure"),
+    ("x", "clear the tag"),
+    ("space", "mark a row; tags apply to all marked"),
+    ("n", "edit the note"),
+    ("s", "cycle sort: |salience|, density, max, Δ, id"),
+    ("f", "cycle filter: all, untagged, tag, sign"),
+    ("F1 / ?", "this help"),
+    ("q", "quit"),
+]
+
+
+class NoteScreen(ModalScreen[str | None]):
+    """Edit one feature's note; Enter saves, Escape cancels."""
+
+    BINDINGS = [("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, feature: int, note: str) -> None:
+        super().__init__()
+        self.feature = feature
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="note-box"):
+            yield Static(f"Note for feature {self.feature} (Enter saves, Esc cancels)")
+            yield Input(value=self.note, id="note-input")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+
+class FeaturesScreen(Screen[None]):
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("t", "tag('t')", "Safe"),
+        Binding("u", "tag('u')", "Unsafe"),
+        Binding("i", "tag('i')", "Irrelevant"),
+        Binding("m", "tag('m')", "Unsure"),
+        Binding("x", "tag('x')", "Clear", show=False),
+        Binding("space", "mark", "Mark", show=False),
+        Binding("n", "note", "Note"),
+        Binding("s", "sort", "Sort"),
+        Binding("f", "filter", "Filter"),
+        Binding("f1,question_mark", "help", "Help"),
+    ]
+
+    def __init__(self, data: WorkspaceData) -> None:
+        super().__init__()
+        self.data = data
+        self.labels = data.current_labels()
+        self.sort_index = 0
+        self.filter_index = 0
+        self.marked: set[int] = set()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield DataTable(id="features", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for name, width in COLUMNS:
+            table.add_column(name, width=width, key=name)
+        self.refill()
+        table.focus()
+
+    # -- what is shown -----------------------------------------------------------------
+
+    def shown_features(self) -> pl.DataFrame:
+        """The feature table after the current filter and sort."""
+        frame = self.data.features
+        name = FILTERS[self.filter_index]
+        if name == "leans safe":
+            frame = frame.filter(pl.col("salience") > 0)
+        elif name == "leans unsafe":
+            frame = frame.filter(pl.col("salience") < 0)
+        elif name != "all":
+            tagged = {f: label.tag or "" for f, label in self.labels.items()}
+            wanted = "" if name == "untagged" else name
+            frame = frame.filter(
+                pl.col("feature").map_elements(
+                    lambda f: tagged.get(f, "") == wanted, return_dtype=pl.Boolean
+                )
+            )
+        _, key, descending = SORTS[self.sort_index]
+        return frame.sort(key, descending=descending, maintain_order=True)
+
+    def refill(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        view = self.shown_features()
+        for row in view.iter_rows(named=True):
+            table.add_row(*self.cells(row), key=str(row["feature"]))
+        self.sub_title = (
+            f"SAE {self.data.sae_id} · {view.height:,} of {self.data.features.height:,} "
+            f"features · sort {SORTS[self.sort_index][0]} · filter {FILTERS[self.filter_index]}"
+            + (" · labels read-only" if self.data.read_only else "")
+        )
+
+    def cells(self, row: dict[str, object]) -> list[str]:
+        feature = int(row["feature"])  # type: ignore[call-overload]
+        label = self.labels.get(feature)
+        mark = "● " if feature in self.marked else ""
+        return [
+            f"{mark}{feature}",
+            f"{row['salience']:+.3f}",
+            f"{row['mean_act_diff']:+.3f}",
+            f"{row['firing_rate_diff']:+.3f}",
+            f"{row['density']:.4f}",
+            f"{row['max_act']:.1f}",
+            (label.tag or "") if label else "",
+            (label.note or "") if label else "",
+        ]
+
+    def current_feature(self) -> int | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return int(str(row_key.value))
+
+    def redraw(self, features: list[int]) -> None:
+        table = self.query_one(DataTable)
+        rows = self.data.features.filter(pl.col("feature").is_in(features))
+        for row in rows.iter_rows(named=True):
+            key = str(row["feature"])
+            if key in table.rows:
+                for (name, _), value in zip(COLUMNS, self.cells(row), strict=True):
+                    table.update_cell(key, name, value)
+
+    # -- actions -----------------------------------------------------------------------
+
+    def action_cursor_down(self) -> None:
+        self.query_one(DataTable).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.query_one(DataTable).action_cursor_up()
+
+    def action_tag(self, key: str) -> None:
+        targets = sorted(self.marked) or [f for f in [self.current_feature()] if f is not None]
+        if not targets:
+            return
+        try:
+            self.data.tag(targets, TAG_KEYS[key])
+        except SaferError as exc:
+            self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=8)
+            return
+        self.labels = self.data.current_labels()
+        self.marked.clear()
+        self.redraw(targets)
+        tag = TAG_KEYS[key] or "no tag"
+        self.notify(f"{len(targets)} feature(s): {tag}", timeout=2)
+        if len(targets) == 1:
+            self.action_cursor_down()
+
+    def action_mark(self) -> None:
+        feature = self.current_feature()
+        if feature is None:
+            return
+        self.marked.symmetric_difference_update({feature})
+        self.redraw([feature])
+
+    def action_note(self) -> None:
+        feature = self.current_feature()
+        if feature is None:
+            return
+        label = self.labels.get(feature)
+
+        def save(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                self.data.note(feature, text)
+            except SaferError as exc:
+                self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=8)
+                return
+            self.labels = self.data.current_labels()
+            self.redraw([feature])
+
+        self.app.push_screen(NoteScreen(feature, (label.note or "") if label else ""), save)
+
+    def action_sort(self) -> None:
+        self.sort_index = (self.sort_index + 1) % len(SORTS)
+        self.refill()
+
+    def action_filter(self) -> None:
+        self.filter_index = (self.filter_index + 1) % len(FILTERS)
+        self.refill()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen("Features", HELP_KEYS))

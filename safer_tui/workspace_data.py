@@ -1,0 +1,74 @@
+"""What the explorer reads from a workspace: the feature table and the labels.
+
+Only torch-free engine modules are used here (polars, h5py, sqlite), so the explorer opens
+workspaces on machines without a GPU stack and starts fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from safer_engine.errors import SaferError, WorkspaceError
+from safer_engine.labels import LABELS_FILE, Label, LabelStore
+from safer_engine.workspace import Workspace
+
+SALIENCE_FILE = "salience.parquet"  # written by `safer encode` beside the SAE
+
+
+@dataclass
+class WorkspaceData:
+    """An opened workspace's SAE features and the labels store they are tagged in."""
+
+    workspace: Workspace
+    sae_id: str
+    features: pl.DataFrame
+    labels: LabelStore
+    read_only: bool
+
+    @classmethod
+    def open(cls, root: Path, author: str | None = None) -> WorkspaceData:
+        """Open for exploring, or say which step is missing (a `WorkspaceError`)."""
+        workspace = Workspace.open(root)
+        stage = workspace.stage("encode") or workspace.stage("sae")
+        if stage is None:
+            raise WorkspaceError(
+                f"{workspace.root} has no SAE features yet.",
+                "Run `safer demo`, or `safer extract`, `safer train-sae` and `safer encode`.",
+            )
+        sae_id = str(stage["id"])
+        table_path = workspace.sae_dir(sae_id) / SALIENCE_FILE
+        if not table_path.exists():
+            raise WorkspaceError(
+                f"SAE {sae_id} has no salience table yet.", "Run `safer encode --workspace DIR`."
+            )
+        features = pl.read_parquet(table_path)
+        labels, read_only = _open_labels(workspace.root / LABELS_FILE, author)
+        return cls(workspace, sae_id, features, labels, read_only)
+
+    def current_labels(self) -> dict[int, Label]:
+        return self.labels.current(self.sae_id)
+
+    def tag(self, features: list[int], tag: str) -> None:
+        if len(features) == 1:
+            self.labels.tag(self.sae_id, features[0], tag)
+        else:
+            self.labels.bulk_tag(self.sae_id, features, tag)
+
+    def note(self, feature: int, text: str) -> None:
+        self.labels.note(self.sae_id, feature, text)
+
+    def close(self) -> None:
+        self.labels.close()
+
+
+def _open_labels(path: Path, author: str | None) -> tuple[LabelStore, bool]:
+    """Writable when possible; otherwise read-only, so browsing still works."""
+    try:
+        return LabelStore.open(path, author), False
+    except SaferError:
+        if not path.exists():
+            raise
+        return LabelStore.open(path, author, read_only=True), True

@@ -1,0 +1,124 @@
+"""The explorer driven by Textual's pilot, on a tiny encoded workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from textual.widgets import DataTable
+
+from safer_engine.labels import LabelStore
+from safer_engine.workspace import Workspace
+from safer_tui.app import SaferApp
+from safer_tui.screens.features import FeaturesScreen, NoteScreen
+from safer_tui.screens.help import HelpScreen
+from safer_tui.screens.message import MessageScreen
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def table(app: SaferApp) -> DataTable:
+    return app.screen.query_one(DataTable)
+
+
+def first_feature(app: SaferApp) -> int:
+    return int(str(table(app).coordinate_to_cell_key((0, 0))[0].value))
+
+
+def sae_id(root: Path) -> str:
+    return str(Workspace.open(root).stage("encode")["id"])  # type: ignore[index]
+
+
+async def test_features_are_ranked_by_abs_salience(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, FeaturesScreen)
+        features = pl.read_parquet(
+            Workspace.open(encoded_workspace).sae_dir(sae_id(encoded_workspace))
+            / "salience.parquet"
+        )
+        assert table(app).row_count == features.height
+        top = int(features.sort("abs_salience", descending=True, maintain_order=True)["feature"][0])
+        assert first_feature(app) == top
+
+
+async def test_a_tag_persists_to_sqlite_and_survives_a_restart(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        feature = first_feature(app)
+        await pilot.press("u")
+        await pilot.pause()
+    with LabelStore.open(encoded_workspace / "labels.sqlite") as labels:
+        label = labels.current(sae_id(encoded_workspace))[feature]
+        assert (label.tag, label.author) == ("unsafe", "alice")
+    again = SaferApp(encoded_workspace, author="bob")
+    async with again.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert table(again).get_cell(str(feature), "tag") == "unsafe"
+
+
+async def test_bulk_tag_of_marked_rows_and_a_note(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("space", "j", "space", "t")
+        await pilot.pause()
+        tagged = {f: label.tag for f, label in app.data.current_labels().items()}  # type: ignore[union-attr]
+        assert list(tagged.values()) == ["safe", "safe"]
+        await pilot.press("k", "n")
+        await pilot.pause()
+        assert isinstance(app.screen, NoteScreen)
+        await pilot.press(*"refusal", "enter")
+        await pilot.pause()
+        notes = [label.note for label in app.data.current_labels().values()]  # type: ignore[union-attr]
+        assert "refusal" in notes
+
+
+async def test_sort_and_filter(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")  # by density
+        await pilot.pause()
+        densities = [float(table(app).get_cell_at((r, 4))) for r in range(table(app).row_count)]
+        assert densities == sorted(densities, reverse=True)
+        await pilot.press("t", "f", "f")  # tag one safe; filter: all → untagged → safe
+        await pilot.pause()
+        assert table(app).row_count == 1
+        assert "filter safe" in app.screen.sub_title
+
+
+async def test_help_opens_and_closes(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, FeaturesScreen)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+
+
+async def test_incomplete_workspace_says_which_step_to_run(
+    trained_workspace: Path, tmp_path: Path
+) -> None:
+    app = SaferApp(trained_workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, MessageScreen)
+        assert "no SAE features yet" in app.screen.message
+        assert "safer train-sae" in app.screen.hint
+    missing = SaferApp(tmp_path / "nowhere")
+    async with missing.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert isinstance(missing.screen, MessageScreen)
+        assert "not a SAFER workspace" in missing.screen.message
