@@ -6,7 +6,8 @@ workspaces on machines without a GPU stack and starts fast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import polars as pl
@@ -14,6 +15,7 @@ import polars as pl
 from safer_engine.errors import SaferError, WorkspaceError
 from safer_engine.labels import LABELS_FILE, Label, LabelStore
 from safer_engine.workspace import Workspace
+from safer_tui.examples import FeatureExamples
 
 SALIENCE_FILE = "salience.parquet"  # written by `safer encode` beside the SAE
 
@@ -27,6 +29,7 @@ class WorkspaceData:
     features: pl.DataFrame
     labels: LabelStore
     read_only: bool
+    _opened: list[FeatureExamples] = field(default_factory=list)
 
     @classmethod
     def open(cls, root: Path, author: str | None = None) -> WorkspaceData:
@@ -48,6 +51,18 @@ class WorkspaceData:
         labels, read_only = _open_labels(workspace.root / LABELS_FILE, author)
         return cls(workspace, sae_id, features, labels, read_only)
 
+    @cached_property
+    def examples(self) -> FeatureExamples:
+        """Opened on the first feature page, not at start-up."""
+        if not self.workspace.store_path.exists():
+            raise WorkspaceError(
+                f"{self.workspace.root} has no activation store.",
+                "Run `safer extract --workspace DIR`.",
+            )
+        opened = FeatureExamples(self.workspace.store_path, self.workspace.sae_dir(self.sae_id))
+        self._opened.append(opened)
+        return opened
+
     def current_labels(self) -> dict[int, Label]:
         return self.labels.current(self.sae_id)
 
@@ -62,6 +77,8 @@ class WorkspaceData:
 
     def close(self) -> None:
         self.labels.close()
+        for opened in self._opened:
+            opened.close()
 
 
 def _open_labels(path: Path, author: str | None) -> tuple[LabelStore, bool]:

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from safer_engine.errors import SaferError
+from safer_tui.screens.feature import FeatureScreen
 from safer_tui.screens.help import HelpScreen
 from safer_tui.workspace_data import WorkspaceData
 
@@ -48,6 +49,7 @@ COLUMNS = (
 )
 HELP_KEYS = [
     ("j / k", "move down / up (arrows too)"),
+    ("Enter", "open the feature: shaded examples, histogram"),
     ("t u i m", "tag safe / unsafe / irrelevant / unsure"),
     ("x", "clear the tag"),
     ("space", "mark a row; tags apply to all marked"),
@@ -179,6 +181,15 @@ class FeaturesScreen(Screen[None]):
                     table.update_cell(key, name, value)
 
     # -- actions -----------------------------------------------------------------------
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        order = [int(str(key.value)) for key in self.query_one(DataTable).rows]
+        try:
+            self.data.examples  # noqa: B018  # opens the store, or says which step is missing
+        except SaferError as exc:
+            self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=8)
+            return
+        self.app.push_screen(FeatureScreen(self.data, order, event.cursor_row))
 
     def action_cursor_down(self) -> None:
         self.query_one(DataTable).action_cursor_down()

@@ -122,3 +122,51 @@ async def test_incomplete_workspace_says_which_step_to_run(
         await pilot.pause()
         assert isinstance(missing.screen, MessageScreen)
         assert "not a SAFER workspace" in missing.screen.message
+
+
+async def test_feature_page_shows_shaded_examples_and_moves(encoded_workspace: Path) -> None:
+    from safer_tui.screens.feature import FeatureScreen
+
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        order = [int(str(k.value)) for k in table(app).rows]
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, FeatureScreen)
+        assert app.screen.feature == order[0]
+        shown = str(app.screen.query_one("#feature-examples").render())
+        assert "rejected" in shown or "chosen" in shown
+        await pilot.press("right_square_bracket")
+        assert app.screen.feature == order[1]
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        assert app.screen.feature == order[-1]  # wraps around
+        await pilot.press("u")
+        await pilot.pause()
+        assert app.data.current_labels()[order[-1]].tag == "unsafe"  # type: ignore[union-attr]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, FeaturesScreen)
+
+
+def test_examples_carry_the_features_activation_on_each_token(encoded_workspace: Path) -> None:
+    import h5py
+    import numpy as np
+
+    from safer_tui.examples import FeatureExamples
+
+    workspace = Workspace.open(encoded_workspace)
+    sae = workspace.sae_dir(sae_id(encoded_workspace))
+    examples = FeatureExamples(workspace.store_path, sae)
+    try:
+        with h5py.File(sae / "codes.h5") as f:
+            feature = int(np.bincount(f["codes_idx"][()].ravel()).argmax())
+        found = examples.examples(feature)
+        assert found
+        best = found[0]
+        assert best.quantile == 1.0
+        assert best.activations[best.focus] == pytest.approx(best.activation, rel=1e-3)
+        assert max(e.activation for e in found) == best.activation
+        assert all(len(e.pieces) == len(e.activations) == len(e.in_response) for e in found)
+    finally:
+        examples.close()

@@ -1,0 +1,128 @@
+"""One feature: statistics, activation histogram, and examples from several activation
+quantiles with every token shaded by this feature's activation."""
+
+from __future__ import annotations
+
+from rich.color import Color
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Sparkline, Static
+
+from safer_engine.errors import SaferError
+from safer_tui.examples import Example
+from safer_tui.screens.help import HelpScreen
+from safer_tui.workspace_data import WorkspaceData
+
+SIDE_STYLES = {"chosen": "bold green", "rejected": "bold red", "both": "bold yellow"}
+SHADE = (255, 140, 0)  # activation colour, blended over the background by strength
+HELP_KEYS = [
+    ("[ / ]", "previous / next feature (in the list's order)"),
+    ("j / k", "scroll the examples"),
+    ("t u i m", "tag safe / unsafe / irrelevant / unsure"),
+    ("x", "clear the tag"),
+    ("Esc", "back to the features"),
+    ("F1 / ?", "this help"),
+]
+
+
+def shaded(example: Example, peak: float) -> Text:
+    """The example's text, each token's background as strong as its activation; the prompt
+    dimmed and a bar where the response starts."""
+    text = Text()
+    label = f"{example.side:>8} q{example.quantile:.2f} {example.activation:5.1f}  "
+    text.append(label, style=SIDE_STYLES[example.side])
+    for i, (piece, value, in_response) in enumerate(
+        zip(example.pieces, example.activations, example.in_response, strict=True)
+    ):
+        if in_response and i > 0 and not example.in_response[i - 1]:
+            text.append("▍", style="bold cyan")  # where the prompt ends and the response starts
+        strength = min(1.0, value / peak) if peak > 0 else 0.0
+        style = Style(dim=not in_response, bold=i == example.focus, underline=i == example.focus)
+        if strength > 0:
+            r, g, b = (int(c * strength + 30 * (1 - strength)) for c in SHADE)
+            style += Style(bgcolor=Color.from_rgb(r, g, b))
+        text.append(piece.replace("\n", "⏎"), style=style)
+    return text
+
+
+class FeatureScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape,backspace", "app.pop_screen", "Back"),
+        Binding("left_square_bracket", "step(-1)", "Prev"),
+        Binding("right_square_bracket", "step(1)", "Next"),
+        Binding("j", "scroll(1)", "Down", show=False),
+        Binding("k", "scroll(-1)", "Up", show=False),
+        Binding("t", "tag('safe')", "Safe"),
+        Binding("u", "tag('unsafe')", "Unsafe"),
+        Binding("i", "tag('irrelevant')", "Irrelevant", show=False),
+        Binding("m", "tag('unsure')", "Unsure", show=False),
+        Binding("x", "tag('')", "Clear", show=False),
+        Binding("f1,question_mark", "help", "Help"),
+    ]
+
+    def __init__(self, data: WorkspaceData, order: list[int], position: int) -> None:
+        super().__init__()
+        self.data = data
+        self.order = order
+        self.position = position
+
+    @property
+    def feature(self) -> int:
+        return self.order[self.position]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="feature-stats")
+        yield Sparkline([0], id="feature-hist")
+        yield VerticalScroll(Static(id="feature-examples"), id="examples-scroll")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show()
+        self.query_one("#examples-scroll").focus()
+
+    def show(self) -> None:
+        feature = self.feature
+        row = self.data.features.filter(self.data.features["feature"] == feature).row(0, named=True)
+        label = self.data.current_labels().get(feature)
+        tag = (label.tag or "untagged") if label else "untagged"
+        self.sub_title = f"feature {feature} · {self.position + 1} of {len(self.order)}"
+        self.query_one("#feature-stats", Static).update(
+            f"[b]Feature {feature}[/b]  salience {row['salience']:+.3f}  "
+            f"tag [b]{tag}[/b]{'  note: ' + label.note if label and label.note else ''}\n"
+            f"sums chosen {row['sum_chosen']:.1f} / rejected {row['sum_rejected']:.1f} · "
+            f"mean act {row['mean_act_chosen']:.3f} / {row['mean_act_rejected']:.3f} · "
+            f"firing {row['fire_rate_chosen']:.3f} / {row['fire_rate_rejected']:.3f} · "
+            f"density {row['density']:.4f} · max {row['max_act']:.1f}"
+        )
+        examples = self.data.examples.examples(feature)
+        self.query_one("#feature-hist", Sparkline).data = self.data.examples.histogram(feature)
+        peak = max((e.activation for e in examples), default=0.0)
+        body = (
+            Text("\n").join(shaded(e, peak) for e in examples)
+            if examples
+            else Text("This feature never fires on the stored tokens.", style="dim")
+        )
+        self.query_one("#feature-examples", Static).update(body)
+
+    def action_step(self, delta: int) -> None:
+        self.position = (self.position + delta) % len(self.order)
+        self.show()
+
+    def action_scroll(self, lines: int) -> None:
+        self.query_one("#examples-scroll", VerticalScroll).scroll_relative(y=lines)
+
+    def action_tag(self, tag: str) -> None:
+        try:
+            self.data.tag([self.feature], tag)
+        except SaferError as exc:
+            self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=8)
+            return
+        self.show()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen("Feature", HELP_KEYS))
