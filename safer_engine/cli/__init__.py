@@ -11,7 +11,7 @@ import sys
 import traceback
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import typer
@@ -45,6 +45,8 @@ data_app = typer.Typer(help="Load and inspect preference data.", no_args_is_help
 app.add_typer(data_app, name="data")
 store_app = typer.Typer(help="Inspect and verify the activation store.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
+labels_app = typer.Typer(help="Export and import feature tags as CSV.", no_args_is_help=True)
+app.add_typer(labels_app, name="labels")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -488,6 +490,40 @@ def open_explorer(root: Path) -> None:
         return
     sys.stdout.flush()
     os.execv(sys.executable, [sys.executable, "-m", "safer_tui", str(root)])
+
+
+def _labels(workspace: Path, sae: str | None) -> tuple[Any, str]:
+    from safer_engine.labels import LABELS_FILE, LabelStore
+    from safer_engine.sae.stage import resolve_sae
+
+    ws = Workspace.open(workspace)
+    return LabelStore.open(ws.root / LABELS_FILE), resolve_sae(ws, sae)
+
+
+@labels_app.command("export")
+def labels_export(
+    workspace: WorkspaceOption,
+    csv: Annotated[Path, typer.Argument(help="CSV file to write.")],
+    sae: Annotated[str | None, typer.Option(help="SAE id [default: last trained].")] = None,
+) -> None:
+    """Write each feature's current tag and note (feature, tag, note, author, at)."""
+    store, sae_id = _labels(workspace, sae)
+    with store:
+        count = store.export_csv(sae_id, csv)
+    out.print(f"[green]Exported[/] {count:,} labelled feature(s) of SAE {sae_id} to {csv}")
+
+
+@labels_app.command("import")
+def labels_import(
+    workspace: WorkspaceOption,
+    csv: Annotated[Path, typer.Argument(help="CSV with feature and tag columns (note optional).")],
+    sae: Annotated[str | None, typer.Option(help="SAE id [default: last trained].")] = None,
+) -> None:
+    """Add tags from a CSV as new label rows (all or nothing; bad rows are named by line)."""
+    store, sae_id = _labels(workspace, sae)
+    with store:
+        count = store.import_csv(sae_id, csv)
+    out.print(f"[green]Imported[/] {count:,} label row(s) into SAE {sae_id}")
 
 
 @app.command()

@@ -56,6 +56,7 @@ HELP_KEYS = [
     ("n", "edit the note"),
     ("s", "cycle sort: |salience|, density, max, Δ, id"),
     ("f", "cycle filter: all, untagged, tag, sign"),
+    ("/", "search feature ids and notes"),
     ("F1 / ?", "this help"),
     ("q", "quit"),
 ]
@@ -80,6 +81,24 @@ class NoteScreen(ModalScreen[str | None]):
         self.dismiss(event.value)
 
 
+class SearchScreen(ModalScreen[str | None]):
+    """`/`: show only features whose id or note matches; an empty search shows all."""
+
+    BINDINGS = [("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, current: str) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="note-box"):
+            yield Static("Search feature ids and notes (Enter applies, empty clears)")
+            yield Input(value=self.current, id="search-input")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip())
+
+
 class FeaturesScreen(Screen[None]):
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
@@ -93,6 +112,7 @@ class FeaturesScreen(Screen[None]):
         Binding("n", "note", "Note"),
         Binding("s", "sort", "Sort"),
         Binding("f", "filter", "Filter"),
+        Binding("slash", "search", "Search"),
         Binding("f1,question_mark", "help", "Help"),
     ]
 
@@ -103,6 +123,7 @@ class FeaturesScreen(Screen[None]):
         self.sort_index = 0
         self.filter_index = 0
         self.marked: set[int] = set()
+        self.search = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -134,8 +155,18 @@ class FeaturesScreen(Screen[None]):
                     lambda f: tagged.get(f, "") == wanted, return_dtype=pl.Boolean
                 )
             )
+        if self.search:
+            frame = frame.filter(pl.col("feature").is_in(self.matching(frame)))
         _, key, descending = SORTS[self.sort_index]
         return frame.sort(key, descending=descending, maintain_order=True)
+
+    def matching(self, frame: pl.DataFrame) -> list[int]:
+        """Features whose id equals the search or whose note contains it (any case)."""
+        needle = self.search.lower()
+        notes = {f: (label.note or "").lower() for f, label in self.labels.items()}
+        return [
+            f for f in frame["feature"].to_list() if str(f) == needle or needle in notes.get(f, "")
+        ]
 
     def refill(self) -> None:
         table = self.query_one(DataTable)
@@ -146,6 +177,7 @@ class FeaturesScreen(Screen[None]):
         self.sub_title = (
             f"SAE {self.data.sae_id} · {view.height:,} of {self.data.features.height:,} "
             f"features · sort {SORTS[self.sort_index][0]} · filter {FILTERS[self.filter_index]}"
+            + (f" · search {self.search!r}" if self.search else "")
             + (" · labels read-only" if self.data.read_only else "")
         )
 
@@ -247,6 +279,14 @@ class FeaturesScreen(Screen[None]):
     def action_filter(self) -> None:
         self.filter_index = (self.filter_index + 1) % len(FILTERS)
         self.refill()
+
+    def action_search(self) -> None:
+        def apply(text: str | None) -> None:
+            if text is not None:
+                self.search = text
+                self.refill()
+
+        self.app.push_screen(SearchScreen(self.search), apply)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen("Features", HELP_KEYS))

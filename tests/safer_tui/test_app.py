@@ -170,3 +170,22 @@ def test_examples_carry_the_features_activation_on_each_token(encoded_workspace:
         assert all(len(e.pieces) == len(e.activations) == len(e.in_response) for e in found)
     finally:
         examples.close()
+
+
+async def test_search_by_note_and_by_id(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        feature = first_feature(app)
+        await pilot.press("n", *"Refusal phrase", "enter")
+        await pilot.pause()
+        await pilot.press("slash", *"refusal", "enter")
+        await pilot.pause()
+        assert table(app).row_count == 1
+        assert first_feature(app) == feature
+        await pilot.press("slash", "ctrl+a", "ctrl+k", *str(feature + 1), "enter")
+        await pilot.pause()
+        assert first_feature(app) == feature + 1
+        await pilot.press("slash", "ctrl+a", "ctrl+k", "enter")
+        await pilot.pause()
+        assert table(app).row_count > 1
