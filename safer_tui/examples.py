@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from safer_engine.analysis.features import quantile_samples
+from safer_engine.analysis.pair_scores import feature_weights, pair_scores, response_scores
 from safer_engine.store.reader import StoreReader, memmap_dataset
 
 CODES_FILE = "codes.h5"  # written by `safer encode` beside the SAE
@@ -105,6 +106,51 @@ class FeatureExamples:
             values = np.where(hits, val, 0).max(axis=1)
             out[self.token_rows[first:last] - lo] = values
         return out.tolist()
+
+    def pair_scores(self, safe: list[int], unsafe: list[int]) -> np.ndarray:
+        """score(pair) = S(chosen) − S(rejected) from the tagged features, for every pair."""
+        weights = feature_weights(int(self._file.attrs["n_latents"]), safe, unsafe)
+        s = self.store
+        per_doc = response_scores(
+            self.idx, self.val, np.asarray(s.row_doc), np.asarray(s.selected), s.n_docs, weights
+        )
+        return pair_scores(per_doc, s.chosen_doc, s.rejected_doc)
+
+    def doc_rows(self, doc: int) -> slice:
+        """The activation rows of a document's stored tokens."""
+        first, last = np.searchsorted(
+            self.token_rows, [int(self.store.tok_start[doc]), int(self.store.tok_end[doc])]
+        )
+        return slice(int(first), int(last))
+
+    def response_shading(
+        self, doc: int, safe: list[int], unsafe: list[int]
+    ) -> list[tuple[str, float]]:
+        """The response's pieces, each with Σ safe − Σ unsafe activations on that token."""
+        s = self.store
+        weights = feature_weights(int(self._file.attrs["n_latents"]), safe, unsafe)
+        rows = self.doc_rows(doc)
+        scores = np.zeros(int(s.tok_end[doc] - s.tok_start[doc]), dtype=np.float32)
+        if rows.stop > rows.start:
+            idx = np.asarray(self.idx[rows])
+            val = np.asarray(self.val[rows]).astype(np.float32)
+            scores[self.token_rows[rows] - int(s.tok_start[doc])] = (weights[idx] * val).sum(1)
+        pieces = s.doc_pieces(doc)
+        return [(piece, float(scores[i])) for i, (piece, in_resp) in enumerate(pieces) if in_resp]
+
+    def strongest_features(self, chosen: int, rejected: int, n: int = 5) -> list[tuple[int, float]]:
+        """Features whose summed activation differs most between the two responses."""
+        n_latents = int(self._file.attrs["n_latents"])
+        totals = np.zeros(n_latents, dtype=np.float64)
+        for doc, sign in ((chosen, 1.0), (rejected, -1.0)):
+            rows = self.doc_rows(doc)
+            totals += sign * np.bincount(
+                np.asarray(self.idx[rows]).ravel(),
+                weights=np.asarray(self.val[rows]).astype(np.float64).ravel(),
+                minlength=n_latents,
+            )
+        order = np.argsort(-np.abs(totals), kind="stable")[:n]
+        return [(int(f), float(totals[f])) for f in order if totals[f] != 0]
 
     def close(self) -> None:
         self._file.close()

@@ -57,6 +57,7 @@ HELP_KEYS = [
     ("s", "cycle sort: |salience|, density, max, Δ, id"),
     ("f", "cycle filter: all, untagged, tag, sign"),
     ("/", "search feature ids and notes"),
+    ("p", "pairs ranked by score from the tags"),
     ("F1 / ?", "this help"),
     ("q", "quit"),
 ]
@@ -113,6 +114,7 @@ class FeaturesScreen(Screen[None]):
         Binding("s", "sort", "Sort"),
         Binding("f", "filter", "Filter"),
         Binding("slash", "search", "Search"),
+        Binding("p", "pairs", "Pairs"),
         Binding("f1,question_mark", "help", "Help"),
     ]
 
@@ -279,6 +281,16 @@ class FeaturesScreen(Screen[None]):
     def action_filter(self) -> None:
         self.filter_index = (self.filter_index + 1) % len(FILTERS)
         self.refill()
+
+    def action_pairs(self) -> None:
+        from safer_tui.screens.pairs import PairsScreen
+
+        try:
+            self.data.examples  # noqa: B018  # opens the store, or says which step is missing
+        except SaferError as exc:
+            self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=8)
+            return
+        self.app.push_screen(PairsScreen(self.data))
 
     def action_search(self) -> None:
         def apply(text: str | None) -> None:
