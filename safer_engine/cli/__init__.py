@@ -532,10 +532,21 @@ def tui(
         Path | None,
         typer.Argument(help="Workspace folder [default: the demo workspace]."),
     ] = None,
+    web: Annotated[
+        bool, typer.Option("--web", help="Serve it in a browser on 127.0.0.1 (textual-serve).")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port for --web.")] = 8000,
 ) -> None:
     """Open the explorer: rank features, tag safety features (keys: F1 or ?)."""
     root = (workspace or default_workspace()).expanduser()
     Workspace.open(root)  # a missing workspace is reported here, before the screen opens
+    if web:
+        out.print(f"Serving the explorer at http://127.0.0.1:{port} (Ctrl+C stops)")
+        sys.stdout.flush()
+        os.execv(
+            sys.executable,
+            [sys.executable, "-m", "safer_tui", "--web", "--port", str(port), str(root)],
+        )
     open_explorer(root)
 
 

@@ -214,3 +214,33 @@ async def test_pairs_ranked_by_tag_scores_side_by_side(encoded_workspace: Path) 
         await pilot.press("g")
         await pilot.pause()
         assert isinstance(app.screen, FeatureScreen)
+
+
+def test_web_serves_the_explorer_on_localhost(encoded_workspace: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "safer_tui", "--web", "--port", str(port), str(encoded_workspace)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        page = ""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not page:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as reply:
+                    page = reply.read().decode("utf-8", "replace")
+            except OSError:
+                time.sleep(0.3)
+        assert "SAFER explorer" in page
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
