@@ -6,12 +6,15 @@ transformers or sae_lens (checked by tests/test_import_boundaries.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 
-from textual.app import App
+from textual.app import App, SystemCommand
+from textual.screen import Screen
 
 from safer_engine.errors import SaferError
-from safer_tui.screens.features import FeaturesScreen
+from safer_tui.screens.features import FILTERS, SORTS, FeaturesScreen
 from safer_tui.screens.message import MessageScreen
 from safer_tui.workspace_data import WorkspaceData
 
@@ -34,6 +37,27 @@ class SaferApp(App[None]):
             self.push_screen(MessageScreen(exc.message, exc.hint))
             return
         self.push_screen(FeaturesScreen(self.data))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Ctrl+P: Textual's own commands (themes, keys, quit), plus the Features screen's."""
+        yield from super().get_system_commands(screen)
+        if not isinstance(screen, FeaturesScreen):
+            return
+        yield SystemCommand(
+            "Open pairs", "Pairs ranked by score from the current tags", screen.action_pairs
+        )
+        yield SystemCommand("Search features", "Feature ids and notes", screen.action_search)
+        yield SystemCommand(
+            "Export tags to CSV", "labels-<sae>.csv in the workspace folder", screen.export_tags
+        )
+        for index, (name, _, _) in enumerate(SORTS):
+            yield SystemCommand(
+                f"Sort by {name}", "Re-order the feature table", partial(screen.set_sort, index)
+            )
+        for index, name in enumerate(FILTERS):
+            yield SystemCommand(
+                f"Filter: {name}", "Show only these features", partial(screen.set_filter, index)
+            )
 
     def on_unmount(self) -> None:
         if self.data is not None:

@@ -275,12 +275,27 @@ class FeaturesScreen(Screen[None]):
         self.app.push_screen(NoteScreen(feature, (label.note or "") if label else ""), save)
 
     def action_sort(self) -> None:
-        self.sort_index = (self.sort_index + 1) % len(SORTS)
-        self.refill()
+        self.set_sort((self.sort_index + 1) % len(SORTS))
 
     def action_filter(self) -> None:
-        self.filter_index = (self.filter_index + 1) % len(FILTERS)
+        self.set_filter((self.filter_index + 1) % len(FILTERS))
+
+    def set_sort(self, index: int) -> None:
+        self.sort_index = index
         self.refill()
+
+    def set_filter(self, index: int) -> None:
+        self.filter_index = index
+        self.refill()
+
+    def export_tags(self) -> None:
+        target = self.data.workspace.root / f"labels-{self.data.sae_id}.csv"
+        try:
+            count = self.data.labels.export_csv(self.data.sae_id, target)
+        except (SaferError, OSError) as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
+        self.notify(f"Exported {count} labelled feature(s) to {target}", timeout=6)
 
     def action_pairs(self) -> None:
         from safer_tui.screens.pairs import PairsScreen

@@ -244,3 +244,28 @@ def test_web_serves_the_explorer_on_localhost(encoded_workspace: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+async def test_palette_offers_the_apps_own_commands(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"Open pairs", "Export tags to CSV", "Sort by density", "Filter: untagged"} <= set(
+            titles
+        )
+        assert "Quit the application" in " ".join(
+            c.help for c in app.get_system_commands(app.screen)
+        ) or "Quit" in " ".join(titles)
+        await pilot.press("t")
+        command = next(
+            c for c in app.get_system_commands(app.screen) if c.title == "Export tags to CSV"
+        )
+        command.callback()
+        await pilot.pause()
+        exported = encoded_workspace / f"labels-{sae_id(encoded_workspace)}.csv"
+        assert exported.read_text().count("\n") == 2  # header + one tag
+        next(
+            c for c in app.get_system_commands(app.screen) if c.title == "Sort by density"
+        ).callback()
+        assert "sort density" in app.screen.sub_title
