@@ -87,6 +87,11 @@ class Workspace:
                 f"{root} is a file, not a workspace folder.", "Choose another --workspace path."
             )
         if not workspace.manifest_path.exists():
+            if not create and not root.exists():
+                raise WorkspaceError(
+                    f"{root} does not exist.",
+                    "Check the path, or create a workspace with `safer demo`.",
+                )
             if not create:
                 raise WorkspaceError(
                     f"{root} is not a SAFER workspace (no {MANIFEST}).",

@@ -39,7 +39,8 @@ class WorkspaceData:
         if stage is None:
             raise WorkspaceError(
                 f"{workspace.root} has no SAE features yet.",
-                "Run `safer demo`, or `safer extract`, `safer train-sae` and `safer encode`.",
+                "Run `safer demo`, or `safer train-rm`, `safer extract`, `safer train-sae` and "
+                "`safer encode` on this workspace.",
             )
         sae_id = str(stage["id"])
         table_path = workspace.sae_dir(sae_id) / SALIENCE_FILE

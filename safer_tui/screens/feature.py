@@ -20,6 +20,8 @@ from safer_tui.workspace_data import WorkspaceData
 SIDE_STYLES = {"chosen": "bold green", "rejected": "bold red", "both": "bold yellow"}
 SHADE = (255, 140, 0)  # activation colour, blended over the background by strength
 HELP_KEYS = [
+    ("", "examples: top = strongest activations; p90, p50,"),
+    ("", "p10 = drawn around those percentiles"),
     ("[ / ]", "previous / next feature (in the list's order)"),
     ("j / k", "scroll the examples"),
     ("t u i m", "tag safe / unsafe / irrelevant / unsure"),
@@ -33,7 +35,8 @@ def shaded(example: Example, peak: float) -> Text:
     """The example's text, each token's background as strong as its activation; the prompt
     dimmed and a bar where the response starts."""
     text = Text()
-    label = f"{example.side:>8} q{example.quantile:.2f} {example.activation:5.1f}  "
+    rank = "top" if example.quantile >= 1.0 else f"p{round(example.quantile * 100):02d}"
+    label = f"{example.side:>8} {rank:>3} {example.activation:5.1f}  "
     text.append(label, style=SIDE_STYLES[example.side])
     for i, (piece, value, in_response) in enumerate(
         zip(example.pieces, example.activations, example.in_response, strict=True)

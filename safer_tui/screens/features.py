@@ -58,8 +58,12 @@ HELP_KEYS = [
     ("f", "cycle filter: all, untagged, tag, sign"),
     ("/", "search feature ids and notes"),
     ("p", "pairs ranked by score from the tags"),
+    ("Ctrl+P", "commands: pairs, export, sorts, filters"),
     ("F1 / ?", "this help"),
     ("q", "quit"),
+    ("", ""),
+    ("tags", "what the feature is about: safe = safe"),
+    ("", "behaviour (e.g. refusals), unsafe = harm"),
 ]
 
 
@@ -129,6 +133,7 @@ class FeaturesScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Static(id="features-status")
         yield DataTable(id="features", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -176,11 +181,13 @@ class FeaturesScreen(Screen[None]):
         view = self.shown_features()
         for row in view.iter_rows(named=True):
             table.add_row(*self.cells(row), key=str(row["feature"]))
-        self.sub_title = (
-            f"SAE {self.data.sae_id} · {view.height:,} of {self.data.features.height:,} "
-            f"features · sort {SORTS[self.sort_index][0]} · filter {FILTERS[self.filter_index]}"
-            + (f" · search {self.search!r}" if self.search else "")
-            + (" · labels read-only" if self.data.read_only else "")
+        self.sub_title = f"SAE {self.data.sae_id}"
+        # A line of its own: the title is cut at 80 columns, and this must stay readable.
+        self.query_one("#features-status", Static).update(
+            f"{view.height:,} of {self.data.features.height:,} · sort "
+            f"[b]{SORTS[self.sort_index][0]}[/b] · filter [b]{FILTERS[self.filter_index]}[/b]"
+            + (f" · search [b]{self.search}[/b]" if self.search else "")
+            + (" · [red]labels read-only[/red]" if self.data.read_only else "")
         )
 
     def cells(self, row: dict[str, object]) -> list[str]:
@@ -215,6 +222,14 @@ class FeaturesScreen(Screen[None]):
                     table.update_cell(key, name, value)
 
     # -- actions -----------------------------------------------------------------------
+
+    def on_screen_resume(self) -> None:
+        """Back from a feature page or the pairs: show tags made there."""
+        fresh = self.data.current_labels()
+        changed = [f for f in set(fresh) | set(self.labels) if fresh.get(f) != self.labels.get(f)]
+        self.labels = fresh
+        if changed:
+            self.redraw(changed)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         order = [int(str(key.value)) for key in self.query_one(DataTable).rows]

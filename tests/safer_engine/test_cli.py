@@ -143,7 +143,7 @@ def test_train_rm_then_eval(
             ["train-rm", "--workspace", "{ws}", "--max-length", "8", "--max-prompt-tokens", "8"],
             "must be below --max-length",
         ),
-        (["train-rm", "--workspace", "{missing}"], "not a SAFER workspace"),
+        (["train-rm", "--workspace", "{missing}"], "does not exist"),
     ],
 )
 def test_rm_commands_explain_what_is_missing(tmp_path: Path, args: list[str], message: str) -> None:
@@ -309,6 +309,9 @@ def test_tui_on_a_missing_workspace_and_without_a_terminal(
     tmp_path: Path, encoded_workspace: Path
 ) -> None:
     result = run_cli("tui", str(tmp_path / "missing"))
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr
+    result = run_cli("tui", str(tmp_path))
     assert result.returncode == 2
     assert "not a SAFER workspace" in result.stderr
     result = run_cli("tui", str(encoded_workspace))  # stdin and stdout are pipes here

@@ -27,6 +27,10 @@ def table(app: SaferApp) -> DataTable:
     return app.screen.query_one(DataTable)
 
 
+def status(app: SaferApp) -> str:
+    return str(app.screen.query_one("#features-status").render())
+
+
 def first_feature(app: SaferApp) -> int:
     return int(str(table(app).coordinate_to_cell_key((0, 0))[0].value))
 
@@ -93,7 +97,7 @@ async def test_sort_and_filter(encoded_workspace: Path) -> None:
         await pilot.press("t", "f", "f")  # tag one safe; filter: all → untagged → safe
         await pilot.pause()
         assert table(app).row_count == 1
-        assert "filter safe" in app.screen.sub_title
+        assert "filter safe" in status(app)
 
 
 async def test_help_opens_and_closes(encoded_workspace: Path) -> None:
@@ -121,7 +125,7 @@ async def test_incomplete_workspace_says_which_step_to_run(
     async with missing.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert isinstance(missing.screen, MessageScreen)
-        assert "not a SAFER workspace" in missing.screen.message
+        assert "does not exist" in missing.screen.message
 
 
 async def test_feature_page_shows_shaded_examples_and_moves(encoded_workspace: Path) -> None:
@@ -147,6 +151,8 @@ async def test_feature_page_shows_shaded_examples_and_moves(encoded_workspace: P
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, FeaturesScreen)
+        # the tag made on the feature page shows in the list at once
+        assert table(app).get_cell(str(order[-1]), "tag") == "unsafe"
 
 
 def test_examples_carry_the_features_activation_on_each_token(encoded_workspace: Path) -> None:
@@ -268,4 +274,4 @@ async def test_palette_offers_the_apps_own_commands(encoded_workspace: Path) -> 
         next(
             c for c in app.get_system_commands(app.screen) if c.title == "Sort by density"
         ).callback()
-        assert "sort density" in app.screen.sub_title
+        assert "sort density" in status(app)
