@@ -474,11 +474,6 @@ def _csv_time(text: str) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
-def labels_path(workspace: Path) -> Path:
-    """Where a workspace keeps its labels database."""
-    return Path(workspace) / LABELS_FILE
-
-
 __all__ = [
     "CSV_COLUMNS",
     "SCHEMA_VERSION",
@@ -486,5 +481,4 @@ __all__ = [
     "Label",
     "LabelRow",
     "LabelStore",
-    "labels_path",
 ]

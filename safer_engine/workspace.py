@@ -18,6 +18,7 @@ import platformdirs
 import polars as pl
 
 from safer_engine.errors import WorkspaceError
+from safer_engine.labels import LABELS_FILE
 
 MANIFEST = "workspace.json"
 MANIFEST_VERSION = 1
@@ -67,16 +68,10 @@ class Workspace:
 
     @property
     def labels_path(self) -> Path:
-        return self.root / "labels.sqlite"
+        return self.root / LABELS_FILE
 
     def sae_dir(self, sae_id: str) -> Path:
         return self.root / "sae" / sae_id
-
-    def edits_dir(self, plan_id: str) -> Path:
-        return self.root / "edits" / plan_id
-
-    def runs_dir(self, run_id: str) -> Path:
-        return self.root / "runs" / run_id
 
     @classmethod
     def open(cls, root: Path, create: bool = False) -> Workspace:

@@ -6,18 +6,17 @@ workspaces on machines without a GPU stack and starts fast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import polars as pl
 
 from safer_engine.errors import SaferError, WorkspaceError
-from safer_engine.labels import LABELS_FILE, Label, LabelStore
+from safer_engine.labels import Label, LabelStore
+from safer_engine.sae import SALIENCE_FILE
+from safer_engine.sae.examples import FeatureExamples
 from safer_engine.workspace import Workspace
-from safer_tui.examples import FeatureExamples
-
-SALIENCE_FILE = "salience.parquet"  # written by `safer encode` beside the SAE
 
 
 @dataclass
@@ -29,7 +28,6 @@ class WorkspaceData:
     features: pl.DataFrame
     labels: LabelStore
     read_only: bool
-    _opened: list[FeatureExamples] = field(default_factory=list)
 
     @classmethod
     def open(cls, root: Path, author: str | None = None) -> WorkspaceData:
@@ -49,7 +47,7 @@ class WorkspaceData:
                 f"SAE {sae_id} has no salience table yet.", "Run `safer encode --workspace DIR`."
             )
         features = pl.read_parquet(table_path)
-        labels, read_only = _open_labels(workspace.root / LABELS_FILE, author)
+        labels, read_only = _open_labels(workspace.labels_path, author)
         return cls(workspace, sae_id, features, labels, read_only)
 
     @cached_property
@@ -60,9 +58,7 @@ class WorkspaceData:
                 f"{self.workspace.root} has no activation store.",
                 "Run `safer extract --workspace DIR`.",
             )
-        opened = FeatureExamples(self.workspace.store_path, self.workspace.sae_dir(self.sae_id))
-        self._opened.append(opened)
-        return opened
+        return FeatureExamples(self.workspace.store_path, self.workspace.sae_dir(self.sae_id))
 
     def current_labels(self) -> dict[int, Label]:
         return self.labels.current(self.sae_id)
@@ -78,8 +74,8 @@ class WorkspaceData:
 
     def close(self) -> None:
         self.labels.close()
-        for opened in self._opened:
-            opened.close()
+        if "examples" in self.__dict__:  # opened by a feature page
+            self.examples.close()
 
 
 def _open_labels(path: Path, author: str | None) -> tuple[LabelStore, bool]:

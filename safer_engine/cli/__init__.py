@@ -403,7 +403,7 @@ def salience_command(
     """Rank SAE features by how differently they fire on chosen vs rejected responses."""
     import polars as pl
 
-    from safer_engine.sae.features import SALIENCE_FILE
+    from safer_engine.sae import SALIENCE_FILE
     from safer_engine.sae.stage import resolve_sae
 
     ws = Workspace.open(workspace)
@@ -493,11 +493,11 @@ def open_explorer(root: Path) -> None:
 
 
 def _labels(workspace: Path, sae: str | None) -> tuple[Any, str]:
-    from safer_engine.labels import LABELS_FILE, LabelStore
+    from safer_engine.labels import LabelStore
     from safer_engine.sae.stage import resolve_sae
 
     ws = Workspace.open(workspace)
-    return LabelStore.open(ws.root / LABELS_FILE), resolve_sae(ws, sae)
+    return LabelStore.open(ws.labels_path), resolve_sae(ws, sae)
 
 
 @labels_app.command("export")
@@ -556,8 +556,8 @@ def _show_top_features(
     import polars as pl
 
     from safer_engine.cli.render import show_salience
-    from safer_engine.sae.features import SALIENCE_FILE
-    from safer_engine.sae.stage import top_contexts
+    from safer_engine.sae import SALIENCE_FILE
+    from safer_engine.sae.examples import FeatureExamples
 
     path = ws.sae_dir(sae_id) / SALIENCE_FILE
     if not path.exists():
@@ -566,7 +566,14 @@ def _show_top_features(
         )
     table = pl.read_parquet(path)
     ranked = table.sort(pl.col(by).abs(), descending=True).head(top)
-    contexts = {int(f): top_contexts(ws, sae_id, int(f), examples) for f in ranked["feature"]}
+    reader = FeatureExamples(ws.store_path, ws.sae_dir(sae_id))
+    try:
+        contexts = {
+            int(f): reader.examples(int(f), per_quantile=examples, quantiles=(1.0,))
+            for f in ranked["feature"]
+        }
+    finally:
+        reader.close()
     show_salience(out, ranked, contexts)
 
 

@@ -16,7 +16,7 @@ from safer_engine.store.info import StoreInfo
 from safer_engine.train.evaluate import EvalReport
 
 if TYPE_CHECKING:
-    from safer_engine.sae.stage import Context
+    from safer_engine.sae.examples import Example
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -133,7 +133,7 @@ def show_store_info(console: Console, info: StoreInfo) -> None:
 
 
 def show_salience(
-    console: Console, ranked: pl.DataFrame, contexts: dict[int, list[Context]]
+    console: Console, ranked: pl.DataFrame, contexts: dict[int, list[Example]]
 ) -> None:
     table = Table(
         title="Most salient features (s > 0 leans chosen/safe)",

@@ -17,9 +17,9 @@ import numpy as np
 
 from safer_engine.errors import ModelError, StoreError
 from safer_engine.progress import CancelToken, Progress, no_progress
+from safer_engine.sae import CODES_FILE, SALIENCE_FILE
 from safer_engine.store.reader import StoreReader
 
-CODES_FILE = "codes.h5"
 CHUNK_ROWS = 8192
 DEFAULT_K = 64
 
@@ -77,7 +77,7 @@ def encode_store(
     """Codes, per-feature index and statistics into `codes.h5`; salience into parquet."""
     import h5py
 
-    from safer_engine.sae.features import SALIENCE_FILE, add_features
+    from safer_engine.sae.features import add_features
 
     cancel = cancel or CancelToken()
     sae = load_sae(sae_dir)

@@ -16,7 +16,6 @@ from safer_engine.analysis.salience import salience_table
 from safer_engine.progress import CancelToken, Progress
 from safer_engine.store.reader import StoreReader, memmap_dataset
 
-SALIENCE_FILE = "salience.parquet"
 INDEX_ALL_LIMIT = 200_000_000
 TOP_ROWS_KEPT = 4096
 STAT_FIELDS = (

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from safer_engine.config import SAEConfig
 from safer_engine.errors import WorkspaceError
 from safer_engine.progress import CancelToken, Progress, no_progress
-from safer_engine.sae.encode import CODES_FILE, EncodeResult, encode_store
+from safer_engine.sae import CODES_FILE
+from safer_engine.sae.encode import EncodeResult, encode_store
 from safer_engine.sae.train import SAETrainResult, train_sae
 from safer_engine.store.reader import StoreReader
 from safer_engine.workspace import Workspace
@@ -151,39 +149,3 @@ def _require_store(workspace: Workspace) -> Path:
             "Run `safer extract --workspace DIR` first.",
         )
     return workspace.store_path
-
-
-@dataclass(frozen=True)
-class Context:
-    """A feature's activating token with the text around it."""
-
-    pieces: list[str]
-    focus: int
-    activation: float
-    side: str
-
-
-def top_contexts(
-    workspace: Workspace, sae_id: str, feature: int, n: int = 3, window: int = 12
-) -> list[Context]:
-    """The strongest activations of a feature, read through the CSR index."""
-    import h5py
-
-    codes_path = workspace.sae_dir(sae_id) / CODES_FILE
-    with h5py.File(codes_path) as f, StoreReader(workspace.store_path) as reader:
-        lo, hi = (int(v) for v in f["by_feature/offsets"][feature : feature + 2])
-        rows = f["by_feature/rows"][lo : min(hi, lo + n)]
-        vals = f["by_feature/vals"][lo : min(hi, lo + n)]
-        chosen, rejected = set(reader.chosen_doc.tolist()), set(reader.rejected_doc.tolist())
-        contexts = []
-        for row, value in zip(rows.tolist(), vals.tolist(), strict=True):
-            token_row = int(reader.token_row[row])
-            doc = int(reader.row_doc[row])
-            lo_tok = max(int(reader.resp_start[doc]) - 4, token_row - window)
-            ids = reader.token_ids[lo_tok : min(int(reader.tok_end[doc]), token_row + 4)]
-            pieces = [reader.pieces[int(t)] for t in np.asarray(ids)]
-            side = {(True, False): "chosen", (False, True): "rejected"}.get(
-                (doc in chosen, doc in rejected), "both"
-            )
-            contexts.append(Context(pieces, token_row - lo_tok, float(value), side))
-    return contexts

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Sparkline, Static
 
 from safer_engine.errors import SaferError
-from safer_tui.examples import Example
+from safer_engine.sae.examples import Example
 from safer_tui.screens.help import HelpScreen
 from safer_tui.workspace_data import WorkspaceData
 

@@ -231,12 +231,18 @@ class FeaturesScreen(Screen[None]):
         if changed:
             self.redraw(changed)
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        order = [int(str(key.value)) for key in self.query_one(DataTable).rows]
+    def store_ready(self) -> bool:
+        """Open the store for examples, or say which step is missing."""
         try:
-            self.data.examples  # noqa: B018  # opens the store, or says which step is missing
+            self.data.examples  # noqa: B018  # cached_property: opens it once
         except SaferError as exc:
             self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=8)
+            return False
+        return True
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        order = [int(str(key.value)) for key in self.query_one(DataTable).rows]
+        if not self.store_ready():
             return
         self.app.push_screen(FeatureScreen(self.data, order, event.cursor_row))
 
@@ -315,10 +321,7 @@ class FeaturesScreen(Screen[None]):
     def action_pairs(self) -> None:
         from safer_tui.screens.pairs import PairsScreen
 
-        try:
-            self.data.examples  # noqa: B018  # opens the store, or says which step is missing
-        except SaferError as exc:
-            self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=8)
+        if not self.store_ready():
             return
         self.app.push_screen(PairsScreen(self.data))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from safer_engine.errors import WorkspaceError
-from safer_engine.labels import SCHEMA_VERSION, TAGS, LabelStore, labels_path
+from safer_engine.labels import LABELS_FILE, SCHEMA_VERSION, TAGS, LabelStore
 
 REPO = Path(__file__).resolve().parents[2]
 SAE = "gemma-2b/res-12/16k"
@@ -18,7 +18,7 @@ SAE = "gemma-2b/res-12/16k"
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    return labels_path(tmp_path)
+    return tmp_path / LABELS_FILE
 
 
 @pytest.fixture

@@ -159,7 +159,7 @@ def test_examples_carry_the_features_activation_on_each_token(encoded_workspace:
     import h5py
     import numpy as np
 
-    from safer_tui.examples import FeatureExamples
+    from safer_engine.sae.examples import FeatureExamples
 
     workspace = Workspace.open(encoded_workspace)
     sae = workspace.sae_dir(sae_id(encoded_workspace))

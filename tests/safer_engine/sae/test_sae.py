@@ -11,9 +11,10 @@ import pytest
 from safer_engine.activations.extract import extract_store
 from safer_engine.config import ExtractConfig, SAEConfig
 from safer_engine.errors import ConfigError, StoreError, WorkspaceError
-from safer_engine.sae.encode import CODES_FILE, encode_rows, load_sae
-from safer_engine.sae.features import SALIENCE_FILE
-from safer_engine.sae.stage import encode_stage, resolve_sae, top_contexts, train_sae_stage
+from safer_engine.sae import CODES_FILE, SALIENCE_FILE
+from safer_engine.sae.encode import encode_rows, load_sae
+from safer_engine.sae.examples import FeatureExamples
+from safer_engine.sae.stage import encode_stage, resolve_sae, train_sae_stage
 from safer_engine.sae.train import measure, sae_lens_config, train_sae
 from safer_engine.store.reader import StoreReader
 from safer_engine.workspace import Workspace
@@ -109,7 +110,9 @@ def test_feature_index_and_contexts(extracted: Workspace) -> None:
     table = pl.read_parquet(extracted.sae_dir(sae_id) / SALIENCE_FILE)
     assert table["abs_salience"][0] > 0
     feature = int(table["feature"][0])
-    contexts = top_contexts(extracted, sae_id, feature, n=3)
+    reader = FeatureExamples(extracted.store_path, extracted.sae_dir(sae_id))
+    contexts = reader.examples(feature, per_quantile=3, quantiles=(1.0,))
+    reader.close()
     assert contexts
     activations = [c.activation for c in contexts]
     assert activations == sorted(activations, reverse=True)

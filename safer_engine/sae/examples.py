@@ -1,5 +1,5 @@
-"""A feature's examples for the explorer: token windows with this feature's activation on
-every token, read through the CSR index (O(examples shown), never a scan)."""
+"""A feature's examples: token windows with its activation on every token, read through the
+CSR index (O(examples shown), never a scan). Torch-free: the explorer reads through it."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ import numpy as np
 
 from safer_engine.analysis.features import quantile_samples
 from safer_engine.analysis.pair_scores import feature_weights, pair_scores, response_scores
+from safer_engine.sae import CODES_FILE
 from safer_engine.store.reader import StoreReader, memmap_dataset
-
-CODES_FILE = "codes.h5"  # written by `safer encode` beside the SAE
 
 
 @dataclass(frozen=True)
