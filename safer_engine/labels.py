@@ -247,6 +247,11 @@ class LabelStore:
         labels = {feature: fold.label(feature) for feature, fold in sorted(folds.items())}
         return {f: label for f, label in labels.items() if label.tag or label.note}
 
+    def last_change(self) -> int:
+        """The id of the newest change by anyone: cheap to poll for other explorers' tags."""
+        rows = self._select("SELECT max(id) FROM feature_labels", ())
+        return int(rows[0][0] or 0) if rows else 0
+
     # -- CSV ---------------------------------------------------------------------------------
 
     def export_csv(self, sae_id: str, path: Path) -> int:

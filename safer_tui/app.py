@@ -14,7 +14,8 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from safer_engine.errors import SaferError
-from safer_tui.screens.features import FILTERS, SORTS, FeaturesScreen
+from safer_tui.feature_view import COLUMNS, FILTERS
+from safer_tui.screens.features import FeaturesScreen
 from safer_tui.screens.message import MessageScreen
 from safer_tui.workspace_data import WorkspaceData
 
@@ -50,13 +51,15 @@ class SaferApp(App[None]):
         yield SystemCommand(
             "Export tags to CSV", "labels-<sae>.csv in the workspace folder", screen.export_tags
         )
-        for index, (name, _, _) in enumerate(SORTS):
+        for column in COLUMNS:
             yield SystemCommand(
-                f"Sort by {name}", "Re-order the feature table", partial(screen.set_sort, index)
+                f"Sort by {column.name}",
+                "Re-order the feature table",
+                partial(screen.set_sort, column.name),
             )
-        for index, name in enumerate(FILTERS):
+        for name in FILTERS:
             yield SystemCommand(
-                f"Filter: {name}", "Show only these features", partial(screen.set_filter, index)
+                f"Filter: {name}", "Show only these features", partial(screen.set_filter, name)
             )
 
     def on_unmount(self) -> None:

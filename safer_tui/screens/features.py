@@ -1,52 +1,29 @@
 """All SAE features, ranked by |salience|, with single-key tagging.
 
-Rows are keyed by feature id. Sorting and filtering rebuild the table from the polars
-feature table; tagging writes through the labels store and updates only the touched cells.
+The rows live in a `FeatureView` (numpy index arrays) drawn by the virtual `FeatureTable`;
+tagging writes through the labels store, then only the view's order is recomputed. Tags
+made by another explorer on the same workspace show within a couple of seconds.
 """
 
 from __future__ import annotations
 
-import polars as pl
+from collections.abc import Callable
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import Footer, Header, Input, Static
 
 from safer_engine.errors import SaferError
+from safer_tui.feature_view import COLUMNS, FILTERS, FeatureView
 from safer_tui.screens.feature import FeatureScreen
 from safer_tui.screens.help import HelpScreen
+from safer_tui.widgets.feature_table import FeatureTable
 from safer_tui.workspace_data import WorkspaceData
 
-SORTS = (
-    ("|salience|", pl.col("abs_salience"), True),
-    ("density", pl.col("density"), True),
-    ("max", pl.col("max_act"), True),
-    ("mean act Δ", pl.col("mean_act_diff").abs(), True),
-    ("feature", pl.col("feature"), False),
-)
-FILTERS = (
-    "all",
-    "untagged",
-    "safe",
-    "unsafe",
-    "irrelevant",
-    "unsure",
-    "leans safe",
-    "leans unsafe",
-)
 TAG_KEYS = {"t": "safe", "u": "unsafe", "i": "irrelevant", "m": "unsure", "x": ""}
-# Fits 80 columns with the table's cell padding; notes are cut, the Note dialog shows all.
-COLUMNS = (
-    ("feature", 7),
-    ("salience", 8),
-    ("mean Δ", 7),
-    ("rate Δ", 7),
-    ("density", 7),
-    ("max", 5),
-    ("tag", 10),
-    ("note", 10),
-)
+POLL_SECONDS = 2.0  # how soon another explorer's tags show
 HELP_KEYS = [
     ("j / k", "move down / up (arrows too)"),
     ("Enter", "open the feature: shaded examples, histogram"),
@@ -54,9 +31,12 @@ HELP_KEYS = [
     ("x", "clear the tag"),
     ("space", "mark a row; tags apply to all marked"),
     ("n", "edit the note"),
-    ("s", "cycle sort: |salience|, density, max, Δ, id"),
-    ("f", "cycle filter: all, untagged, tag, sign"),
-    ("/", "search feature ids and notes"),
+    ("g / G", "first / last row (Home / End, PgUp / PgDn)"),
+    ("s / S", "sort by the next column / reverse the order"),
+    ("", "(or click a column's header)"),
+    ("f / F", "next / previous filter: all, untagged,"),
+    ("", "each tag, leans safe / unsafe, marked"),
+    ("/", 'search: feature ids ("12 40") or note text'),
     ("p", "pairs ranked by score from the tags"),
     ("Ctrl+P", "commands: pairs, export, sorts, filters"),
     ("F1 / ?", "this help"),
@@ -97,7 +77,7 @@ class SearchScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="note-box"):
-            yield Static("Search feature ids and notes (Enter applies, empty clears)")
+            yield Static('Feature ids ("12 40") or note text · Enter applies, empty clears')
             yield Input(value=self.current, id="search-input")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -106,8 +86,6 @@ class SearchScreen(ModalScreen[str | None]):
 
 class FeaturesScreen(Screen[None]):
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
         Binding("t", "tag('t')", "Safe"),
         Binding("u", "tag('u')", "Unsafe"),
         Binding("i", "tag('i')", "Irrelevant"),
@@ -116,7 +94,9 @@ class FeaturesScreen(Screen[None]):
         Binding("space", "mark", "Mark", show=False),
         Binding("n", "note", "Note"),
         Binding("s", "sort", "Sort"),
-        Binding("f", "filter", "Filter"),
+        Binding("S", "reverse", "Reverse", show=False),
+        Binding("f", "filter(1)", "Filter"),
+        Binding("F", "filter(-1)", "Previous filter", show=False),
         Binding("slash", "search", "Search"),
         Binding("p", "pairs", "Pairs"),
         Binding("f1,question_mark", "help", "Help"),
@@ -125,111 +105,146 @@ class FeaturesScreen(Screen[None]):
     def __init__(self, data: WorkspaceData) -> None:
         super().__init__()
         self.data = data
-        self.labels = data.current_labels()
-        self.sort_index = 0
-        self.filter_index = 0
-        self.marked: set[int] = set()
-        self.search = ""
+        self.view = FeatureView(data.features, data.current_labels())
+        self.seen_change = data.labels.last_change()
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="features-status")
-        yield DataTable(id="features", cursor_type="row", zebra_stripes=True)
+        yield FeatureTable(self.view, id="features")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for name, width in COLUMNS:
-            table.add_column(name, width=width, key=name)
-        self.refill()
-        table.focus()
-
-    # -- what is shown -----------------------------------------------------------------
-
-    def shown_features(self) -> pl.DataFrame:
-        """The feature table after the current filter and sort."""
-        frame = self.data.features
-        name = FILTERS[self.filter_index]
-        if name == "leans safe":
-            frame = frame.filter(pl.col("salience") > 0)
-        elif name == "leans unsafe":
-            frame = frame.filter(pl.col("salience") < 0)
-        elif name != "all":
-            tagged = {f: label.tag or "" for f, label in self.labels.items()}
-            wanted = "" if name == "untagged" else name
-            frame = frame.filter(
-                pl.col("feature").map_elements(
-                    lambda f: tagged.get(f, "") == wanted, return_dtype=pl.Boolean
-                )
-            )
-        if self.search:
-            frame = frame.filter(pl.col("feature").is_in(self.matching(frame)))
-        _, key, descending = SORTS[self.sort_index]
-        return frame.sort(key, descending=descending, maintain_order=True)
-
-    def matching(self, frame: pl.DataFrame) -> list[int]:
-        """Features whose id equals the search or whose note contains it (any case)."""
-        needle = self.search.lower()
-        notes = {f: (label.note or "").lower() for f, label in self.labels.items()}
-        return [
-            f for f in frame["feature"].to_list() if str(f) == needle or needle in notes.get(f, "")
-        ]
-
-    def refill(self) -> None:
-        table = self.query_one(DataTable)
-        table.clear()
-        view = self.shown_features()
-        for row in view.iter_rows(named=True):
-            table.add_row(*self.cells(row), key=str(row["feature"]))
         self.sub_title = f"SAE {self.data.sae_id}"
+        self.show_status()
+        self.table.focus()
+        self.set_interval(POLL_SECONDS, self.poll_labels)
+
+    @property
+    def table(self) -> FeatureTable:
+        return self.query_one(FeatureTable)
+
+    def show_status(self) -> None:
         # A line of its own: the title is cut at 80 columns, and this must stay readable.
+        view = self.view
+        arrow = "↓" if view.descending else "↑"
         self.query_one("#features-status", Static).update(
-            f"{view.height:,} of {self.data.features.height:,} · sort "
-            f"[b]{SORTS[self.sort_index][0]}[/b] · filter [b]{FILTERS[self.filter_index]}[/b]"
-            + (f" · search [b]{self.search}[/b]" if self.search else "")
+            f"{len(view):,} of {view.total:,} · sort [b]{view.sort_column.name} {arrow}[/b]"
+            f" · filter [b]{view.filter}[/b]"
+            + (f" · search [b]{view.search}[/b]" if view.search else "")
+            + (f" · {len(view.marked)} marked" if view.marked else "")
             + (" · [red]labels read-only[/red]" if self.data.read_only else "")
         )
 
-    def cells(self, row: dict[str, object]) -> list[str]:
-        feature = int(row["feature"])  # type: ignore[call-overload]
-        label = self.labels.get(feature)
-        mark = "● " if feature in self.marked else ""
-        return [
-            f"{mark}{feature}",
-            f"{row['salience']:+.3f}",
-            f"{row['mean_act_diff']:+.3f}",
-            f"{row['firing_rate_diff']:+.3f}",
-            f"{row['density']:.4f}",
-            f"{row['max_act']:.1f}",
-            (label.tag or "") if label else "",
-            (label.note or "") if label else "",
-        ]
+    def changed(self, keep: int | None = None) -> None:
+        """After the view's rows changed: redraw, keeping the cursor on `keep` if shown."""
+        self.view.update()
+        position = self.view.position_of(keep) if keep is not None else None
+        if position is not None:
+            self.table.cursor = position
+        self.table.reset()
+        self.show_status()
 
     def current_feature(self) -> int | None:
-        table = self.query_one(DataTable)
-        if table.row_count == 0:
-            return None
-        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        return int(str(row_key.value))
+        return self.view.feature_at(self.table.cursor) if len(self.view) else None
 
-    def redraw(self, features: list[int]) -> None:
-        table = self.query_one(DataTable)
-        rows = self.data.features.filter(pl.col("feature").is_in(features))
-        for row in rows.iter_rows(named=True):
-            key = str(row["feature"])
-            if key in table.rows:
-                for (name, _), value in zip(COLUMNS, self.cells(row), strict=True):
-                    table.update_cell(key, name, value)
+    # -- labels --------------------------------------------------------------------------
 
-    # -- actions -----------------------------------------------------------------------
+    def reload_labels(self, keep: int | None) -> None:
+        self.seen_change = self.data.labels.last_change()
+        self.view.set_labels(self.data.current_labels())
+        self.changed(keep)
+
+    def poll_labels(self) -> None:
+        """Show tags written by another explorer (or the CLI) on this workspace."""
+        try:
+            if self.data.labels.last_change() != self.seen_change:
+                self.reload_labels(self.current_feature())
+        except SaferError:
+            pass  # a busy database is retried at the next poll; tagging reports errors
 
     def on_screen_resume(self) -> None:
         """Back from a feature page or the pairs: show tags made there."""
-        fresh = self.data.current_labels()
-        changed = [f for f in set(fresh) | set(self.labels) if fresh.get(f) != self.labels.get(f)]
-        self.labels = fresh
-        if changed:
-            self.redraw(changed)
+        self.reload_labels(self.current_feature())
+
+    def write(self, change: Callable[[], object]) -> bool:
+        """Run a labels change, or say why it failed; nothing else is touched on failure."""
+        try:
+            change()
+        except SaferError as exc:
+            self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=8)
+            return False
+        return True
+
+    def action_tag(self, key: str) -> None:
+        targets = sorted(self.view.marked) or [f for f in [self.current_feature()] if f is not None]
+        if not targets or not self.write(lambda: self.data.tag(targets, TAG_KEYS[key])):
+            return
+        # After a single tag, move on to the row below, wherever the re-sort puts it.
+        below = self.table.cursor + 1
+        keep = self.view.feature_at(below) if len(targets) == 1 and below < len(self.view) else None
+        self.view.marked.clear()
+        self.reload_labels(keep if keep is not None else self.current_feature())
+        self.notify(f"{len(targets)} feature(s): {TAG_KEYS[key] or 'no tag'}", timeout=2)
+
+    def action_mark(self) -> None:
+        feature = self.current_feature()
+        if feature is None:
+            return
+        self.view.marked.symmetric_difference_update({feature})
+        self.table.refresh()
+        self.show_status()
+        self.table.action_move(1)
+
+    def action_note(self) -> None:
+        feature = self.current_feature()
+        if feature is None:
+            return
+        label = self.view.labels.get(feature)
+
+        def save(text: str | None) -> None:
+            if text is not None and self.write(lambda: self.data.note(feature, text)):
+                self.reload_labels(feature)
+
+        self.app.push_screen(NoteScreen(feature, (label.note or "") if label else ""), save)
+
+    # -- sort, filter, search ------------------------------------------------------------
+
+    def action_sort(self) -> None:
+        index = COLUMNS.index(self.view.sort_column)
+        self.set_sort(COLUMNS[(index + 1) % len(COLUMNS)].name)
+
+    def action_reverse(self) -> None:
+        self.view.descending = not self.view.descending
+        self.changed(self.current_feature())
+
+    def set_sort(self, name: str) -> None:
+        keep = self.current_feature()
+        self.view.sort_by(next(c for c in COLUMNS if c.name == name))
+        self.changed(keep)
+
+    def on_feature_table_header_clicked(self, event: FeatureTable.HeaderClicked) -> None:
+        if event.column is self.view.sort_column:
+            self.action_reverse()
+        else:
+            self.set_sort(event.column.name)
+
+    def action_filter(self, step: int) -> None:
+        self.set_filter(FILTERS[(FILTERS.index(self.view.filter) + step) % len(FILTERS)])
+
+    def set_filter(self, name: str) -> None:
+        self.view.filter = name
+        self.changed(self.current_feature())
+
+    def action_search(self) -> None:
+        def apply(text: str | None) -> None:
+            if text is not None:
+                self.view.search = text
+                self.changed(self.current_feature())
+
+        self.app.push_screen(SearchScreen(self.view.search), apply)
+
+    # -- other screens -------------------------------------------------------------------
 
     def store_ready(self) -> bool:
         """Open the store for examples, or say which step is missing."""
@@ -240,74 +255,16 @@ class FeaturesScreen(Screen[None]):
             return False
         return True
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        order = [int(str(key.value)) for key in self.query_one(DataTable).rows]
-        if not self.store_ready():
-            return
-        self.app.push_screen(FeatureScreen(self.data, order, event.cursor_row))
+    def on_feature_table_selected(self, event: FeatureTable.Selected) -> None:
+        if self.store_ready():
+            order = self.view.shown_features()
+            self.app.push_screen(FeatureScreen(self.data, order, event.position))
 
-    def action_cursor_down(self) -> None:
-        self.query_one(DataTable).action_cursor_down()
+    def action_pairs(self) -> None:
+        from safer_tui.screens.pairs import PairsScreen
 
-    def action_cursor_up(self) -> None:
-        self.query_one(DataTable).action_cursor_up()
-
-    def action_tag(self, key: str) -> None:
-        targets = sorted(self.marked) or [f for f in [self.current_feature()] if f is not None]
-        if not targets:
-            return
-        try:
-            self.data.tag(targets, TAG_KEYS[key])
-        except SaferError as exc:
-            self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=8)
-            return
-        self.labels = self.data.current_labels()
-        self.marked.clear()
-        self.redraw(targets)
-        tag = TAG_KEYS[key] or "no tag"
-        self.notify(f"{len(targets)} feature(s): {tag}", timeout=2)
-        if len(targets) == 1:
-            self.action_cursor_down()
-
-    def action_mark(self) -> None:
-        feature = self.current_feature()
-        if feature is None:
-            return
-        self.marked.symmetric_difference_update({feature})
-        self.redraw([feature])
-
-    def action_note(self) -> None:
-        feature = self.current_feature()
-        if feature is None:
-            return
-        label = self.labels.get(feature)
-
-        def save(text: str | None) -> None:
-            if text is None:
-                return
-            try:
-                self.data.note(feature, text)
-            except SaferError as exc:
-                self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=8)
-                return
-            self.labels = self.data.current_labels()
-            self.redraw([feature])
-
-        self.app.push_screen(NoteScreen(feature, (label.note or "") if label else ""), save)
-
-    def action_sort(self) -> None:
-        self.set_sort((self.sort_index + 1) % len(SORTS))
-
-    def action_filter(self) -> None:
-        self.set_filter((self.filter_index + 1) % len(FILTERS))
-
-    def set_sort(self, index: int) -> None:
-        self.sort_index = index
-        self.refill()
-
-    def set_filter(self, index: int) -> None:
-        self.filter_index = index
-        self.refill()
+        if self.store_ready():
+            self.app.push_screen(PairsScreen(self.data))
 
     def export_tags(self) -> None:
         target = self.data.workspace.root / f"labels-{self.data.sae_id}.csv"
@@ -317,21 +274,6 @@ class FeaturesScreen(Screen[None]):
             self.notify(str(exc), severity="error", timeout=8)
             return
         self.notify(f"Exported {count} labelled feature(s) to {target}", timeout=6)
-
-    def action_pairs(self) -> None:
-        from safer_tui.screens.pairs import PairsScreen
-
-        if not self.store_ready():
-            return
-        self.app.push_screen(PairsScreen(self.data))
-
-    def action_search(self) -> None:
-        def apply(text: str | None) -> None:
-            if text is not None:
-                self.search = text
-                self.refill()
-
-        self.app.push_screen(SearchScreen(self.search), apply)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen("Features", HELP_KEYS))

@@ -273,3 +273,13 @@ def test_odd_characters_in_the_path(tmp_path: Path) -> None:
     assert (folder / "labels.sqlite").exists()
     with LabelStore.open(folder / "labels.sqlite", read_only=True) as store:
         assert store.current(SAE)[1].tag == "safe"
+
+
+def test_last_change_moves_when_another_process_writes(db: Path) -> None:
+    with LabelStore.open(db, author="a") as mine, LabelStore.open(db, author="b") as theirs:
+        assert mine.last_change() == 0
+        theirs.tag(SAE, 5, "safe")
+        first = mine.last_change()
+        assert first > 0
+        theirs.note(SAE, 5, "refusal")
+        assert mine.last_change() > first

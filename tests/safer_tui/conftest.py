@@ -1,8 +1,54 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
 import pytest
+
+from safer_engine.labels import LabelStore
+from safer_engine.workspace import Workspace
+
+SAE = "L2-topk4-12"
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def feature_table(n: int) -> pl.DataFrame:
+    """`n` features with alternating signs and every statistic distinct, written by hand."""
+    salience = [((-1) ** i) * (0.9 - 0.9 * i / n) for i in range(n)]
+    return pl.DataFrame(
+        {
+            "feature": list(range(n)),
+            "salience": salience,
+            "abs_salience": [abs(s) for s in salience],
+            "mean_act_diff": [s * 2 for s in salience],
+            "firing_rate_diff": [s / 2 for s in salience],
+            "fire_rate_chosen": [0.5 + s / 4 for s in salience],
+            "fire_rate_rejected": [0.5 - s / 4 for s in salience],
+            "density": [0.01 * ((i * 7) % n + 1) for i in range(n)],
+            "max_act": [10.0 - i * 9 / n for i in range(n)],
+        }
+    )
+
+
+@pytest.fixture
+def features_workspace(tmp_path: Path) -> Callable[[int], Path]:
+    """A workspace with only a feature table (no store): every pixel of the Features screen
+    is reproducible. Features 0 and 1 are tagged, and 1 has a note."""
+
+    def build(n: int = 12) -> Path:
+        workspace = Workspace.open(tmp_path / f"ws{n}", create=True)
+        workspace.record_stage("encode", id=SAE)
+        workspace.sae_dir(SAE).mkdir(parents=True)
+        feature_table(n).write_parquet(workspace.sae_dir(SAE) / "salience.parquet")
+        with LabelStore.open(workspace.root / "labels.sqlite", author="alice") as labels:
+            labels.tag(SAE, 0, "unsafe")
+            labels.tag(SAE, 1, "safe")
+            labels.note(SAE, 1, "refusal: I can't help with that")
+        return workspace.root
+
+    return build

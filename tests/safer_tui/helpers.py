@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import DataTable
-
 from safer_engine.workspace import Workspace
 from safer_tui.app import SaferApp
+from safer_tui.widgets.feature_table import FeatureTable
 
 
-def table(app: SaferApp) -> DataTable:
-    return app.screen.query_one(DataTable)
+def table(app: SaferApp) -> FeatureTable:
+    return app.screen.query_one(FeatureTable)
+
+
+def shown(app: SaferApp) -> list[int]:
+    """The features listed, top to bottom."""
+    return table(app).view.shown_features()
+
+
+def cell(app: SaferApp, feature: int, column: str) -> str:
+    """A listed feature's cell as the table prints it."""
+    view = table(app).view
+    position = view.position_of(feature)
+    assert position is not None, f"feature {feature} is not listed"
+    return view.cells(position)[column]
 
 
 def status(app: SaferApp) -> str:
@@ -19,7 +31,7 @@ def status(app: SaferApp) -> str:
 
 
 def first_feature(app: SaferApp) -> int:
-    return int(str(table(app).coordinate_to_cell_key((0, 0))[0].value))
+    return shown(app)[0]
 
 
 def sae_id(root: Path) -> str:

@@ -2,43 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-import polars as pl
 import pytest
 
-from safer_engine.labels import LabelStore
-from safer_engine.workspace import Workspace
 from safer_tui.app import SaferApp
-
-SAE = "L2-topk4-12"
 
 
 @pytest.fixture
-def fixed_workspace(tmp_path: Path) -> Path:
-    """A workspace whose feature table is written by hand, so every pixel is reproducible."""
-    workspace = Workspace.open(tmp_path / "ws", create=True)
-    workspace.record_stage("encode", id=SAE)
-    n = 12
-    salience = [((-1) ** i) * (0.9 - 0.07 * i) for i in range(n)]
-    table = pl.DataFrame(
-        {
-            "feature": list(range(n)),
-            "salience": salience,
-            "abs_salience": [abs(s) for s in salience],
-            "mean_act_diff": [s * 2 for s in salience],
-            "firing_rate_diff": [s / 2 for s in salience],
-            "density": [0.01 * (i + 1) for i in range(n)],
-            "max_act": [10.0 - i for i in range(n)],
-        }
-    )
-    workspace.sae_dir(SAE).mkdir(parents=True)
-    table.write_parquet(workspace.sae_dir(SAE) / "salience.parquet")
-    with LabelStore.open(workspace.root / "labels.sqlite", author="alice") as labels:
-        labels.tag(SAE, 0, "unsafe")
-        labels.tag(SAE, 1, "safe")
-        labels.note(SAE, 1, "refusal: I can't help with that")
-    return workspace.root
+def fixed_workspace(features_workspace: Callable[[int], Path]) -> Path:
+    return features_workspace(12)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])

@@ -8,7 +8,7 @@ import pytest
 
 from safer_tui.app import SaferApp
 from safer_tui.screens.features import FeaturesScreen
-from tests.safer_tui.helpers import table
+from tests.safer_tui.helpers import cell, shown
 
 pytestmark = pytest.mark.anyio
 
@@ -19,13 +19,13 @@ async def test_feature_page_shows_shaded_examples_and_moves(encoded_workspace: P
     app = SaferApp(encoded_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        order = [int(str(k.value)) for k in table(app).rows]
+        order = shown(app)
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, FeatureScreen)
         assert app.screen.feature == order[0]
-        shown = str(app.screen.query_one("#feature-examples").render())
-        assert "rejected" in shown or "chosen" in shown
+        text = str(app.screen.query_one("#feature-examples").render())
+        assert "rejected" in text or "chosen" in text
         await pilot.press("right_square_bracket")
         assert app.screen.feature == order[1]
         await pilot.press("left_square_bracket", "left_square_bracket")
@@ -37,4 +37,4 @@ async def test_feature_page_shows_shaded_examples_and_moves(encoded_workspace: P
         await pilot.pause()
         assert isinstance(app.screen, FeaturesScreen)
         # the tag made on the feature page shows in the list at once
-        assert table(app).get_cell(str(order[-1]), "tag") == "unsafe"
+        assert cell(app, order[-1], "tag") == "unsafe"

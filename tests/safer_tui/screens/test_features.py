@@ -11,7 +11,7 @@ from safer_engine.labels import LabelStore
 from safer_engine.workspace import Workspace
 from safer_tui.app import SaferApp
 from safer_tui.screens.features import FeaturesScreen, NoteScreen
-from tests.safer_tui.helpers import first_feature, sae_id, status, table
+from tests.safer_tui.helpers import cell, first_feature, sae_id, shown, status, table
 
 pytestmark = pytest.mark.anyio
 
@@ -25,7 +25,7 @@ async def test_features_are_ranked_by_abs_salience(encoded_workspace: Path) -> N
             Workspace.open(encoded_workspace).sae_dir(sae_id(encoded_workspace))
             / "salience.parquet"
         )
-        assert table(app).row_count == features.height
+        assert len(shown(app)) == features.height
         top = int(features.sort("abs_salience", descending=True, maintain_order=True)["feature"][0])
         assert first_feature(app) == top
 
@@ -43,7 +43,7 @@ async def test_a_tag_persists_to_sqlite_and_survives_a_restart(encoded_workspace
     again = SaferApp(encoded_workspace, author="bob")
     async with again.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        assert table(again).get_cell(str(feature), "tag") == "unsafe"
+        assert cell(again, feature, "tag") == "unsafe"
 
 
 async def test_bulk_tag_of_marked_rows_and_a_note(encoded_workspace: Path) -> None:
@@ -67,14 +67,21 @@ async def test_sort_and_filter(encoded_workspace: Path) -> None:
     app = SaferApp(encoded_workspace)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        await pilot.press("s")  # by density
+        await pilot.press("s")  # from salience to the next column: firing rate on chosen
         await pilot.pause()
-        densities = [float(table(app).get_cell_at((r, 4))) for r in range(table(app).row_count)]
-        assert densities == sorted(densities, reverse=True)
+        rates = [float(cell(app, f, "chosen")) for f in shown(app)]
+        assert rates == sorted(rates, reverse=True)
+        assert "sort chosen ↓" in status(app)
+        await pilot.press("S")
+        await pilot.pause()
+        assert [float(cell(app, f, "chosen")) for f in shown(app)] == sorted(rates)
         await pilot.press("t", "f", "f")  # tag one safe; filter: all → untagged → safe
         await pilot.pause()
-        assert table(app).row_count == 1
+        assert len(shown(app)) == 1
         assert "filter safe" in status(app)
+        await pilot.press("F", "F")
+        await pilot.pause()
+        assert "filter all" in status(app)
 
 
 async def test_search_by_note_and_by_id(encoded_workspace: Path) -> None:
@@ -86,11 +93,68 @@ async def test_search_by_note_and_by_id(encoded_workspace: Path) -> None:
         await pilot.pause()
         await pilot.press("slash", *"refusal", "enter")
         await pilot.pause()
-        assert table(app).row_count == 1
+        assert len(shown(app)) == 1
         assert first_feature(app) == feature
         await pilot.press("slash", "ctrl+a", "ctrl+k", *str(feature + 1), "enter")
         await pilot.pause()
         assert first_feature(app) == feature + 1
         await pilot.press("slash", "ctrl+a", "ctrl+k", "enter")
         await pilot.pause()
-        assert table(app).row_count > 1
+        assert len(shown(app)) > 1
+
+
+async def test_clicking_a_header_sorts_by_that_column(features_workspace) -> None:  # type: ignore[no-untyped-def]
+    app = SaferApp(features_workspace(30))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        widget = table(app)
+        before = [c.name for c in widget.columns()].index("density")
+        x = widget.region.x + 2 + sum(w + 1 for w in widget.widths()[:before]) + 2
+        await pilot.click(offset=(x, table(app).region.y))
+        await pilot.pause()
+        densities = [float(cell(app, f, "density")) for f in shown(app)]
+        assert densities == sorted(densities, reverse=True)
+        await pilot.click(offset=(x, table(app).region.y))  # again: the other way
+        await pilot.pause()
+        assert [float(cell(app, f, "density")) for f in shown(app)] == sorted(densities)
+
+
+async def test_tagging_under_the_untagged_filter_moves_on(features_workspace) -> None:  # type: ignore[no-untyped-def]
+    app = SaferApp(features_workspace(30), author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("f")  # untagged
+        await pilot.pause()
+        first, second = shown(app)[:2]
+        await pilot.press("i")
+        await pilot.pause()
+        assert first not in shown(app)
+        assert app.screen.current_feature() == second  # type: ignore[attr-defined]
+
+
+async def test_tags_from_another_explorer_show_up(features_workspace) -> None:  # type: ignore[no-untyped-def]
+    root = features_workspace(30)
+    app = SaferApp(root, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        with LabelStore.open(root / "labels.sqlite", author="bob") as theirs:
+            theirs.tag(sae_id(root), 17, "unsure")
+        app.screen.poll_labels()  # type: ignore[attr-defined]  # what the 2 s timer calls
+        await pilot.pause()
+        assert cell(app, 17, "tag") == "unsure"
+
+
+async def test_only_visible_lines_are_drawn_and_the_end_is_reachable(features_workspace) -> None:  # type: ignore[no-untyped-def]
+    app = SaferApp(features_workspace(5000))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("G")
+        await pilot.pause()
+        widget = table(app)
+        last = shown(app)[-1]
+        assert app.screen.current_feature() == last  # type: ignore[attr-defined]
+        bottom = widget.render_line(widget.scrollable_content_region.height - 1).text
+        assert bottom.split()[0] == str(last)
+        assert widget.render_line(0).text.split()[0] == "feature"  # the header stays
+        await pilot.press("g", "j", "j")
+        assert app.screen.current_feature() == shown(app)[2]  # type: ignore[attr-defined]

@@ -1,0 +1,235 @@
+"""A virtual table of features: draws only the lines on screen.
+
+Textual's DataTable builds a row object per feature, which costs seconds at 16k features and
+again on every re-sort. This widget renders each visible line from a `FeatureView` on demand,
+so start-up and re-sorting cost the same at 100 features or 100,000.
+"""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding
+from textual.events import Click
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from safer_tui.feature_view import COLUMNS, WIDE, Column, FeatureView
+
+GUTTER = 2  # "● " on marked rows
+TAG_CLASSES = {
+    "safe": "feature-table--safe",
+    "unsafe": "feature-table--unsafe",
+    "unsure": "feature-table--unsure",
+    "irrelevant": "feature-table--irrelevant",
+}
+
+
+class FeatureTable(ScrollView, can_focus=True):
+    """One header line, then one line per shown feature, with a row cursor."""
+
+    DEFAULT_CSS = """
+    FeatureTable {
+        background: $surface;
+        overflow-x: hidden;
+        & > .feature-table--header { text-style: bold; background: $panel; }
+        & > .feature-table--even { background: $surface-lighten-1 50%; }
+        & > .feature-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+        }
+        &:focus > .feature-table--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .feature-table--positive { color: $success; }
+        & > .feature-table--negative { color: $error; }
+        & > .feature-table--safe { color: $success; text-style: bold; }
+        & > .feature-table--unsafe { color: $error; text-style: bold; }
+        & > .feature-table--unsure { color: $warning; }
+        & > .feature-table--irrelevant { color: $text-muted; }
+        & > .feature-table--marked { color: $accent; text-style: bold; }
+        & > .feature-table--sorted { color: $accent; text-style: bold underline; }
+    }
+    """
+    COMPONENT_CLASSES = {
+        "feature-table--header",
+        "feature-table--even",
+        "feature-table--cursor",
+        "feature-table--positive",
+        "feature-table--negative",
+        "feature-table--marked",
+        "feature-table--sorted",
+        *TAG_CLASSES.values(),
+    }
+    BINDINGS = [
+        Binding("down,j", "move(1)", "Down", show=False),
+        Binding("up,k", "move(-1)", "Up", show=False),
+        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False),
+        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False),
+        Binding("home,g", "jump(0)", "First", show=False),
+        Binding("end,G", "jump(-1)", "Last", show=False),
+        Binding("enter", "select", "Open", show=False),
+    ]
+
+    class Selected(Message):
+        """Enter (or a click on the row under the cursor) on a feature."""
+
+        def __init__(self, position: int) -> None:
+            super().__init__()
+            self.position = position
+
+    class HeaderClicked(Message):
+        def __init__(self, column: Column) -> None:
+            super().__init__()
+            self.column = column
+
+    def __init__(self, view: FeatureView, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.view = view
+        self.cursor = 0
+
+    # -- geometry ------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """After the view's rows changed: keep the cursor in range and redraw."""
+        self.virtual_size = Size(self.size.width, len(self.view) + 1)
+        self.cursor = max(0, min(self.cursor, len(self.view) - 1))
+        self.scroll_to_cursor()
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self.reset()
+
+    def columns(self) -> list[Column]:
+        """The columns that fit: the mean and rate differences only on wide terminals."""
+        return [c for c in COLUMNS if not c.wide or self.size.width >= WIDE]
+
+    def widths(self) -> list[int]:
+        """Each shown column's width; the note takes what is left."""
+        widths = [c.width for c in self.columns()]
+        fixed = GUTTER + sum(w + 1 for w in widths)
+        return [w or max(10, self.scrollable_content_region.width - fixed) for w in widths]
+
+    def scroll_to_cursor(self) -> None:
+        rows = max(1, self.scrollable_content_region.height - 1)  # the header takes a line
+        top = int(self.scroll_offset.y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + rows:
+            self.scroll_to(y=self.cursor - rows + 1, animate=False, immediate=True)
+
+    # -- drawing -------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y == 0:
+            return self._header_line(width)
+        position = int(self.scroll_offset.y) + y - 1
+        if position >= len(self.view):
+            return Strip.blank(width, self.rich_style)
+        return self._row_line(position, width)
+
+    def _header_line(self, width: int) -> Strip:
+        base = self.get_component_rich_style("feature-table--header")
+        sorted_style = self.get_component_rich_style("feature-table--sorted", partial=True)
+        arrow = "↓" if self.view.descending else "↑"
+        cells, styles = [], []
+        for column, size in zip(self.columns(), self.widths(), strict=True):
+            is_sorted = column is self.view.sort_column
+            name = f"{column.name}{arrow}" if is_sorted and len(column.name) < size else column.name
+            cells.append(name)
+            styles.append(sorted_style if is_sorted else Style())
+        return self._line(cells, styles, base, width)
+
+    def _row_line(self, position: int, width: int) -> Strip:
+        cells = self.view.cells(position)
+        if position == self.cursor:
+            base = self.get_component_rich_style("feature-table--cursor")
+        elif position % 2:
+            base = self.get_component_rich_style("feature-table--even")
+        else:
+            base = self.rich_style
+        columns = self.columns()
+        styles = [self._cell_style(c.name, cells[c.name]) for c in columns]
+        if position == self.cursor:
+            styles = [Style()] * len(columns)  # the cursor's colours must stay readable
+        marked = self.view.feature_at(position) in self.view.marked
+        gutter = (
+            "● " if marked else "",
+            self.get_component_rich_style("feature-table--marked", partial=True),
+        )
+        return self._line([cells[c.name] for c in columns], styles, base, width, gutter)
+
+    def _cell_style(self, column: str, text: str) -> Style:
+        if column == "salience":
+            sign = "positive" if text.startswith("+") else "negative"
+            return self.get_component_rich_style(f"feature-table--{sign}", partial=True)
+        if column == "tag" and text in TAG_CLASSES:
+            return self.get_component_rich_style(TAG_CLASSES[text], partial=True)
+        return Style()
+
+    def _line(
+        self,
+        cells: list[str],
+        styles: list[Style],
+        base: Style,
+        width: int,
+        gutter: tuple[str, Style] = ("", Style()),
+    ) -> Strip:
+        segments = [Segment(gutter[0].ljust(GUTTER), base + gutter[1])]
+        for column, size, text, style in zip(
+            self.columns(), self.widths(), cells, styles, strict=True
+        ):
+            text = text if len(text) <= size else text[: size - 1] + "…"
+            text = text.ljust(size) if column.source in ("tag", "note") else text.rjust(size)
+            segments.append(Segment(text, base + style))
+            segments.append(Segment(" ", base))
+        return Strip(segments).crop_extend(0, width, base)
+
+    # -- keys and mouse ------------------------------------------------------------------
+
+    def move_to(self, position: int) -> None:
+        if not len(self.view):
+            return
+        old = self.cursor
+        self.cursor = max(0, min(position, len(self.view) - 1))
+        self.scroll_to_cursor()
+        for line in {old, self.cursor}:
+            self.refresh_line(line + 1)  # the header is line 0
+
+    def action_move(self, delta: int) -> None:
+        self.move_to(self.cursor + delta)
+
+    def action_page(self, direction: int) -> None:
+        self.move_to(self.cursor + direction * max(1, self.scrollable_content_region.height - 2))
+
+    def action_jump(self, position: int) -> None:
+        self.move_to(position if position >= 0 else len(self.view) - 1)
+
+    def action_select(self) -> None:
+        if len(self.view):
+            self.post_message(self.Selected(self.cursor))
+
+    def on_click(self, event: Click) -> None:
+        if event.y == 0:
+            column = self._column_at(event.x)
+            if column is not None:
+                self.post_message(self.HeaderClicked(column))
+            return
+        position = int(self.scroll_offset.y) + event.y - 1
+        if position < len(self.view):
+            if position == self.cursor or event.chain > 1:
+                self.post_message(self.Selected(position))
+            self.move_to(position)
+
+    def _column_at(self, x: int) -> Column | None:
+        edge = GUTTER
+        for column, size in zip(self.columns(), self.widths(), strict=True):
+            edge += size + 1
+            if x < edge:
+                return column
+        return None
