@@ -37,9 +37,12 @@ class Column:
 
 
 WIDE = 100
+SALIENCE = Column("salience", 8, "salience", by_magnitude=True)
+WORD_COLUMN = Column("lift", 6, "lift")
 COLUMNS = (
     Column("feature", 7, "feature", descending=False),
-    Column("salience", 8, "salience", by_magnitude=True),
+    WORD_COLUMN,
+    SALIENCE,
     Column("chosen", 6, "fire_rate_chosen"),
     Column("rejected", 8, "fire_rate_rejected"),
     Column("mean Δ", 7, "mean_act_diff", by_magnitude=True, wide=True),
@@ -49,7 +52,7 @@ COLUMNS = (
     Column("tag", 10, "tag", descending=False),
     Column("note", 0, "note", descending=False),
 )
-NUMERIC = tuple(c.source for c in COLUMNS if c.source not in ("tag", "note"))
+NUMERIC = tuple(c.source for c in COLUMNS if c.source not in ("tag", "note", "lift"))
 
 
 class FeatureView:
@@ -62,11 +65,13 @@ class FeatureView:
         self.row_of[self.features] = np.arange(len(self.features))
         # Ties in any sort fall back to |salience|, strongest first.
         self.base = np.argsort(-np.abs(self.values["salience"]), kind="stable")
-        self.sort_column = COLUMNS[1]
+        self.sort_column = SALIENCE
         self.descending = True
         self.filter = "all"
         self.search = ""
         self.marked: set[int] = set()
+        self.word = ""
+        self.values["lift"] = np.zeros(self.total)
         self.set_labels(labels)
 
     @property
@@ -90,6 +95,22 @@ class FeatureView:
         if 0 <= feature < len(self.row_of) and self.row_of[feature] >= 0:
             return int(self.row_of[feature])
         return None
+
+    def set_word(self, word: str, features: np.ndarray, lift: np.ndarray) -> None:
+        """Show only the features found by a word search, by lift; "" ends the search."""
+        self.word = word
+        self.values["lift"] = np.zeros(self.total)
+        rows = self.row_of[features[features < len(self.row_of)]]
+        self.values["lift"][rows[rows >= 0]] = lift[features < len(self.row_of)][rows >= 0]
+        if word:
+            self.sort_by(WORD_COLUMN)
+        elif self.sort_column is WORD_COLUMN:
+            self.sort_by(SALIENCE)
+
+    def columns(self, wide: bool) -> list[Column]:
+        """The columns to draw: the differences only on wide terminals, lift only while a
+        word search is shown."""
+        return [c for c in COLUMNS if (wide or not c.wide) and (c is not WORD_COLUMN or self.word)]
 
     def sort_by(self, column: Column, descending: bool | None = None) -> None:
         self.sort_column = column
@@ -137,6 +158,8 @@ class FeatureView:
             mask = salience > 0 if name == "leans safe" else salience < 0
         if self.search:
             mask &= self._search_mask()
+        if self.word:
+            mask &= self.values["lift"] > 0
         return mask
 
     def _search_mask(self) -> np.ndarray:
@@ -187,4 +210,5 @@ class FeatureView:
             "max": f"{value['max_act']:.1f}",
             "tag": (label.tag or "") if label else "",
             "note": (label.note or "") if label else "",
+            "lift": f"{self.values['lift'][row]:.2f}",
         }

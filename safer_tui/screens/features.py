@@ -9,17 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header, Input, Static
 
-from safer_engine.errors import SaferError
+from safer_engine.analysis.word_search import WordMatches, features_on_word
+from safer_engine.errors import Cancelled, SaferError
+from safer_engine.progress import CancelToken
 from safer_tui.feature_view import COLUMNS, FILTERS, FeatureView
 from safer_tui.screens.feature import FeatureScreen
 from safer_tui.screens.help import HelpScreen
 from safer_tui.widgets.feature_table import FeatureTable
+from safer_tui.widgets.progress_line import ProgressLine, reporter
 from safer_tui.workspace_data import WorkspaceData
 
 TAG_KEYS = {"t": "safe", "u": "unsafe", "i": "irrelevant", "m": "unsure", "x": ""}
@@ -37,6 +42,8 @@ HELP_KEYS = [
     ("f / F", "next / previous filter: all, untagged,"),
     ("", "each tag, leans safe / unsafe, marked"),
     ("/", 'search: feature ids ("12 40") or note text'),
+    ("w", "features that fire on a word (sorry, apolog*),"),
+    ("", "ranked by lift; Esc cancels, then shows all"),
     ("p", "pairs ranked by score from the tags"),
     ("Ctrl+P", "commands: pairs, export, sorts, filters"),
     ("F1 / ?", "this help"),
@@ -67,17 +74,18 @@ class NoteScreen(ModalScreen[str | None]):
 
 
 class SearchScreen(ModalScreen[str | None]):
-    """`/`: show only features whose id or note matches; an empty search shows all."""
+    """One line of input: `/` searches ids and notes, `w` features on a word."""
 
     BINDINGS = [("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, current: str) -> None:
+    def __init__(self, prompt: str, current: str) -> None:
         super().__init__()
+        self.prompt = prompt
         self.current = current
 
     def compose(self) -> ComposeResult:
         with Vertical(id="note-box"):
-            yield Static('Feature ids ("12 40") or note text · Enter applies, empty clears')
+            yield Static(f"{self.prompt} · Enter applies, empty clears, Esc cancels")
             yield Input(value=self.current, id="search-input")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -98,6 +106,8 @@ class FeaturesScreen(Screen[None]):
         Binding("f", "filter(1)", "Filter"),
         Binding("F", "filter(-1)", "Previous filter", show=False),
         Binding("slash", "search", "Search"),
+        Binding("w", "word", "Word"),
+        Binding("escape", "escape", "Cancel", show=False),
         Binding("p", "pairs", "Pairs"),
         Binding("f1,question_mark", "help", "Help"),
     ]
@@ -107,11 +117,13 @@ class FeaturesScreen(Screen[None]):
         self.data = data
         self.view = FeatureView(data.features, data.current_labels())
         self.seen_change = data.labels.last_change()
+        self.word_cancel = CancelToken()
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="features-status")
         yield FeatureTable(self.view, id="features")
+        yield ProgressLine()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -132,6 +144,7 @@ class FeaturesScreen(Screen[None]):
             f"{len(view):,} of {view.total:,} · sort [b]{view.sort_column.name} {arrow}[/b]"
             f" · filter [b]{view.filter}[/b]"
             + (f" · search [b]{view.search}[/b]" if view.search else "")
+            + (f" · word [b]{view.word}[/b]" if view.word else "")
             + (f" · {len(view.marked)} marked" if view.marked else "")
             + (" · [red]labels read-only[/red]" if self.data.read_only else "")
         )
@@ -211,8 +224,9 @@ class FeaturesScreen(Screen[None]):
     # -- sort, filter, search ------------------------------------------------------------
 
     def action_sort(self) -> None:
-        index = COLUMNS.index(self.view.sort_column)
-        self.set_sort(COLUMNS[(index + 1) % len(COLUMNS)].name)
+        shown = self.table.columns()
+        index = shown.index(self.view.sort_column) if self.view.sort_column in shown else -1
+        self.set_sort(shown[(index + 1) % len(shown)].name)
 
     def action_reverse(self) -> None:
         self.view.descending = not self.view.descending
@@ -242,7 +256,72 @@ class FeaturesScreen(Screen[None]):
                 self.view.search = text
                 self.changed(self.current_feature())
 
-        self.app.push_screen(SearchScreen(self.view.search), apply)
+        prompt = 'Feature ids ("12 40") or note text'
+        self.app.push_screen(SearchScreen(prompt, self.view.search), apply)
+
+    def action_word(self) -> None:
+        def apply(text: str | None) -> None:
+            if text is None:
+                return
+            if not text:
+                self.end_word()
+            elif self.store_ready():
+                self.search_word(text)
+
+        prompt = "Features that fire on a word (sorry, apolog* for prefixes)"
+        self.app.push_screen(SearchScreen(prompt, self.view.word), apply)
+
+    @work(thread=True, exclusive=True, group="word-search")
+    def search_word(self, word: str) -> None:
+        """One pass over all codes: seconds on a large store, so off the UI thread."""
+        self.word_cancel.cancel()  # a search still running is superseded
+        self.word_cancel = cancel = CancelToken()
+        line = self.query_one(ProgressLine)
+        self.app.call_from_thread(line.start, f"features on {word!r}")
+        examples = self.data.examples
+        try:
+            found = features_on_word(
+                examples.store,
+                examples.idx,
+                examples.val,
+                self.view.row_of.shape[0],
+                word,
+                reporter(self.app, line),
+                cancel,
+            )
+        except Cancelled:
+            return
+        except SaferError as exc:
+            self.app.call_from_thread(self.notify, exc.message, severity="error", timeout=6)
+            return
+        finally:
+            self.app.call_from_thread(line.finish)
+        self.app.call_from_thread(self.show_word, found)
+
+    def show_word(self, found: WordMatches) -> None:
+        if not found.hits:
+            self.notify(f"No stored token is {found.query!r}.", severity="warning", timeout=6)
+            return
+        self.view.set_word(found.query, found.features, found.lift)
+        self.table.cursor = 0
+        self.changed()
+        pieces = ", ".join(repr(p.strip()) for p in found.pieces[:4])
+        self.notify(
+            f"{len(found.features)} features fire more on {pieces} ({found.hits:,} tokens)"
+            " than elsewhere. Esc shows all features again.",
+            timeout=6,
+        )
+
+    def end_word(self) -> None:
+        self.view.set_word("", self.view.features[:0], np.zeros(0))
+        self.changed(self.current_feature())
+
+    def action_escape(self) -> None:
+        """Cancel a running word search, else leave the word search's results."""
+        if self.query_one(ProgressLine).busy:
+            self.word_cancel.cancel()
+        elif self.view.word:
+            self.end_word()
 
     # -- other screens -------------------------------------------------------------------
 

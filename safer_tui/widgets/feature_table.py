@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from safer_tui.feature_view import COLUMNS, WIDE, Column, FeatureView
+from safer_tui.feature_view import WIDE, Column, FeatureView
 
 GUTTER = 2  # "● " on marked rows
 TAG_CLASSES = {
@@ -105,8 +105,7 @@ class FeatureTable(ScrollView, can_focus=True):
         self.reset()
 
     def columns(self) -> list[Column]:
-        """The columns that fit: the mean and rate differences only on wide terminals."""
-        return [c for c in COLUMNS if not c.wide or self.size.width >= WIDE]
+        return self.view.columns(wide=self.size.width >= WIDE)
 
     def widths(self) -> list[int]:
         """Each shown column's width; the note takes what is left."""

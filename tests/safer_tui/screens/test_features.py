@@ -158,3 +158,55 @@ async def test_only_visible_lines_are_drawn_and_the_end_is_reachable(features_wo
         assert widget.render_line(0).text.split()[0] == "feature"  # the header stays
         await pilot.press("g", "j", "j")
         assert app.screen.current_feature() == shown(app)[2]  # type: ignore[attr-defined]
+
+
+def most_common_word(root: Path) -> str:
+    from collections import Counter
+
+    from safer_engine.store.reader import StoreReader
+
+    with StoreReader(Workspace.open(root).store_path) as store:
+        counts = Counter(int(store.token_ids[int(r)]) for r in store.token_row)
+        return next(
+            store.pieces[t].strip() for t, _ in counts.most_common() if store.pieces[t].strip()
+        )
+
+
+async def test_word_search_lists_features_by_lift_in_a_worker(encoded_workspace: Path) -> None:
+    from safer_tui.widgets.progress_line import ProgressLine
+
+    word = most_common_word(encoded_workspace)
+    app = SaferApp(encoded_workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        total = len(shown(app))
+        await pilot.press("w", *word, "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert f"word {word}" in status(app)
+        lifts = [float(cell(app, f, "lift")) for f in shown(app)]
+        assert 0 < len(lifts) <= total
+        assert lifts == sorted(lifts, reverse=True) and lifts[-1] > 0
+        assert "lift" in [c.name for c in table(app).columns()]
+        assert not app.screen.query_one(ProgressLine).busy
+        await pilot.press("escape")  # back to all features
+        await pilot.pause()
+        assert len(shown(app)) == total
+        assert "lift" not in [c.name for c in table(app).columns()]
+        assert "word" not in status(app)
+
+
+async def test_escape_cancels_a_running_word_search(encoded_workspace: Path) -> None:
+    from safer_tui.widgets.progress_line import ProgressLine
+
+    app = SaferApp(encoded_workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        screen.query_one(ProgressLine).start("features on 'x'")  # as the worker does
+        await pilot.press("escape")
+        assert screen.word_cancel.cancelled  # type: ignore[attr-defined]
+        await pilot.press("w", *"zqxjv", "enter")  # matches no token: a message, no crash
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "word" not in status(app)

@@ -1,0 +1,53 @@
+"""One line saying what a background worker is doing, with a bar; hidden when idle.
+
+Engine functions report `(task, done, total)` from a worker thread; `reporter` turns that
+into calls on the UI thread, so the interface keeps drawing while the work runs.
+"""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Label, ProgressBar
+
+from safer_engine.progress import Progress
+
+
+class ProgressLine(Horizontal):
+    DEFAULT_CSS = """
+    ProgressLine {
+        height: 1;
+        padding: 0 1;
+        display: none;
+        &.busy { display: block; }
+        & > Label { width: auto; margin-right: 2; }
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Label()
+        yield ProgressBar(show_eta=False)
+
+    def start(self, what: str) -> None:
+        self.query_one(Label).update(f"{what} · Esc cancels")
+        self.query_one(ProgressBar).update(total=None, progress=0)
+        self.add_class("busy")
+
+    def advance(self, done: int, total: int | None) -> None:
+        self.query_one(ProgressBar).update(total=total, progress=done)
+
+    def finish(self) -> None:
+        self.remove_class("busy")
+
+    @property
+    def busy(self) -> bool:
+        return self.has_class("busy")
+
+
+def reporter(app: App[None], line: ProgressLine) -> Progress:
+    """A `Progress` for engine code running in a thread worker, drawn on `line`."""
+
+    def report(task: str, done: int, total: int | None) -> None:
+        app.call_from_thread(line.advance, done, total)
+
+    return report
