@@ -96,3 +96,20 @@ async def test_palette_offers_the_apps_own_commands(encoded_workspace: Path) -> 
             c for c in app.get_system_commands(app.screen) if c.title == "Sort by density"
         ).callback()
         assert "sort density" in status(app)
+
+
+async def test_a_store_of_a_newer_schema_gets_a_message_not_a_crash(
+    encoded_workspace: Path,
+) -> None:
+    import h5py
+
+    with h5py.File(encoded_workspace / "store.h5", "r+") as f:
+        f.attrs["schema_version"] = 99
+    app = SaferApp(encoded_workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, FeaturesScreen)  # the list stays usable
+        messages = " ".join(n.message for n in app._notifications)
+        assert "store schema 99" in messages and "Upgrade safer-explorer" in messages
