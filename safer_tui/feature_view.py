@@ -72,6 +72,7 @@ class FeatureView:
         self.marked: set[int] = set()
         self.word = ""
         self.values["lift"] = np.zeros(self.total)
+        self._orders: dict[tuple[str, bool], np.ndarray] = {}
         self.set_labels(labels)
 
     @property
@@ -119,8 +120,18 @@ class FeatureView:
 
     def update(self) -> None:
         """Recompute the shown rows after any change of sort, filter, search or labels."""
-        order = self.base[np.argsort(self._sort_key()[self.base], kind="stable")]
+        order = self._sorted()
         self.order = order[self._mask()[order]]
+
+    def _sorted(self) -> np.ndarray:
+        """All rows in the current sort; statistics orders are computed once and kept."""
+        key = (self.sort_column.name, self.descending)
+        if key in self._orders:
+            return self._orders[key]
+        order = self.base[np.argsort(self._sort_key()[self.base], kind="stable")]
+        if self.sort_column.source in NUMERIC:
+            self._orders[key] = order
+        return order
 
     def _sort_key(self) -> np.ndarray:
         column = self.sort_column

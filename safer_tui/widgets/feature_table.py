@@ -7,6 +7,7 @@ so start-up and re-sorting cost the same at 100 features or 100,000.
 
 from __future__ import annotations
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -19,12 +20,20 @@ from textual.strip import Strip
 from safer_tui.feature_view import WIDE, Column, FeatureView
 
 GUTTER = 2  # "● " on marked rows
+LEFT = ("tag", "note")  # text columns; numbers are right-aligned
 TAG_CLASSES = {
     "safe": "feature-table--safe",
     "unsafe": "feature-table--unsafe",
     "unsure": "feature-table--unsure",
     "irrelevant": "feature-table--irrelevant",
 }
+
+
+def fit(text: str, size: int, left: bool) -> str:
+    """`text` padded or cut (with an ellipsis) to exactly `size` terminal cells."""
+    if cell_len(text) > size:
+        return set_cell_size(text, size - 1) + "…"
+    return set_cell_size(text, size) if left else " " * (size - cell_len(text)) + text
 
 
 class FeatureTable(ScrollView, can_focus=True):
@@ -110,7 +119,7 @@ class FeatureTable(ScrollView, can_focus=True):
     def widths(self) -> list[int]:
         """Each shown column's width; the note takes what is left."""
         widths = [c.width for c in self.columns()]
-        fixed = GUTTER + sum(w + 1 for w in widths)
+        fixed = GUTTER + sum(w + 1 for w in widths) - 1
         return [w or max(10, self.scrollable_content_region.width - fixed) for w in widths]
 
     def scroll_to_cursor(self) -> None:
@@ -180,14 +189,13 @@ class FeatureTable(ScrollView, can_focus=True):
         gutter: tuple[str, Style] = ("", Style()),
     ) -> Strip:
         segments = [Segment(gutter[0].ljust(GUTTER), base + gutter[1])]
-        for column, size, text, style in zip(
-            self.columns(), self.widths(), cells, styles, strict=True
-        ):
-            text = text if len(text) <= size else text[: size - 1] + "…"
-            text = text.ljust(size) if column.source in ("tag", "note") else text.rjust(size)
-            segments.append(Segment(text, base + style))
-            segments.append(Segment(" ", base))
-        return Strip(segments).crop_extend(0, width, base)
+        sizes = self.widths()
+        for column, size, text, style in zip(self.columns(), sizes, cells, styles, strict=True):
+            segments.append(Segment(" " if len(segments) > 1 else "", base))
+            segments.append(Segment(fit(text, size, left=column.source in LEFT), base + style))
+        # Cells are exactly their widths, so the length is known without measuring segments.
+        strip = Strip(segments, GUTTER + sum(sizes) + len(sizes) - 1)
+        return strip if strip.cell_length == width else strip.crop_extend(0, width, base)
 
     # -- keys and mouse ------------------------------------------------------------------
 
