@@ -44,6 +44,7 @@ from safer_engine.progress import CancelToken, Progress, no_progress
 from safer_engine.sae import CODES_FILE, SALIENCE_FILE
 from safer_engine.sae.features import add_features
 from safer_engine.store.reader import StoreReader
+from safer_engine.store.schema import ALIGNED
 from safer_engine.store.writer import StoreTables, save_shard, write_store
 from safer_engine.workspace import Workspace
 
@@ -592,7 +593,7 @@ def _write_codes(
     with StoreReader(workspace.store_path) as reader:
         n_rows = int(reader.values.shape[0])
         try:
-            with h5py.File(partial, "w") as f:
+            with h5py.File(partial, "w", **ALIGNED) as f:
                 idx = f.create_dataset("codes_idx", shape=(n_rows, k), dtype=np.int32)
                 val = f.create_dataset("codes_val", shape=(n_rows, k), dtype=np.float16)
                 for start in range(0, n_rows, CODE_ROWS):

@@ -19,6 +19,7 @@ from safer_engine.errors import ModelError, StoreError
 from safer_engine.progress import CancelToken, Progress, no_progress
 from safer_engine.sae import CODES_FILE, SALIENCE_FILE
 from safer_engine.store.reader import StoreReader
+from safer_engine.store.schema import ALIGNED
 
 CHUNK_ROWS = 8192
 DEFAULT_K = 64
@@ -95,7 +96,7 @@ def encode_store(
         if k > int(sae.cfg.d_sae):
             raise StoreError(f"k ({k}) is larger than the SAE's {sae.cfg.d_sae} latents.")
         try:
-            with h5py.File(partial, "w") as f:
+            with h5py.File(partial, "w", **ALIGNED) as f:
                 idx = f.create_dataset("codes_idx", shape=(n_rows, k), dtype=np.int32)
                 val = f.create_dataset("codes_val", shape=(n_rows, k), dtype=np.float16)
                 for start in range(0, n_rows, CHUNK_ROWS):

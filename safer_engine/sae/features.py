@@ -15,6 +15,7 @@ from safer_engine.analysis.features import FeatureStats, build_feature_index, fe
 from safer_engine.analysis.salience import salience_table
 from safer_engine.progress import CancelToken, Progress
 from safer_engine.store.reader import StoreReader, memmap_dataset
+from safer_engine.store.schema import ALIGNED
 
 INDEX_ALL_LIMIT = 200_000_000
 TOP_ROWS_KEPT = 4096
@@ -49,7 +50,7 @@ def add_features(
     """Write `by_feature/*` and `stats/*` into the codes file; return the salience table."""
     import h5py
 
-    with h5py.File(codes_path, "r+") as f:
+    with h5py.File(codes_path, "r+", **ALIGNED) as f:
         n_latents = int(f.attrs["n_latents"])
         idx = memmap_dataset(codes_path, f["codes_idx"])
         val = memmap_dataset(codes_path, f["codes_val"])

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from safer_engine.errors import StoreError
-from safer_engine.store.schema import SCHEMA_VERSION, acts_group
+from safer_engine.store.schema import ALIGNED, SCHEMA_VERSION, acts_group
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def _write(
     import h5py
 
     rows = sum(int(np.load(s, mmap_mode="r")["token_row"].shape[0]) for s in shards)
-    with h5py.File(partial, "w", track_order=True) as f:
+    with h5py.File(partial, "w", track_order=True, **ALIGNED) as f:
         f.attrs["schema_version"] = SCHEMA_VERSION
         for key, value in attrs.items():
             f.attrs[key] = json.dumps(value) if isinstance(value, dict) else value

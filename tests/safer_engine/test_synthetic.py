@@ -171,3 +171,22 @@ def test_example_windows_find_the_rows_of_their_tokens(tiny: Path) -> None:
             assert examples.rows_between(lo, hi, (row, token)) == expected
     finally:
         examples.close()
+
+
+def test_memory_mapped_datasets_are_aligned(tmp_path: Path) -> None:
+    """Misaligned memmaps make numpy copy the whole array before every search."""
+    import h5py
+
+    from safer_engine.sae import CODES_FILE
+    from safer_engine.store.reader import StoreReader, memmap_dataset
+
+    root = build_synthetic_workspace(tmp_path / "ws", 20, 12, 64, 4)
+    workspace = Workspace.open(root)
+    with StoreReader(workspace.store_path) as store:
+        for array in (store.token_row, store.token_ids, store.row_doc, store.values):
+            assert isinstance(array, np.memmap) and array.flags.aligned
+    codes = workspace.sae_dir(str(workspace.stage("encode")["id"])) / CODES_FILE  # type: ignore[index]
+    with h5py.File(codes) as f:
+        for name in ("codes_idx", "codes_val", "by_feature/rows", "by_feature/vals"):
+            array = memmap_dataset(codes, f[name])
+            assert isinstance(array, np.memmap) and array.flags.aligned, name
