@@ -48,7 +48,7 @@ from safer_engine.sae.examples import FeatureExamples
 from safer_engine.synthetic import build_synthetic_workspace, synthetic_sae_id
 from safer_engine.workspace import Workspace
 
-SORT_CYCLE = 5  # the Features screen's sorts: |salience|, density, max, mean Δ, id
+SORT_CYCLE = 8  # s steps through the 8 columns shown at 80×24 and back to |salience|
 PAIRS_TIMEOUT_S = 600.0
 TAGGED = 5  # features tagged safe and unsafe before the Pairs screen opens
 

@@ -12,7 +12,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from safer_engine.progress import CancelToken, Progress, no_progress
+
 CHUNK_ROWS = 65_536
+SCORING_TASK = "scoring pairs"
 
 
 def feature_weights(n_latents: int, safe: Iterable[int], unsafe: Iterable[int]) -> np.ndarray:
@@ -30,11 +33,21 @@ def response_scores(
     selected: np.ndarray,
     n_docs: int,
     weights: np.ndarray,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
 ) -> np.ndarray:
-    """S(r) for every document: the mean weighted code over its selected tokens (0 if none)."""
+    """S(r) for every document: the mean weighted code over its selected tokens (0 if none).
+
+    A pass over every code row (seconds on a large store), so it reports progress and stops
+    between chunks when `cancel` is set, raising `Cancelled`.
+    """
+    cancel = cancel or CancelToken()
+    n_rows = int(idx.shape[0])
     totals = np.zeros(n_docs, dtype=np.float64)
     counts = np.zeros(n_docs, dtype=np.float64)
-    for start in range(0, idx.shape[0], CHUNK_ROWS):
+    for start in range(0, n_rows, CHUNK_ROWS):
+        cancel.check(SCORING_TASK)
+        progress(SCORING_TASK, start, n_rows)
         chunk = slice(start, start + CHUNK_ROWS)
         keep = np.asarray(selected[chunk])
         if not keep.any():
@@ -45,6 +58,7 @@ def response_scores(
         docs = np.asarray(row_doc[chunk])[keep]
         totals += np.bincount(docs, weights=row_scores, minlength=n_docs)
         counts += np.bincount(docs, minlength=n_docs)
+    progress(SCORING_TASK, n_rows, n_rows)
     return np.divide(totals, counts, out=np.zeros(n_docs), where=counts > 0)
 
 

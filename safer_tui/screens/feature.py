@@ -3,8 +3,11 @@ quantiles with every token shaded by this feature's activation."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.color import Color
 from rich.style import Style
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,31 +16,51 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Sparkline, Static
 
 from safer_engine.errors import SaferError
+from safer_engine.labels import Label
 from safer_engine.sae.examples import Example
 from safer_tui.screens.help import HelpScreen
 from safer_tui.workspace_data import WorkspaceData
 
-SIDE_STYLES = {"chosen": "bold green", "rejected": "bold red", "both": "bold yellow"}
+SIDE_STYLES = {
+    "chosen": "bold green",
+    "rejected": "bold red",
+    "both": "bold yellow",
+    "none": "dim",
+}
 SHADE = (255, 140, 0)  # activation colour, blended over the background by strength
-HELP_KEYS = [
-    ("", "examples: top = strongest activations; p90, p50,"),
-    ("", "p10 = drawn around those percentiles"),
+BASE = 30  # the background grey that shading blends from
+LABEL_WIDTH = 18  # "rejected top   6.5": side, quantile, activation
+HELP_KEYS = [  # descriptions fit the help box: 46 columns
+    ("", "examples: top = strongest activations; p90,"),
+    ("", "p50, p10 = drawn around those percentiles;"),
+    ("", "the prompt is dim, ▍ marks where it ends"),
     ("[ / ]", "previous / next feature (in the list's order)"),
     ("j / k", "scroll the examples"),
     ("t u i m", "tag safe / unsafe / irrelevant / unsure"),
     ("x", "clear the tag"),
-    ("Esc", "back to the features"),
+    ("Esc", "back"),
     ("F1 / ?", "this help"),
 ]
+
+
+def shade_style(rgb: tuple[int, int, int], strength: float) -> Style:
+    """A background `strength` (0–1) of the way from the base grey to `rgb`."""
+    if strength <= 0:
+        return Style()
+    r, g, b = (int(c * strength + BASE * (1 - strength)) for c in rgb)
+    return Style(bgcolor=Color.from_rgb(r, g, b))
+
+
+def example_label(example: Example) -> Text:
+    rank = "top" if example.quantile >= 1.0 else f"p{round(example.quantile * 100):02d}"
+    label = f"{example.side:>8} {rank:>3} {example.activation:5.1f}"
+    return Text(label, style=SIDE_STYLES.get(example.side, ""), no_wrap=True)
 
 
 def shaded(example: Example, peak: float) -> Text:
     """The example's text, each token's background as strong as its activation; the prompt
     dimmed and a bar where the response starts."""
     text = Text()
-    rank = "top" if example.quantile >= 1.0 else f"p{round(example.quantile * 100):02d}"
-    label = f"{example.side:>8} {rank:>3} {example.activation:5.1f}  "
-    text.append(label, style=SIDE_STYLES[example.side])
     for i, (piece, value, in_response) in enumerate(
         zip(example.pieces, example.activations, example.in_response, strict=True)
     ):
@@ -45,10 +68,39 @@ def shaded(example: Example, peak: float) -> Text:
             text.append("▍", style="bold cyan")  # where the prompt ends and the response starts
         strength = min(1.0, value / peak) if peak > 0 else 0.0
         style = Style(dim=not in_response, bold=i == example.focus, underline=i == example.focus)
-        if strength > 0:
-            r, g, b = (int(c * strength + 30 * (1 - strength)) for c in SHADE)
-            style += Style(bgcolor=Color.from_rgb(r, g, b))
-        text.append(piece.replace("\n", "⏎"), style=style)
+        text.append(piece.replace("\n", "⏎"), style=style + shade_style(SHADE, strength))
+    return text
+
+
+def examples_grid(examples: list[Example]) -> Table:
+    """Label column of fixed width and text in a column of its own, so wrapped lines stay
+    under their text instead of running back under the labels."""
+    grid = Table.grid(padding=(0, 1), expand=True)
+    grid.add_column(width=LABEL_WIDTH, no_wrap=True)
+    grid.add_column(ratio=1, overflow="fold")
+    peak = max((e.activation for e in examples), default=0.0)
+    for example in examples:
+        grid.add_row(example_label(example), shaded(example, peak))
+    return grid
+
+
+def stats_text(feature: int, row: dict[str, Any], label: Label | None) -> Text:
+    """Statistics, tag and the whole note; built as Text so a note's brackets are never read
+    as markup."""
+    tag = (label.tag or "untagged") if label else "untagged"
+    text = Text.assemble(
+        (f"Feature {feature}", "bold"),
+        f"  salience {row['salience']:+.3f}  tag ",
+        (tag, "bold"),
+        "\n",
+        f"sums chosen {row['sum_chosen']:.1f} / rejected {row['sum_rejected']:.1f} · "
+        f"mean act {row['mean_act_chosen']:.3f} / {row['mean_act_rejected']:.3f} · "
+        f"firing {row['fire_rate_chosen']:.3f} / {row['fire_rate_rejected']:.3f} · "
+        f"density {row['density']:.4f} · max {row['max_act']:.1f}",
+    )
+    if label and label.note:
+        text.append("\nnote: ", style="bold")
+        text.append(label.note)
     return text
 
 
@@ -92,21 +144,12 @@ class FeatureScreen(Screen[None]):
         feature = self.feature
         row = self.data.features.filter(self.data.features["feature"] == feature).row(0, named=True)
         label = self.data.current_labels().get(feature)
-        tag = (label.tag or "untagged") if label else "untagged"
         self.sub_title = f"feature {feature} · {self.position + 1} of {len(self.order)}"
-        self.query_one("#feature-stats", Static).update(
-            f"[b]Feature {feature}[/b]  salience {row['salience']:+.3f}  "
-            f"tag [b]{tag}[/b]{'  note: ' + label.note if label and label.note else ''}\n"
-            f"sums chosen {row['sum_chosen']:.1f} / rejected {row['sum_rejected']:.1f} · "
-            f"mean act {row['mean_act_chosen']:.3f} / {row['mean_act_rejected']:.3f} · "
-            f"firing {row['fire_rate_chosen']:.3f} / {row['fire_rate_rejected']:.3f} · "
-            f"density {row['density']:.4f} · max {row['max_act']:.1f}"
-        )
+        self.query_one("#feature-stats", Static).update(stats_text(feature, row, label))
         examples = self.data.examples.examples(feature)
         self.query_one("#feature-hist", Sparkline).data = self.data.examples.histogram(feature)
-        peak = max((e.activation for e in examples), default=0.0)
-        body = (
-            Text("\n").join(shaded(e, peak) for e in examples)
+        body: Table | Text = (
+            examples_grid(examples)
             if examples
             else Text("This feature never fires on the stored tokens.", style="dim")
         )

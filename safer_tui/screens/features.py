@@ -343,7 +343,7 @@ class FeaturesScreen(Screen[None]):
         from safer_tui.screens.pairs import PairsScreen
 
         if self.store_ready():
-            self.app.push_screen(PairsScreen(self.data))
+            self.app.push_screen(PairsScreen(self.data, self.current_feature()))
 
     def export_tags(self) -> None:
         target = self.data.workspace.root / f"labels-{self.data.sae_id}.csv"

@@ -1,118 +1,334 @@
-"""Pairs ranked by safety score from the tagged features, both responses side by side with
-every token shaded green (safe features) or red (unsafe features)."""
+"""Pairs ranked by safety score from the tagged features, both responses side by side under
+the pair's prompt, every token shaded by all tagged features (green safe, red unsafe) or by
+one feature's activation (`h` switches).
+
+Scoring is a pass over every stored code (seconds on a large store), so it runs in a thread
+worker with a progress bar; leaving the screen cancels it through a `CancelToken`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from rich.color import Color
+from rich.console import RenderableType
 from rich.style import Style
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from safer_engine.analysis.pair_scores import pair_scores
+from safer_engine.errors import Cancelled, SaferError
+from safer_engine.progress import CancelToken, Progress
+from safer_tui.screens.feature import SHADE, shade_style
 from safer_tui.screens.help import HelpScreen
+from safer_tui.widgets.progress_line import ProgressLine
 from safer_tui.workspace_data import WorkspaceData
 
-SAFE_RGB, UNSAFE_RGB, BASE = (0, 170, 80), (200, 40, 40), 30
+SAFE_RGB, UNSAFE_RGB = (0, 170, 80), (200, 40, 40)
 SHOWN_PAIRS = 2000  # the table lists the highest-scoring pairs; scores cover every pair
-HELP_KEYS = [
-    ("j / k", "previous / next pair"),
+PROMPT_LINES = 3  # of the prompt shown until `o` shows all of it
+HELP_KEYS = [  # descriptions fit the help box: 46 columns
+    ("j / k", "next / previous pair (arrows too)"),
+    ("h", "shade tokens by all tagged features (green"),
+    ("", "safe, red unsafe) or by one feature: the one"),
+    ("", "picked in the list, else the pair's strongest"),
     ("g", "open the pair's strongest feature"),
-    ("Esc", "back to the features"),
+    ("o", "whole prompt / its first lines"),
+    ("Esc", "back (stops scoring)"),
     ("F1 / ?", "this help"),
+    ("", ""),
+    ("score", "S(chosen) − S(rejected); S(r): mean over the"),
+    ("", "response's selected tokens of the activations"),
+    ("", "of safe-tagged minus unsafe-tagged features"),
 ]
 
 
-def shade(pieces: list[tuple[str, float]], peak: float) -> Text:
+@dataclass(frozen=True)
+class Ranking:
+    """Every pair's score, its parts and what the table lists beside it."""
+
+    doc_scores: np.ndarray
+    scores: np.ndarray
+    order: np.ndarray  # the pairs listed, highest score first
+    slices: np.ndarray
+    slice_names: list[str]
+    splits: np.ndarray
+    split_names: list[str]
+
+
+def rank_pairs(
+    data: WorkspaceData,
+    safe: list[int],
+    unsafe: list[int],
+    progress: Progress,
+    cancel: CancelToken,
+) -> Ranking:
+    """Runs in a worker thread: opening the store (first use) and scoring both take time."""
+    examples = data.examples
+    store = examples.store
+    doc_scores = examples.doc_scores(safe, unsafe, progress, cancel)
+    slices, slice_names = store.codes("slice")
+    splits, split_names = store.codes("split")
+    scores = pair_scores(doc_scores, store.chosen_doc, store.rejected_doc)
+    order = np.argsort(-scores, kind="stable")[:SHOWN_PAIRS]
+    return Ranking(doc_scores, scores, order, slices, slice_names, splits, split_names)
+
+
+def shade(pieces: list[tuple[str, float]], peak: float, by_feature: bool) -> Text:
+    """Tokens on a background as strong as their value: one feature's activation in the
+    Feature screen's colour, or the tagged sum in green (safe) / red (unsafe)."""
     text = Text()
-    for piece, score in pieces:
-        strength = min(1.0, abs(score) / peak) if peak > 0 else 0.0
-        style = Style()
-        if strength > 0:
-            rgb = SAFE_RGB if score > 0 else UNSAFE_RGB
-            r, g, b = (int(c * strength + BASE * (1 - strength)) for c in rgb)
-            style = Style(bgcolor=Color.from_rgb(r, g, b))
-        text.append(piece.replace("\n", "⏎\n"), style=style)
+    for piece, value in pieces:
+        strength = min(1.0, abs(value) / peak) if peak > 0 else 0.0
+        rgb = SHADE if by_feature else SAFE_RGB if value > 0 else UNSAFE_RGB
+        text.append(piece.replace("\n", "⏎\n"), style=shade_style(rgb, strength))
     return text
+
+
+class PromptView(Static):
+    """The pair's prompt: its first lines with an ellipsis where it is cut, or all of it."""
+
+    prompt = ""
+    expanded = False
+
+    def show(self, prompt: str, expanded: bool) -> None:
+        self.prompt, self.expanded = prompt, expanded
+        self.refresh(layout=True)
+
+    def render(self) -> RenderableType:
+        text = Text.assemble(("prompt ", "bold"), (self.prompt.replace("\n", "⏎ "), "italic"))
+        width = self.size.width
+        if self.expanded or width <= 1:
+            return text
+        lines = text.wrap(self.app.console, width)
+        if len(lines) <= PROMPT_LINES:
+            return text
+        shown = lines[:PROMPT_LINES]
+        shown[-1].truncate(width - 1)
+        shown[-1].rstrip()
+        shown[-1].append("…", style=Style(bold=True))
+        return Text("\n").join(shown)
 
 
 class PairsScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape,backspace", "app.pop_screen", "Back"),
+        Binding("escape,backspace", "back", "Back"),
         Binding("j", "move(1)", "Next", show=False),
         Binding("k", "move(-1)", "Prev", show=False),
-        Binding("g", "strongest", "Strongest feature"),
+        Binding("h", "toggle_shading", "Shading"),
+        Binding("g", "strongest", "Strongest"),
+        Binding("o", "toggle_prompt", "Prompt"),
         Binding("f1,question_mark", "help", "Help"),
     ]
 
-    def __init__(self, data: WorkspaceData) -> None:
+    class ScoringProgress(Message):
+        def __init__(self, done: int, total: int | None) -> None:
+            super().__init__()
+            self.done, self.total = done, total
+
+    class Scored(Message):
+        def __init__(self, ranking: Ranking) -> None:
+            super().__init__()
+            self.ranking = ranking
+
+    class ScoringFailed(Message):
+        def __init__(self, error: SaferError | OSError) -> None:
+            super().__init__()
+            self.error = error
+
+    def __init__(self, data: WorkspaceData, feature: int | None = None) -> None:
         super().__init__()
         self.data = data
+        self.feature = feature
         labels = data.current_labels()
         self.safe = sorted(f for f, label in labels.items() if label.tag == "safe")
         self.unsafe = sorted(f for f, label in labels.items() if label.tag == "unsafe")
+        # With nothing tagged, tagged shading would be blank: start with one feature's.
+        self.by_feature = not (self.safe or self.unsafe)
+        self.prompt_expanded = False
+        self.cancel = CancelToken()
+        self.ranking: Ranking | None = None
+        self.pair: int | None = None
         self.strongest: list[tuple[int, float]] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Static(id="pairs-status")
+        yield ProgressLine()
+        if not (self.safe or self.unsafe):
+            yield Static(
+                "No features are tagged yet, so every pair scores 0 and the list is in data "
+                "order. Tag features safe (t) or unsafe (u) on the Features screen.",
+                id="pairs-notice",
+            )
         yield DataTable(id="pairs", cursor_type="row", zebra_stripes=True)
+        yield Static(id="pair-info")
         yield Static(id="pair-features")
+        with VerticalScroll(id="pair-prompt-scroll"):
+            yield PromptView(id="pair-prompt")
         with Horizontal(id="pair-sides"):
             yield VerticalScroll(Static(id="chosen-text"), id="chosen-side")
             yield VerticalScroll(Static(id="rejected-text"), id="rejected-side")
         yield Footer()
 
     def on_mount(self) -> None:
-        examples = self.data.examples
-        scores = examples.pair_scores(self.safe, self.unsafe)
-        slices, slice_names = examples.store.codes("slice")
-        splits, split_names = examples.store.codes("split")
-        order = np.argsort(-scores, kind="stable")[:SHOWN_PAIRS]
         table = self.query_one(DataTable)
         for name, width in (("pair", 6), ("score", 8), ("slice", 9), ("split", 6)):
             table.add_column(name, width=width, key=name)
-        for pair in order.tolist():
-            table.add_row(
-                str(pair),
-                f"{scores[pair]:+.3f}",
-                slice_names[slices[pair]],
-                split_names[splits[pair]],
-                key=str(pair),
-            )
-        self.sub_title = (
-            f"{len(scores):,} pairs by score from {len(self.safe)} safe and "
-            f"{len(self.unsafe)} unsafe tagged features"
-        )
         self.query_one("#chosen-side").border_title = "chosen"
         self.query_one("#rejected-side").border_title = "rejected"
+        self.sub_title = f"{len(self.safe)} safe and {len(self.unsafe)} unsafe tagged features"
+        self.show_status("scoring pairs…")
+        self.query_one(ProgressLine).start("scoring pairs")
         table.focus()
+        self.score_pairs()
+
+    # -- scoring, off the UI thread ----------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="pair-scores")
+    def score_pairs(self) -> None:
+        try:
+            ranking = rank_pairs(self.data, self.safe, self.unsafe, self.report, self.cancel)
+        except Cancelled:
+            return  # the screen was left: nobody is waiting for the scores
+        except (SaferError, OSError) as exc:
+            self.post_message(self.ScoringFailed(exc))
+            return
+        self.post_message(self.Scored(ranking))
+
+    def report(self, task: str, done: int, total: int | None) -> None:
+        """The engine's progress callback, called in the worker thread. Posting never
+        waits for the UI (`call_from_thread` would), so a worker reporting while the app
+        shuts down cannot hang."""
+        self.post_message(self.ScoringProgress(done, total))
+
+    def on_pairs_screen_scoring_progress(self, message: ScoringProgress) -> None:
+        self.query_one(ProgressLine).advance(message.done, message.total)
+
+    def on_pairs_screen_scored(self, message: Scored) -> None:
+        self.ranking = message.ranking
+        self.query_one(ProgressLine).finish()
+        self.fill(message.ranking)
+
+    def on_pairs_screen_scoring_failed(self, message: ScoringFailed) -> None:
+        self.query_one(ProgressLine).finish()
+        error = message.error
+        text = f"{error.message}\n{error.hint}" if isinstance(error, SaferError) else str(error)
+        self.notify(text, severity="error", timeout=8)
+        self.query_one("#pairs-status", Static).update(Text(f"Could not score pairs: {text}"))
+
+    def fill(self, ranking: Ranking) -> None:
+        table = self.query_one(DataTable)
+        for pair in ranking.order.tolist():
+            table.add_row(
+                str(pair),
+                f"{ranking.scores[pair]:+.3f}",
+                ranking.slice_names[ranking.slices[pair]],
+                ranking.split_names[ranking.splits[pair]],
+                key=str(pair),
+            )
+        self.show_status()
+
+    def action_back(self) -> None:
+        self.cancel.cancel()
+        self.app.pop_screen()
+
+    def on_unmount(self) -> None:
+        # Also on quit: a worker left running would hold the process open until it ends.
+        self.cancel.cancel()
+
+    # -- the highlighted pair ----------------------------------------------------------
+
+    def shading_feature(self) -> int | None:
+        """The one feature shaded by `h`: the one passed in, else the pair's strongest."""
+        if self.feature is not None:
+            return self.feature
+        return self.strongest[0][0] if self.strongest else None
+
+    def show_status(self, doing: str = "") -> None:
+        if not self.by_feature:
+            mode = "tagged features"
+        elif (feature := self.shading_feature()) is None:
+            mode = "one feature (none fires here)"
+        else:
+            mode = f"feature {feature}" + (", pair's strongest" if self.feature is None else "")
+        count = f"{len(self.ranking.scores):,} pairs" if self.ranking else doing
+        self.query_one("#pairs-status", Static).update(
+            Text.assemble(count, " · shading by ", (mode, "bold"), " · h switches")
+        )
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value is not None:
             self.show_pair(int(event.row_key.value))
 
     def show_pair(self, pair: int) -> None:
+        self.pair = pair
         examples = self.data.examples
-        chosen = int(examples.store.chosen_doc[pair])
-        rejected = int(examples.store.rejected_doc[pair])
-        sides = [
-            examples.response_shading(doc, self.safe, self.unsafe) for doc in (chosen, rejected)
-        ]
-        peak = max((abs(v) for side in sides for _, v in side), default=0.0)
-        self.query_one("#chosen-text", Static).update(shade(sides[0], peak))
-        self.query_one("#rejected-text", Static).update(shade(sides[1], peak))
-        self.strongest = examples.strongest_features(chosen, rejected)
+        docs = (int(examples.store.chosen_doc[pair]), int(examples.store.rejected_doc[pair]))
+        self.strongest = examples.strongest_features(*docs)
+        self.show_info(pair, docs)
+        self.query_one(PromptView).show(examples.prompt_text(docs[0]), self.prompt_expanded)
+        self.shade_sides(docs)
+        self.show_status()
+
+    def show_info(self, pair: int, docs: tuple[int, int]) -> None:
+        ranking = self.ranking
+        assert ranking is not None  # rows exist only once scored
+        self.query_one("#pair-info", Static).update(
+            Text.assemble(
+                ("pair ", "bold"),
+                (str(pair), "bold"),
+                f" · {self.data.examples.pair_id(pair)} · "
+                f"{ranking.slice_names[ranking.slices[pair]]} · "
+                f"{ranking.split_names[ranking.splits[pair]]} · score ",
+                (f"{ranking.scores[pair]:+.3f}", "bold"),
+            )
+        )
+        for side, doc in zip(("chosen", "rejected"), docs, strict=True):
+            self.query_one(
+                f"#{side}-side"
+            ).border_title = f"{side} · S = {ranking.doc_scores[doc]:+.3f}"
         listed = ", ".join(f"{f} ({v:+.1f})" for f, v in self.strongest) or "none"
         self.query_one("#pair-features", Static).update(
             f"Strongest features (chosen − rejected): {listed}"
         )
 
+    def shade_sides(self, docs: tuple[int, int]) -> None:
+        examples = self.data.examples
+        if self.by_feature:
+            feature = self.shading_feature()
+            safe, unsafe = ([feature] if feature is not None else []), []
+        else:
+            safe, unsafe = self.safe, self.unsafe
+        sides = [examples.response_shading(doc, safe, unsafe) for doc in docs]
+        peak = max((abs(v) for side in sides for _, v in side), default=0.0)
+        for name, pieces in zip(("chosen", "rejected"), sides, strict=True):
+            self.query_one(f"#{name}-text", Static).update(shade(pieces, peak, self.by_feature))
+
+    # -- keys ------------------------------------------------------------------------------
+
     def action_move(self, delta: int) -> None:
         table = self.query_one(DataTable)
         (table.action_cursor_down if delta > 0 else table.action_cursor_up)()
+
+    def action_toggle_shading(self) -> None:
+        self.by_feature = not self.by_feature
+        if self.pair is not None:
+            self.show_pair(self.pair)
+        else:
+            self.show_status("scoring pairs…")
+
+    def action_toggle_prompt(self) -> None:
+        self.prompt_expanded = not self.prompt_expanded
+        self.query_one("#pair-prompt-scroll").set_class(self.prompt_expanded, "expanded")
+        prompt = self.query_one(PromptView)
+        prompt.show(prompt.prompt, self.prompt_expanded)
 
     def action_strongest(self) -> None:
         from safer_tui.screens.feature import FeatureScreen

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+from textual.widgets import Static
 
 from safer_tui.app import SaferApp
 from safer_tui.screens.features import FeaturesScreen
 from tests.safer_tui.helpers import cell, shown
 
 pytestmark = pytest.mark.anyio
+LABEL = re.compile(r"^(chosen|rejected|both|none) +(top|p\d\d) +\d+\.\d ")
+
+
+def examples_text(app: SaferApp, width: int) -> list[str]:
+    """The examples as a terminal `width` columns wide prints them."""
+    console = Console(width=width, file=io.StringIO(), color_system=None, record=True)
+    console.print(app.screen.query_one("#feature-examples", Static).content)
+    return console.export_text().splitlines()
 
 
 async def test_feature_page_shows_shaded_examples_and_moves(encoded_workspace: Path) -> None:
@@ -24,7 +36,7 @@ async def test_feature_page_shows_shaded_examples_and_moves(encoded_workspace: P
         await pilot.pause()
         assert isinstance(app.screen, FeatureScreen)
         assert app.screen.feature == order[0]
-        text = str(app.screen.query_one("#feature-examples").render())
+        text = "\n".join(examples_text(app, 80))
         assert "rejected" in text or "chosen" in text
         await pilot.press("right_square_bracket")
         assert app.screen.feature == order[1]
@@ -38,3 +50,33 @@ async def test_feature_page_shows_shaded_examples_and_moves(encoded_workspace: P
         assert isinstance(app.screen, FeaturesScreen)
         # the tag made on the feature page shows in the list at once
         assert cell(app, order[-1], "tag") == "unsafe"
+
+
+async def test_wrapped_examples_stay_in_their_column(encoded_workspace: Path) -> None:
+    from safer_tui.screens.feature import LABEL_WIDTH
+
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        lines = examples_text(app, 48)  # narrow: every example wraps
+        labelled = [line for line in lines if LABEL.match(line.lstrip())]
+        wrapped = [line for line in lines if line not in labelled]
+        assert labelled and wrapped
+        # the label column is fixed: text starts at the same column on every line
+        assert all(line.startswith(" " * (LABEL_WIDTH + 1)) for line in wrapped)
+        assert all(line[LABEL_WIDTH] == " " for line in labelled)
+
+
+async def test_the_whole_note_shows_even_with_brackets(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    note = "[b]refusals[/b] like 'I can't [help]' " + "and more words " * 12 + "[/]"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.data is not None
+        app.data.note(shown(app)[0], note)
+        await pilot.press("enter")
+        await pilot.pause()
+        stats = app.screen.query_one("#feature-stats", Static).content
+        assert note in str(stats)

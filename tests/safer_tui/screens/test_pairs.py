@@ -2,36 +2,245 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
-from textual.widgets import DataTable
+from rich.text import Text
+from textual.coordinate import Coordinate
+from textual.pilot import Pilot
+from textual.widgets import DataTable, ProgressBar, Static
 
+from safer_engine.errors import StoreError
+from safer_engine.progress import CancelToken, Progress
+from safer_engine.sae.examples import FeatureExamples
 from safer_tui.app import SaferApp
+from safer_tui.screens.features import FeaturesScreen
+from safer_tui.screens.pairs import PairsScreen, PromptView
+from safer_tui.widgets.progress_line import ProgressLine
 
 pytestmark = pytest.mark.anyio
 
 
+async def scored(app: SaferApp, pilot: Pilot[None]) -> PairsScreen:
+    """The Pairs screen once its scoring worker has finished and its result is shown."""
+    await app.workers.wait_for_complete()
+    screen = app.screen
+    assert isinstance(screen, PairsScreen)
+    for _ in range(200):  # a bound, not a timing: the result arrives as a posted message
+        await pilot.pause()
+        if not screen.query_one(ProgressLine).busy:
+            break
+    return screen
+
+
+def shown(screen: PairsScreen, selector: str) -> Text:
+    content = screen.query_one(selector, Static).content
+    return content if isinstance(content, Text) else Text(str(content))
+
+
+def backgrounds(screen: PairsScreen) -> set[tuple[int, int, int]]:
+    """Background colours of the tokens on both sides."""
+    found: set[tuple[int, int, int]] = set()
+    for side in ("#chosen-text", "#rejected-text"):
+        for span in shown(screen, side).spans:
+            style = span.style
+            if not isinstance(style, str) and style.bgcolor is not None:
+                r, g, b = style.bgcolor.get_truecolor()
+                found.add((r, g, b))
+    return found
+
+
 async def test_pairs_ranked_by_tag_scores_side_by_side(encoded_workspace: Path) -> None:
     from safer_tui.screens.feature import FeatureScreen
-    from safer_tui.screens.pairs import PairsScreen
 
     app = SaferApp(encoded_workspace, author="alice")
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         await pilot.press("t", "u", "p")  # first feature safe, second unsafe, open pairs
-        await pilot.pause()
-        assert isinstance(app.screen, PairsScreen)
-        assert (len(app.screen.safe), len(app.screen.unsafe)) == (1, 1)
-        pairs = app.screen.query_one("#pairs", DataTable)
+        screen = await scored(app, pilot)
+        assert (len(screen.safe), len(screen.unsafe)) == (1, 1)
+        assert not screen.query_one(ProgressLine).busy  # hidden once the scores arrived
+        assert not screen.query_one(ProgressLine).display
+        assert not screen.query("#pairs-notice")
+        pairs = screen.query_one("#pairs", DataTable)
         assert pairs.row_count == 20
-        scores = [float(pairs.get_cell_at((r, 1))) for r in range(pairs.row_count)]
+        scores = [float(pairs.get_cell_at(Coordinate(r, 1))) for r in range(pairs.row_count)]
         assert scores == sorted(scores, reverse=True)
-        assert "Strongest features" in str(app.screen.query_one("#pair-features").render())
-        chosen = str(app.screen.query_one("#chosen-text").render())
-        assert chosen.strip()
+        assert "Strongest features" in shown(screen, "#pair-features").plain
+        assert shown(screen, "#chosen-text").plain.strip()
+        assert "20 pairs" in shown(screen, "#pairs-status").plain
         await pilot.press("j")
         await pilot.pause()
+        assert screen.pair is not None and screen.ranking is not None
+        examples, pair = app.data.examples, screen.pair  # type: ignore[union-attr]
+        chosen, rejected = (
+            int(examples.store.chosen_doc[pair]),
+            int(examples.store.rejected_doc[pair]),
+        )
+        info = shown(screen, "#pair-info").plain
+        assert examples.pair_id(pair) in info and f"{screen.ranking.scores[pair]:+.3f}" in info
+        assert "train" in info or "test" in info
+        doc_scores = screen.ranking.doc_scores
+        assert (
+            screen.query_one("#chosen-side").border_title
+            == f"chosen · S = {doc_scores[chosen]:+.3f}"
+        )
+        assert screen.query_one("#rejected-side").border_title == (
+            f"rejected · S = {doc_scores[rejected]:+.3f}"
+        )
+        assert screen.ranking.scores[pair] == pytest.approx(
+            doc_scores[chosen] - doc_scores[rejected]
+        )
+        prompt = screen.query_one(PromptView)
+        assert prompt.prompt == examples.prompt_text(chosen) != ""
+        assert prompt.prompt.split()[-1] in prompt.render().plain  # type: ignore[union-attr]
         await pilot.press("g")
         await pilot.pause()
         assert isinstance(app.screen, FeatureScreen)
+        assert app.screen.feature == screen.strongest[0][0]
+
+
+async def test_h_switches_between_tagged_and_one_feature_shading(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("t", "u")
+        assert app.data is not None
+        app.push_screen(PairsScreen(app.data))  # no feature picked: h uses the strongest
+        screen = await scored(app, pilot)
+        assert not screen.by_feature
+        assert "tagged features" in shown(screen, "#pairs-status").plain
+        tagged = backgrounds(screen)
+        # green (safe) blends have r < g, red (unsafe) ones g == b: never the orange r > g > b
+        assert tagged and not any(r > g > b for r, g, b in tagged)
+        await pilot.press("h")
+        await pilot.pause()
+        assert screen.by_feature
+        strongest = screen.strongest[0][0]
+        assert f"feature {strongest}, pair's strongest" in shown(screen, "#pairs-status").plain
+        one = backgrounds(screen)
+        assert one and all(r > g > b for r, g, b in one)
+        assert (255, 140, 0) in one  # the strongest token of the two sides at full strength
+        await pilot.press("h")
+        await pilot.pause()
+        assert backgrounds(screen) == tagged
+
+
+async def test_no_tags_says_so_and_shades_the_feature_passed_in(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.data is not None
+        feature = int(app.data.features["feature"][0])
+        app.push_screen(PairsScreen(app.data, feature))
+        screen = await scored(app, pilot)
+        assert "No features are tagged" in shown(screen, "#pairs-notice").plain
+        assert screen.ranking is not None and not screen.ranking.scores.any()
+        assert screen.by_feature  # tagged shading would be blank
+        status = shown(screen, "#pairs-status").plain
+        assert f"feature {feature}" in status and "strongest" not in status
+        assert all(r > g > b for r, g, b in backgrounds(screen))  # that feature's colour
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, FeaturesScreen)
+
+
+@pytest.mark.parametrize("key", ["escape", "q"])
+async def test_leaving_while_scoring_cancels_it(
+    encoded_workspace: Path, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    started, stopped = threading.Event(), threading.Event()
+    seen: dict[str, bool] = {}
+
+    def slow_scores(
+        self: FeatureExamples,
+        safe: list[int],
+        unsafe: list[int],
+        progress: Progress,
+        cancel: CancelToken,
+    ) -> np.ndarray:
+        progress("scoring pairs", 1, 4)
+        started.set()
+        for _ in range(1000):  # a bound, not a timing: returns as soon as it is cancelled
+            if cancel.cancelled:
+                break
+            time.sleep(0.01)
+        seen["cancelled"] = cancel.cancelled
+        stopped.set()
+        cancel.check("scoring pairs")
+        return np.zeros(self.store.n_docs)
+
+    monkeypatch.setattr(FeatureExamples, "doc_scores", slow_scores)
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("t", "p")
+        assert isinstance(app.screen, PairsScreen)
+        for _ in range(100):
+            await pilot.pause(0.02)
+            bar = app.screen.query_one(ProgressBar)
+            if started.is_set() and bar.total == 4:
+                break
+        assert (bar.progress, bar.total) == (1, 4)
+        assert app.screen.query_one(ProgressLine).display
+        assert app.screen.query_one(DataTable).row_count == 0  # still scoring
+        await pilot.press("h")  # keys work while it scores
+        await pilot.press(key)
+        await pilot.pause()
+        if key == "escape":
+            assert isinstance(app.screen, FeaturesScreen)
+    assert stopped.wait(10)
+    assert seen["cancelled"]
+
+
+async def test_a_failure_while_scoring_is_a_message_not_a_crash(
+    encoded_workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> np.ndarray:
+        raise StoreError("The codes file is truncated.", "Run `safer encode --force`.")
+
+    monkeypatch.setattr(FeatureExamples, "doc_scores", broken)
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("t", "p")
+        screen = await scored(app, pilot)
+        assert "Could not score pairs: The codes file is truncated." in (
+            shown(screen, "#pairs-status").plain
+        )
+        assert not screen.query_one(ProgressLine).busy
+        assert screen.query_one(DataTable).row_count == 0
+
+
+async def test_a_long_prompt_is_cut_with_an_ellipsis_until_o(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("t", "p")
+        screen = await scored(app, pilot)
+        prompt = screen.query_one(PromptView)
+        long = " ".join(f"word{i}" for i in range(200))
+        prompt.show(long, expanded=False)
+        await pilot.pause()
+        cut = prompt.render()
+        assert isinstance(cut, Text)
+        assert len(cut.plain.splitlines()) == 3 and cut.plain.endswith("…")
+        await pilot.press("o")
+        await pilot.pause()
+        assert screen.query_one("#pair-prompt-scroll").has_class("expanded")
+        full = prompt.render()
+        assert isinstance(full, Text) and "word199" in full.plain
+
+
+async def test_p_passes_the_feature_under_the_cursor(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("j", "j")
+        picked = app.screen.current_feature()  # type: ignore[attr-defined]
+        await pilot.press("p")
+        screen = await scored(app, pilot)
+        assert screen.feature == picked
