@@ -7,11 +7,9 @@ from typing import Any
 
 from rich.color import Color
 from rich.style import Style
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Sparkline, Static
 
@@ -19,6 +17,7 @@ from safer_engine.errors import SaferError
 from safer_engine.labels import Label
 from safer_engine.sae.examples import Example
 from safer_tui.screens.help import HelpScreen
+from safer_tui.widgets.example_lines import Chunk, ExampleLines
 from safer_tui.workspace_data import WorkspaceData
 
 SIDE_STYLES = {
@@ -27,6 +26,7 @@ SIDE_STYLES = {
     "both": "bold yellow",
     "none": "dim",
 }
+BAR = Style(bold=True, color="cyan")
 SHADE = (255, 140, 0)  # activation colour, blended over the background by strength
 BASE = 30  # the background grey that shading blends from
 LABEL_WIDTH = 18  # "rejected top   6.5": side, quantile, activation
@@ -51,45 +51,40 @@ def shade_style(rgb: tuple[int, int, int], strength: float) -> Style:
     return Style(bgcolor=Color.from_rgb(r, g, b))
 
 
-def example_label(example: Example) -> Text:
+def example_label(example: Example) -> Chunk:
     rank = "top" if example.quantile >= 1.0 else f"p{round(example.quantile * 100):02d}"
     label = f"{example.side:>8} {rank:>3} {example.activation:5.1f}"
-    return Text(label, style=SIDE_STYLES.get(example.side, ""), no_wrap=True)
+    return label, Style.parse(SIDE_STYLES.get(example.side, ""))
 
 
-def shaded(example: Example, peak: float) -> Text:
-    """The example's text, each token's background as strong as its activation; the prompt
+def shaded(example: Example, peak: float) -> list[Chunk]:
+    """The example's tokens, each on a background as strong as its activation; the prompt
     dimmed and a bar where the response starts."""
-    text = Text()
+    chunks: list[Chunk] = []
     for i, (piece, value, in_response) in enumerate(
         zip(example.pieces, example.activations, example.in_response, strict=True)
     ):
         if in_response and i > 0 and not example.in_response[i - 1]:
-            text.append("▍", style="bold cyan")  # where the prompt ends and the response starts
+            chunks.append(("▍", BAR))  # where the prompt ends and the response starts
         strength = min(1.0, value / peak) if peak > 0 else 0.0
         style = Style(dim=not in_response, bold=i == example.focus, underline=i == example.focus)
-        text.append(piece.replace("\n", "⏎"), style=style + shade_style(SHADE, strength))
-    return text
+        chunks.append((piece.replace("\n", "⏎"), style + shade_style(SHADE, strength)))
+    return chunks
 
 
-def examples_grid(examples: list[Example]) -> Table:
-    """Label column of fixed width and text in a column of its own, so wrapped lines stay
-    under their text instead of running back under the labels."""
-    grid = Table.grid(padding=(0, 1), expand=True)
-    grid.add_column(width=LABEL_WIDTH, no_wrap=True)
-    grid.add_column(ratio=1, overflow="fold")
+def example_rows(examples: list[Example]) -> list[tuple[Chunk, list[Chunk]]]:
+    """Label and shaded text of each example, shaded relative to the strongest shown."""
     peak = max((e.activation for e in examples), default=0.0)
-    for example in examples:
-        grid.add_row(example_label(example), shaded(example, peak))
-    return grid
+    return [(example_label(e), shaded(e, peak)) for e in examples]
 
 
-def stats_text(feature: int, row: dict[str, Any], label: Label | None) -> Text:
+def stats_text(feature: int, row: dict[str, Any], label: Label | None, where: str) -> Text:
     """Statistics, tag and the whole note; built as Text so a note's brackets are never read
     as markup."""
     tag = (label.tag or "untagged") if label else "untagged"
     text = Text.assemble(
         (f"Feature {feature}", "bold"),
+        f" ({where})",
         f"  salience {row['salience']:+.3f}  tag ",
         (tag, "bold"),
         "\n",
@@ -124,6 +119,7 @@ class FeatureScreen(Screen[None]):
         self.data = data
         self.order = order
         self.position = position
+        self.noted = True  # the first page lays out whatever it shows
 
     @property
     def feature(self) -> int:
@@ -133,34 +129,36 @@ class FeatureScreen(Screen[None]):
         yield Header()
         yield Static(id="feature-stats")
         yield Sparkline([0], id="feature-hist")
-        yield VerticalScroll(Static(id="feature-examples"), id="examples-scroll")
+        yield ExampleLines(LABEL_WIDTH, id="feature-examples")
         yield Footer()
 
     def on_mount(self) -> None:
+        # Fixed: a changing title would cost a layout pass (a frame) on every page.
+        self.sub_title = f"SAE {self.data.sae_id}"
         self.show()
-        self.query_one("#examples-scroll").focus()
+        self.query_one(ExampleLines).focus()
 
     def show(self) -> None:
         feature = self.feature
         row = self.data.features.filter(self.data.features["feature"] == feature).row(0, named=True)
         label = self.data.current_labels().get(feature)
-        self.sub_title = f"feature {feature} · {self.position + 1} of {len(self.order)}"
-        self.query_one("#feature-stats", Static).update(stats_text(feature, row, label))
+        stats = stats_text(feature, row, label, f"{self.position + 1:,} of {len(self.order):,}")
+        # Without a note the statistics are always two lines: skip the layout pass.
+        noted = bool(label and label.note)
+        self.query_one("#feature-stats", Static).update(stats, layout=noted or self.noted)
+        self.noted = noted
         examples = self.data.examples.examples(feature)
         self.query_one("#feature-hist", Sparkline).data = self.data.examples.histogram(feature)
-        body: Table | Text = (
-            examples_grid(examples)
-            if examples
-            else Text("This feature never fires on the stored tokens.", style="dim")
+        self.query_one(ExampleLines).show(
+            example_rows(examples), "This feature never fires on the stored tokens."
         )
-        self.query_one("#feature-examples", Static).update(body)
 
     def action_step(self, delta: int) -> None:
         self.position = (self.position + delta) % len(self.order)
         self.show()
 
     def action_scroll(self, lines: int) -> None:
-        self.query_one("#examples-scroll", VerticalScroll).scroll_relative(y=lines)
+        self.query_one(ExampleLines).scroll_relative(y=lines, animate=False)
 
     def action_tag(self, tag: str) -> None:
         try:

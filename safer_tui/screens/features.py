@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -140,14 +141,22 @@ class FeaturesScreen(Screen[None]):
         # A line of its own: the title is cut at 80 columns, and this must stay readable.
         view = self.view
         arrow = "↓" if view.descending else "↑"
-        self.query_one("#features-status", Static).update(
-            f"{len(view):,} of {view.total:,} · sort [b]{view.sort_column.name} {arrow}[/b]"
-            f" · filter [b]{view.filter}[/b]"
-            + (f" · search [b]{view.search}[/b]" if view.search else "")
-            + (f" · word [b]{view.word}[/b]" if view.word else "")
-            + (f" · {len(view.marked)} marked" if view.marked else "")
-            + (" · [red]labels read-only[/red]" if self.data.read_only else "")
-        )
+        parts: list[tuple[str, str]] = [
+            ("sort", f"{view.sort_column.name} {arrow}"),
+            ("filter", view.filter),
+            ("search", view.search),
+            ("word", view.word),
+        ]
+        status = Text(f"{len(view):,} of {view.total:,}")
+        for name, value in parts:
+            if value:  # user text: never parsed as markup
+                status.append(f" · {name} ").append(value, style="bold")
+        if view.marked:
+            status.append(f" · {len(view.marked)} marked")
+        if self.data.read_only:
+            status.append(" · labels read-only", style="red")
+        # One line of fixed height: no layout pass, so the table's frame is the only one.
+        self.query_one("#features-status", Static).update(status, layout=False)
 
     def changed(self, keep: int | None = None) -> None:
         """After the view's rows changed: redraw, keeping the cursor on `keep` if shown."""

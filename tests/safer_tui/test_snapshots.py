@@ -28,3 +28,31 @@ def test_help_screen(snap_compare, fixed_workspace: Path, size: tuple[int, int])
 def test_message_screen(snap_compare) -> None:  # type: ignore[no-untyped-def]
     # a fixed path: the message names it, and the snapshot must not change between runs
     assert snap_compare(SaferApp(Path("/nonexistent/safer-workspace")), terminal_size=(80, 24))
+
+
+@pytest.fixture
+def synthetic_workspace(tmp_path: Path) -> Path:
+    """A tiny encoded workspace, byte-identical on every build (no training involved)."""
+    from safer_engine.synthetic import build_synthetic_workspace
+
+    return build_synthetic_workspace(
+        tmp_path / "ws", n_pairs=20, tokens_per_doc=12, n_latents=64, k=4
+    )
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+def test_feature_screen(snap_compare, synthetic_workspace: Path, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    app = SaferApp(synthetic_workspace, author="alice")
+    assert snap_compare(app, press=["enter"], terminal_size=size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+def test_pairs_screen(snap_compare, synthetic_workspace: Path, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    async def tag_and_score(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("t", "u", "p")
+        await pilot.app.workers.wait_for_complete()
+        pilot.app.clear_notifications()  # the tag toasts would cover the sides
+        await pilot.pause()
+
+    app = SaferApp(synthetic_workspace, author="alice")
+    assert snap_compare(app, run_before=tag_and_score, terminal_size=size)

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 from textual.widgets import Static
 
 from safer_tui.app import SaferApp
 from safer_tui.screens.features import FeaturesScreen
+from safer_tui.widgets.example_lines import ExampleLines
 from tests.safer_tui.helpers import cell, shown
 
 pytestmark = pytest.mark.anyio
 LABEL = re.compile(r"^(chosen|rejected|both|none) +(top|p\d\d) +\d+\.\d ")
 
 
-def examples_text(app: SaferApp, width: int) -> list[str]:
-    """The examples as a terminal `width` columns wide prints them."""
-    console = Console(width=width, file=io.StringIO(), color_system=None, record=True)
-    console.print(app.screen.query_one("#feature-examples", Static).content)
-    return console.export_text().splitlines()
+def examples_text(app: SaferApp) -> list[str]:
+    """The examples' lines as the screen draws them."""
+    widget = app.screen.query_one(ExampleLines)
+    return [widget.render_line(y).text.rstrip() for y in range(widget.virtual_size.height)]
 
 
 async def test_feature_page_shows_shaded_examples_and_moves(encoded_workspace: Path) -> None:
@@ -36,7 +34,7 @@ async def test_feature_page_shows_shaded_examples_and_moves(encoded_workspace: P
         await pilot.pause()
         assert isinstance(app.screen, FeatureScreen)
         assert app.screen.feature == order[0]
-        text = "\n".join(examples_text(app, 80))
+        text = "\n".join(examples_text(app))
         assert "rejected" in text or "chosen" in text
         await pilot.press("right_square_bracket")
         assert app.screen.feature == order[1]
@@ -56,11 +54,11 @@ async def test_wrapped_examples_stay_in_their_column(encoded_workspace: Path) ->
     from safer_tui.screens.feature import LABEL_WIDTH
 
     app = SaferApp(encoded_workspace, author="alice")
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(50, 60)) as pilot:  # narrow: examples wrap; tall: all shown
         await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()
-        lines = examples_text(app, 48)  # narrow: every example wraps
+        lines = examples_text(app)
         labelled = [line for line in lines if LABEL.match(line.lstrip())]
         wrapped = [line for line in lines if line not in labelled]
         assert labelled and wrapped

@@ -1,0 +1,95 @@
+"""A feature's examples as pre-wrapped lines: a label column, then the shaded text wrapped
+under itself.
+
+Feature pages change on every `[` / `]`. A rich Table in a Static is measured and rendered
+again by Textual's layout on each change (tens of ms); here each page is wrapped once at the
+widget's width into strips, and only the lines on screen are drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+Chunk = tuple[str, Style]
+
+
+class ExampleLines(ScrollView, can_focus=True):
+    """Rows of (label, text chunks); `show` replaces them and scrolls to the top."""
+
+    DEFAULT_CSS = """
+    ExampleLines {
+        background: $surface;
+        overflow-x: hidden;
+    }
+    """
+
+    def __init__(self, label_width: int, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.label_width = label_width
+        self.rows: list[tuple[Chunk, list[Chunk]]] = []
+        self.lines: list[list[Segment]] = []
+        self.message = ""
+
+    def show(self, rows: list[tuple[Chunk, list[Chunk]]], message: str = "") -> None:
+        """New rows, or, when there are none, a dim `message` in their place."""
+        self.rows, self.message = rows, message
+        self.scroll_to(0, 0, animate=False, immediate=True)
+        self.wrap()
+
+    def on_resize(self) -> None:
+        self.wrap()
+
+    def wrap(self) -> None:
+        width = self.scrollable_content_region.width
+        text_width = max(8, width - self.label_width - 1)
+        if self.rows:
+            self.lines = [
+                line
+                for label, chunks in self.rows
+                for line in self._row_lines(label, chunks, text_width)
+            ]
+        else:
+            self.lines = [[Segment(self.message, Style(dim=True))]]
+        self.virtual_size = Size(width, len(self.lines))
+        self.refresh()
+
+    def _row_lines(self, label: Chunk, chunks: list[Chunk], width: int) -> list[list[Segment]]:
+        text_lines = wrap_chunks(chunks, width)
+        pad = Segment(" " * (self.label_width + 1))
+        first = Segment(label[0].ljust(self.label_width)[: self.label_width] + " ", label[1])
+        return [[first if i == 0 else pad, *line] for i, line in enumerate(text_lines)]
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        index = int(self.scroll_offset.y) + y
+        base = self.rich_style
+        if index >= len(self.lines):
+            return Strip.blank(width, base)
+        segments = [Segment(text, base + style) for text, style, _ in self.lines[index]]
+        return Strip(segments).crop_extend(0, width, base)
+
+
+def wrap_chunks(chunks: Iterable[Chunk], width: int) -> list[list[Segment]]:
+    """Greedy wrapping at token boundaries; a token wider than a line is split."""
+    lines: list[list[Segment]] = [[]]
+    used = 0
+    for text, style in chunks:
+        size = cell_len(text)
+        if used and used + size > width:
+            lines.append([])
+            used = 0
+        while size > width:  # only a token longer than a whole line gets here
+            lines[-1].append(Segment(text[:width], style))
+            lines.append([])
+            text, size = text[width:], cell_len(text[width:])
+        if text:
+            lines[-1].append(Segment(text, style))
+            used += size
+    return lines
