@@ -41,10 +41,8 @@ from safer_engine.data.fingerprint import pair_id, table_fingerprint
 from safer_engine.data.load import save_table
 from safer_engine.errors import ConfigError
 from safer_engine.progress import CancelToken, Progress, no_progress
-from safer_engine.sae import CODES_FILE, SALIENCE_FILE
-from safer_engine.sae.features import add_features
+from safer_engine.sae.encode import Codes, write_codes
 from safer_engine.store.reader import StoreReader
-from safer_engine.store.schema import ALIGNED
 from safer_engine.store.writer import StoreTables, save_shard, write_store
 from safer_engine.workspace import Workspace
 
@@ -581,39 +579,26 @@ def _write_codes(
     progress: Progress,
     cancel: CancelToken,
 ) -> int:
-    """`codes.h5` and `salience.parquet` as `encode_store` writes them; returns the rows."""
-    import h5py
-
+    """`codes.h5` and `salience.parquet` through `write_codes`, as `safer encode` writes
+    them; returns the rows."""
     sae_dir = workspace.sae_dir(sae_id)
     sae_dir.mkdir(parents=True, exist_ok=True)
-    target = sae_dir / CODES_FILE
-    partial = target.with_name(target.name + ".partial")
     latents = _Latents.draw(vocab, n_latents, rng)
     tokens = corpus.tokens.reshape(-1)
     with StoreReader(workspace.store_path) as reader:
         n_rows = int(reader.values.shape[0])
-        try:
-            with h5py.File(partial, "w", **ALIGNED) as f:
-                idx = f.create_dataset("codes_idx", shape=(n_rows, k), dtype=np.int32)
-                val = f.create_dataset("codes_val", shape=(n_rows, k), dtype=np.float16)
-                for start in range(0, n_rows, CODE_ROWS):
-                    cancel.check("making synthetic codes")
-                    progress("synthetic codes", start, n_rows)
-                    rows = slice(start, start + CODE_ROWS)
-                    chunk_tokens = tokens[np.asarray(reader.token_row[rows])]
-                    chunk_styles = corpus.style[np.asarray(reader.row_doc[rows])]
-                    codes = _code_chunk(latents, chunk_tokens, chunk_styles, k, rng)
-                    idx[rows], val[rows] = codes
-                f.attrs["n_latents"] = n_latents
-                f.attrs["k"] = k
-                f.attrs["store_fingerprint"] = reader.data_fingerprint
-                f.attrs["layer"] = reader.layer
-                f.attrs["sae_cfg"] = json.dumps(_sae_cfg(spec))
-            table = add_features(partial, reader, "train", progress, cancel)
-            table.write_parquet(sae_dir / SALIENCE_FILE)
-            partial.replace(target)
-        finally:
-            partial.unlink(missing_ok=True)
+
+        def codes() -> Codes:
+            for start in range(0, n_rows, CODE_ROWS):
+                cancel.check("making synthetic codes")
+                progress("synthetic codes", start, n_rows)
+                rows = slice(start, start + CODE_ROWS)
+                chunk_tokens = tokens[np.asarray(reader.token_row[rows])]
+                chunk_styles = corpus.style[np.asarray(reader.row_doc[rows])]
+                yield (rows, *_code_chunk(latents, chunk_tokens, chunk_styles, k, rng))
+
+        cfg = _sae_cfg(spec)
+        write_codes(sae_dir, reader, codes(), n_latents, k, cfg, "train", progress, cancel)
     progress("synthetic codes", n_rows, n_rows)
     return n_rows
 

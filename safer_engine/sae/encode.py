@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,48 @@ def encode_rows(sae: Any, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray
     return indices.cpu().numpy().astype(np.int32), values.cpu().numpy().astype(np.float16)
 
 
+Codes = Iterator[tuple[slice, np.ndarray, np.ndarray]]
+"""Row ranges of the store with their codes: (rows, idx int32 [n, k], val float16 [n, k])."""
+
+
+def write_codes(
+    sae_dir: Path,
+    reader: StoreReader,
+    codes: Codes,
+    n_latents: int,
+    k: int,
+    sae_cfg: dict[str, Any],
+    salience_split: str,
+    progress: Progress,
+    cancel: CancelToken,
+) -> None:
+    """Codes, per-feature index and statistics into `codes.h5`, salience into parquet; the
+    codes file appears complete (renamed from `.partial`) or not at all."""
+    import h5py
+
+    from safer_engine.sae.features import add_features
+
+    target = sae_dir / CODES_FILE
+    partial = target.with_name(target.name + ".partial")
+    n_rows = int(reader.values.shape[0])
+    try:
+        with h5py.File(partial, "w", **ALIGNED) as f:
+            idx = f.create_dataset("codes_idx", shape=(n_rows, k), dtype=np.int32)
+            val = f.create_dataset("codes_val", shape=(n_rows, k), dtype=np.float16)
+            for rows, chunk_idx, chunk_val in codes:
+                idx[rows], val[rows] = chunk_idx, chunk_val
+            f.attrs["n_latents"] = n_latents
+            f.attrs["k"] = k
+            f.attrs["store_fingerprint"] = reader.data_fingerprint
+            f.attrs["layer"] = reader.layer
+            f.attrs["sae_cfg"] = json.dumps(sae_cfg, default=str)
+        table = add_features(partial, reader, salience_split, progress, cancel)
+        table.write_parquet(sae_dir / SALIENCE_FILE)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def encode_store(
     store_path: Path,
     sae_dir: Path,
@@ -75,15 +118,9 @@ def encode_store(
     cancel: CancelToken | None = None,
     salience_split: str = "train",
 ) -> EncodeResult:
-    """Codes, per-feature index and statistics into `codes.h5`; salience into parquet."""
-    import h5py
-
-    from safer_engine.sae.features import add_features
-
+    """Encode every stored activation row with the SAE in `sae_dir` (see `write_codes`)."""
     cancel = cancel or CancelToken()
     sae = load_sae(sae_dir)
-    target = sae_dir / CODES_FILE
-    partial = target.with_name(target.name + ".partial")
     started = time.perf_counter()
     with StoreReader(store_path) as reader:
         if int(sae.cfg.d_in) != reader.d_model:
@@ -95,31 +132,28 @@ def encode_store(
         n_rows, k = int(reader.values.shape[0]), codes_k(sae)
         if k > int(sae.cfg.d_sae):
             raise StoreError(f"k ({k}) is larger than the SAE's {sae.cfg.d_sae} latents.")
-        try:
-            with h5py.File(partial, "w", **ALIGNED) as f:
-                idx = f.create_dataset("codes_idx", shape=(n_rows, k), dtype=np.int32)
-                val = f.create_dataset("codes_val", shape=(n_rows, k), dtype=np.float16)
-                for start in range(0, n_rows, CHUNK_ROWS):
-                    cancel.check("encoding")
-                    progress("encoding", start, n_rows)
-                    x = reader.activations(slice(start, start + CHUNK_ROWS))
-                    if not np.isfinite(x).all():
-                        raise StoreError(
-                            "The store's activations contain NaN or inf.",
-                            "Run `safer store check`, then extract again.",
-                        )
-                    idx[start : start + len(x)], val[start : start + len(x)] = encode_rows(
-                        sae, x, k
-                    )
-                f.attrs["n_latents"] = int(sae.cfg.d_sae)
-                f.attrs["k"] = k
-                f.attrs["store_fingerprint"] = reader.data_fingerprint
-                f.attrs["layer"] = reader.layer
-                f.attrs["sae_cfg"] = json.dumps(sae.cfg.to_dict(), default=str)
-            table = add_features(partial, reader, salience_split, progress, cancel)
-            table.write_parquet(sae_dir / SALIENCE_FILE)
-            partial.replace(target)
-        finally:
-            partial.unlink(missing_ok=True)
+        codes = _encoded(sae, reader, k, progress, cancel)
+        cfg = sae.cfg.to_dict()
+        write_codes(
+            sae_dir, reader, codes, int(sae.cfg.d_sae), k, cfg, salience_split, progress, cancel
+        )
     progress("encoding", n_rows, n_rows)
-    return EncodeResult(target, n_rows, k, int(sae.cfg.d_sae), time.perf_counter() - started)
+    return EncodeResult(
+        sae_dir / CODES_FILE, n_rows, k, int(sae.cfg.d_sae), time.perf_counter() - started
+    )
+
+
+def _encoded(
+    sae: Any, reader: StoreReader, k: int, progress: Progress, cancel: CancelToken
+) -> Codes:
+    n_rows = int(reader.values.shape[0])
+    for start in range(0, n_rows, CHUNK_ROWS):
+        cancel.check("encoding")
+        progress("encoding", start, n_rows)
+        x = reader.activations(slice(start, start + CHUNK_ROWS))
+        if not np.isfinite(x).all():
+            raise StoreError(
+                "The store's activations contain NaN or inf.",
+                "Run `safer store check`, then extract again.",
+            )
+        yield (slice(start, start + len(x)), *encode_rows(sae, x, k))
