@@ -6,8 +6,8 @@ workspaces on machines without a GPU stack and starts fast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -28,6 +28,8 @@ class WorkspaceData:
     features: pl.DataFrame
     labels: LabelStore
     read_only: bool
+    _examples: FeatureExamples | None = field(default=None, init=False, repr=False)
+    _opening: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
     def open(cls, root: Path, author: str | None = None) -> WorkspaceData:
@@ -50,15 +52,21 @@ class WorkspaceData:
         labels, read_only = _open_labels(workspace.labels_path, author)
         return cls(workspace, sae_id, features, labels, read_only)
 
-    @cached_property
+    @property
     def examples(self) -> FeatureExamples:
-        """Opened on the first feature page, not at start-up."""
-        if not self.workspace.store_path.exists():
-            raise WorkspaceError(
-                f"{self.workspace.root} has no activation store.",
-                "Run `safer extract --workspace DIR`.",
-            )
-        return FeatureExamples(self.workspace.store_path, self.workspace.sae_dir(self.sae_id))
+        """Opened on first use (a feature page, the pairs, a word search), not at start-up;
+        from whichever worker thread gets there first, once."""
+        with self._opening:
+            if self._examples is None:
+                if not self.workspace.store_path.exists():
+                    raise WorkspaceError(
+                        f"{self.workspace.root} has no activation store.",
+                        "Run `safer extract --workspace DIR`.",
+                    )
+                self._examples = FeatureExamples(
+                    self.workspace.store_path, self.workspace.sae_dir(self.sae_id)
+                )
+            return self._examples
 
     def current_labels(self) -> dict[int, Label]:
         return self.labels.current(self.sae_id)
@@ -74,8 +82,8 @@ class WorkspaceData:
 
     def close(self) -> None:
         self.labels.close()
-        if "examples" in self.__dict__:  # opened by a feature page
-            self.examples.close()
+        if self._examples is not None:
+            self._examples.close()
 
 
 def _open_labels(path: Path, author: str | None) -> tuple[LabelStore, bool]:

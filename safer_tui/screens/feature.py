@@ -8,6 +8,7 @@ from typing import Any
 from rich.color import Color
 from rich.style import Style
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -135,6 +136,7 @@ class FeatureScreen(Screen[None]):
     def on_mount(self) -> None:
         # Fixed: a changing title would cost a layout pass (a frame) on every page.
         self.sub_title = f"SAE {self.data.sae_id}"
+        self.query_one(ExampleLines).show([], "Reading the examples…")
         self.show()
         self.query_one(ExampleLines).focus()
 
@@ -147,11 +149,31 @@ class FeatureScreen(Screen[None]):
         noted = bool(label and label.note)
         self.query_one("#feature-stats", Static).update(stats, layout=noted or self.noted)
         self.noted = noted
-        examples = self.data.examples.examples(feature)
-        self.query_one("#feature-hist", Sparkline).data = self.data.examples.histogram(feature)
+        self.read_examples(feature)
+
+    @work(thread=True, exclusive=True, group="feature-examples")
+    def read_examples(self, feature: int) -> None:
+        """Off the UI thread: a cold page cache or the first opening of the store can take
+        half a second, and keys must keep working meanwhile."""
+        try:
+            examples = self.data.examples
+            found, histogram = examples.examples(feature), examples.histogram(feature)
+        except SaferError as exc:
+            self.app.call_from_thread(self.cannot_read, exc)
+            return
+        self.app.call_from_thread(self.show_examples, feature, found, histogram)
+
+    def show_examples(self, feature: int, found: list[Example], histogram: list[int]) -> None:
+        if feature != self.feature:
+            return  # read for a page the user has already left
+        self.query_one("#feature-hist", Sparkline).data = histogram
         self.query_one(ExampleLines).show(
-            example_rows(examples), "This feature never fires on the stored tokens."
+            example_rows(found), "This feature never fires on the stored tokens."
         )
+
+    def cannot_read(self, exc: SaferError) -> None:
+        self.query_one(ExampleLines).show([], f"{exc.message} {exc.hint}")
+        self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=8)
 
     def action_step(self, delta: int) -> None:
         self.position = (self.position + delta) % len(self.order)

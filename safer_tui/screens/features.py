@@ -274,7 +274,7 @@ class FeaturesScreen(Screen[None]):
                 return
             if not text:
                 self.end_word()
-            elif self.store_ready():
+            else:
                 self.search_word(text)
 
         prompt = "Features that fire on a word (sorry, apolog* for prefixes)"
@@ -287,8 +287,8 @@ class FeaturesScreen(Screen[None]):
         self.word_cancel = cancel = CancelToken()
         line = self.query_one(ProgressLine)
         self.app.call_from_thread(line.start, f"features on {word!r}")
-        examples = self.data.examples
         try:
+            examples = self.data.examples  # opens the store on first use
             found = features_on_word(
                 examples.store,
                 examples.idx,
@@ -334,25 +334,14 @@ class FeaturesScreen(Screen[None]):
 
     # -- other screens -------------------------------------------------------------------
 
-    def store_ready(self) -> bool:
-        """Open the store for examples, or say which step is missing."""
-        try:
-            self.data.examples  # noqa: B018  # cached_property: opens it once
-        except SaferError as exc:
-            self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=8)
-            return False
-        return True
-
     def on_feature_table_selected(self, event: FeatureTable.Selected) -> None:
-        if self.store_ready():
-            order = self.view.shown_features()
-            self.app.push_screen(FeatureScreen(self.data, order, event.position))
+        order = self.view.shown_features()
+        self.app.push_screen(FeatureScreen(self.data, order, event.position))
 
     def action_pairs(self) -> None:
         from safer_tui.screens.pairs import PairsScreen
 
-        if self.store_ready():
-            self.app.push_screen(PairsScreen(self.data, self.current_feature()))
+        self.app.push_screen(PairsScreen(self.data, self.current_feature()))
 
     def export_tags(self) -> None:
         target = self.data.workspace.root / f"labels-{self.data.sae_id}.csv"

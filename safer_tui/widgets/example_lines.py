@@ -56,7 +56,8 @@ class ExampleLines(ScrollView, can_focus=True):
                 for line in self._row_lines(label, chunks, text_width)
             ]
         else:
-            self.lines = [[Segment(self.message, Style(dim=True))]]
+            words = [(f"{word} ", Style(dim=True)) for word in self.message.split(" ")]
+            self.lines = wrap_chunks(words, max(8, width))
         self.virtual_size = Size(width, len(self.lines))
         self.refresh()
 

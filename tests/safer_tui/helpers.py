@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.pilot import Pilot
+
 from safer_engine.workspace import Workspace
 from safer_tui.app import SaferApp
 from safer_tui.widgets.feature_table import FeatureTable
@@ -36,3 +38,22 @@ def first_feature(app: SaferApp) -> int:
 
 def sae_id(root: Path) -> str:
     return str(Workspace.open(root).stage("encode")["id"])  # type: ignore[index]
+
+
+async def settle(app: SaferApp, pilot: Pilot[None]) -> None:
+    """Wait for the thread workers (examples, scores, word search) and the redraw after."""
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def ask(pilot: Pilot[None], key: str, *typed: str) -> None:
+    """Open a one-line dialog with `key`, wait until it has the focus, type and submit.
+
+    Typed too early, the letters would reach the list as tag and sort keys."""
+    from textual.widgets import Input
+
+    await pilot.press(key)
+    await pilot.pause()
+    assert isinstance(pilot.app.focused, Input), f"{key!r} opened no input"
+    await pilot.press("ctrl+a", "ctrl+k", *typed, "enter")
+    await pilot.pause()

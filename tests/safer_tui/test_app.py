@@ -10,7 +10,7 @@ from safer_tui.app import SaferApp
 from safer_tui.screens.features import FeaturesScreen
 from safer_tui.screens.help import HelpScreen
 from safer_tui.screens.message import MessageScreen
-from tests.safer_tui.helpers import sae_id, status
+from tests.safer_tui.helpers import sae_id, settle, status
 
 pytestmark = pytest.mark.anyio
 
@@ -109,7 +109,11 @@ async def test_a_store_of_a_newer_schema_gets_a_message_not_a_crash(
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("enter")
-        await pilot.pause()
-        assert isinstance(app.screen, FeaturesScreen)  # the list stays usable
+        await settle(app, pilot)
         messages = " ".join(n.message for n in app._notifications)
         assert "store schema 99" in messages and "Upgrade safer-explorer" in messages
+        widget = app.screen.query_one("#feature-examples")
+        lines = [widget.render_line(y).text for y in range(widget.virtual_size.height)]
+        assert "store schema 99" in "".join(lines)  # said where the examples would be
+        await pilot.press("escape")
+        assert isinstance(app.screen, FeaturesScreen)  # the list stays usable

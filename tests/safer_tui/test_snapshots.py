@@ -42,8 +42,13 @@ def synthetic_workspace(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
 def test_feature_screen(snap_compare, synthetic_workspace: Path, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    async def open_and_read(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("enter")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
     app = SaferApp(synthetic_workspace, author="alice")
-    assert snap_compare(app, press=["enter"], terminal_size=size)
+    assert snap_compare(app, run_before=open_and_read, terminal_size=size)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])

@@ -11,7 +11,7 @@ from textual.widgets import Static
 from safer_tui.app import SaferApp
 from safer_tui.screens.features import FeaturesScreen
 from safer_tui.widgets.example_lines import ExampleLines
-from tests.safer_tui.helpers import cell, shown
+from tests.safer_tui.helpers import cell, settle, shown
 
 pytestmark = pytest.mark.anyio
 LABEL = re.compile(r"^(chosen|rejected|both|none) +(top|p\d\d) +\d+\.\d ")
@@ -31,7 +31,7 @@ async def test_feature_page_shows_shaded_examples_and_moves(encoded_workspace: P
         await pilot.pause()
         order = shown(app)
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(app, pilot)
         assert isinstance(app.screen, FeatureScreen)
         assert app.screen.feature == order[0]
         text = "\n".join(examples_text(app))
@@ -57,7 +57,7 @@ async def test_wrapped_examples_stay_in_their_column(encoded_workspace: Path) ->
     async with app.run_test(size=(50, 60)) as pilot:  # narrow: examples wrap; tall: all shown
         await pilot.pause()
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(app, pilot)
         lines = examples_text(app)
         labelled = [line for line in lines if LABEL.match(line.lstrip())]
         wrapped = [line for line in lines if line not in labelled]
@@ -75,6 +75,6 @@ async def test_the_whole_note_shows_even_with_brackets(encoded_workspace: Path) 
         assert app.data is not None
         app.data.note(shown(app)[0], note)
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(app, pilot)
         stats = app.screen.query_one("#feature-stats", Static).content
         assert note in str(stats)

@@ -12,7 +12,7 @@ from safer_engine.labels import LabelStore
 from safer_engine.workspace import Workspace
 from safer_tui.app import SaferApp
 from safer_tui.screens.features import FeaturesScreen, NoteScreen
-from tests.safer_tui.helpers import cell, first_feature, sae_id, shown, status, table
+from tests.safer_tui.helpers import ask, cell, first_feature, sae_id, shown, status, table
 
 pytestmark = pytest.mark.anyio
 
@@ -90,16 +90,16 @@ async def test_search_by_note_and_by_id(encoded_workspace: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         feature = first_feature(app)
-        await pilot.press("n", *"Refusal phrase", "enter")
+        await ask(pilot, "n", *"Refusal phrase")
         await pilot.pause()
-        await pilot.press("slash", *"refusal", "enter")
+        await ask(pilot, "slash", *"refusal")
         await pilot.pause()
         assert len(shown(app)) == 1
         assert first_feature(app) == feature
-        await pilot.press("slash", "ctrl+a", "ctrl+k", *str(feature + 1), "enter")
+        await ask(pilot, "slash", *str(feature + 1))
         await pilot.pause()
         assert first_feature(app) == feature + 1
-        await pilot.press("slash", "ctrl+a", "ctrl+k", "enter")
+        await ask(pilot, "slash")
         await pilot.pause()
         assert len(shown(app)) > 1
 
@@ -181,7 +181,7 @@ async def test_word_search_lists_features_by_lift_in_a_worker(encoded_workspace:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         total = len(shown(app))
-        await pilot.press("w", *word, "enter")
+        await ask(pilot, "w", *word)
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert f"word {word}" in status(app)
@@ -208,7 +208,7 @@ async def test_escape_cancels_a_running_word_search(encoded_workspace: Path) -> 
         screen.query_one(ProgressLine).start("features on 'x'")  # as the worker does
         await pilot.press("escape")
         assert screen.word_cancel.cancelled  # type: ignore[attr-defined]
-        await pilot.press("w", *"zqxjv", "enter")  # matches no token: a message, no crash
+        await ask(pilot, "w", *"zqxjv")  # matches no token: a message, no crash
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert "word" not in status(app)
