@@ -258,18 +258,22 @@ class LabelStore:
         """Write the current labels of `sae_id` to a CSV file; returns how many features."""
         labels = self.current(sae_id)
         path = Path(path)
-        partial = path.with_name(path.name + ".partial")
+        # A file is written aside and renamed so a failed export never leaves half of it; a
+        # pipe, terminal or /dev/stdout is written directly, never replaced.
+        stream = path.exists() and not path.is_file()
+        target = path if stream else path.with_name(path.name + ".partial")
         try:
-            # Written aside and renamed so a failed export never leaves half a file.
-            with partial.open("w", newline="", encoding="utf-8") as handle:
+            with target.open("w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(CSV_COLUMNS)
                 for label in labels.values():
                     row = (label.feature, label.tag or "", label.note or "", label.author, label.at)
                     writer.writerow(row)
-            partial.replace(path)
+            if not stream:
+                target.replace(path)
         except OSError as exc:
-            partial.unlink(missing_ok=True)
+            if not stream:
+                target.unlink(missing_ok=True)
             raise WorkspaceError(
                 f"Cannot write {path}: {exc.strerror or exc}.", "Choose a folder you can write."
             ) from exc

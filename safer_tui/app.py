@@ -14,7 +14,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from safer_engine.errors import SaferError
-from safer_tui.feature_view import COLUMNS, FILTERS
+from safer_tui.feature_view import FILTERS
 from safer_tui.screens.features import FeaturesScreen
 from safer_tui.screens.message import MessageScreen
 from safer_tui.workspace_data import WorkspaceData
@@ -51,7 +51,7 @@ class SaferApp(App[None]):
         yield SystemCommand(
             "Export tags to CSV", "labels-<sae>.csv in the workspace folder", screen.export_tags
         )
-        for column in COLUMNS:
+        for column in screen.table.columns():  # only what is on screen: a hidden sort confuses
             yield SystemCommand(
                 f"Sort by {column.name}",
                 "Re-order the feature table",

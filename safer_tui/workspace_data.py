@@ -18,6 +18,9 @@ from safer_engine.sae import SALIENCE_FILE
 from safer_engine.sae.examples import FeatureExamples
 from safer_engine.workspace import Workspace
 
+# The stages after importing data, each with the command that makes it.
+NEXT_STEPS = {"rm": "train-rm", "extract": "extract", "sae": "train-sae", "encode": "encode"}
+
 
 @dataclass
 class WorkspaceData:
@@ -37,16 +40,15 @@ class WorkspaceData:
         workspace = Workspace.open(root)
         stage = workspace.stage("encode") or workspace.stage("sae")
         if stage is None:
-            raise WorkspaceError(
-                f"{workspace.root} has no SAE features yet.",
-                "Run `safer demo`, or `safer train-rm`, `safer extract`, `safer train-sae` and "
-                "`safer encode` on this workspace.",
-            )
+            missing = [c for stage, c in NEXT_STEPS.items() if workspace.stage(stage) is None]
+            steps = ", then ".join(f"`safer {c} --workspace {workspace.root}`" for c in missing)
+            raise WorkspaceError(f"{workspace.root} has no SAE features yet.", f"Run {steps}.")
         sae_id = str(stage["id"])
         table_path = workspace.sae_dir(sae_id) / SALIENCE_FILE
         if not table_path.exists():
             raise WorkspaceError(
-                f"SAE {sae_id} has no salience table yet.", "Run `safer encode --workspace DIR`."
+                f"SAE {sae_id} has no salience table yet.",
+                f"Run `safer encode --workspace {workspace.root}`.",
             )
         features = pl.read_parquet(table_path)
         labels, read_only = _open_labels(workspace.labels_path, author)

@@ -21,8 +21,9 @@ SCORING_TASK = "scoring pairs"
 def feature_weights(n_latents: int, safe: Iterable[int], unsafe: Iterable[int]) -> np.ndarray:
     """+1 for safe features, −1 for unsafe ones, 0 elsewhere."""
     weights = np.zeros(n_latents, dtype=np.float32)
-    weights[list(safe)] = 1.0
-    weights[list(unsafe)] = -1.0
+    # Tags are imported from CSV and may name features this SAE does not have: they weigh 0.
+    weights[[f for f in safe if 0 <= f < n_latents]] = 1.0
+    weights[[f for f in unsafe if 0 <= f < n_latents]] = -1.0
     return weights
 
 

@@ -233,7 +233,7 @@ def eval_rm(
     workspace: WorkspaceOption,
     split: Annotated[
         str | None,
-        typer.Option(help="test, train or all [default: test; all with --data]."),
+        typer.Option(help="test, train or all (default: test; all with --data)."),
     ] = None,
     data: Annotated[
         str | None,
@@ -256,7 +256,7 @@ def eval_rm(
 def extract(
     workspace: WorkspaceOption,
     layer: Annotated[
-        int | None, typer.Option(help="Block whose output to keep [default: ~3/4 of depth].")
+        int | None, typer.Option(help="Block whose output to keep (default: ~3/4 of depth).")
     ] = None,
     policy: Annotated[
         str, typer.Option(help="Selected tokens: sentence_end, all or last.")
@@ -306,10 +306,10 @@ def extract(
 def train_sae_command(
     workspace: WorkspaceOption,
     n_latents: Annotated[
-        int | None, typer.Option(help="SAE features [default: 8 × activation width].")
+        int | None, typer.Option(help="SAE features (default: 8 × activation width).")
     ] = None,
     k: Annotated[
-        int | None, typer.Option(help="Active features per token [default: scaled to width].")
+        int | None, typer.Option(help="Active features per token (default: scaled to width).")
     ] = None,
     rows: Annotated[str, typer.Option(help="Train on all stored rows or selected.")] = (
         SAEConfig.rows
@@ -368,7 +368,7 @@ def encode_command(
     workspace: WorkspaceOption,
     sae: Annotated[
         str | None,
-        typer.Option(help="SAE id in this workspace, or a sae-lens folder [default: last]."),
+        typer.Option(help="SAE id in this workspace, or a sae-lens folder (default: last)."),
     ] = None,
     split: Annotated[str, typer.Option(help="Pairs whose sides weight salience.")] = "train",
     force: Annotated[bool, typer.Option("--force", help="Encode even if up to date.")] = False,
@@ -392,7 +392,7 @@ def encode_command(
 @app.command("salience")
 def salience_command(
     workspace: WorkspaceOption,
-    sae: Annotated[str | None, typer.Option(help="SAE id [default: last trained].")] = None,
+    sae: Annotated[str | None, typer.Option(help="SAE id (default: last trained).")] = None,
     top: Annotated[int, typer.Option(help="Features to show.")] = 10,
     by: Annotated[
         str, typer.Option(help="abs_salience, mean_act_diff or firing_rate_diff.")
@@ -458,7 +458,7 @@ def demo(
     workspace: Annotated[
         Path | None,
         typer.Option(
-            help="Workspace folder [default: the user data folder's safer-explorer/demo]."
+            help="Workspace folder (default: the user data folder's safer-explorer/demo)."
         ),
     ] = None,
     no_tui: Annotated[
@@ -504,7 +504,7 @@ def _labels(workspace: Path, sae: str | None) -> tuple[Any, str]:
 def labels_export(
     workspace: WorkspaceOption,
     csv: Annotated[Path, typer.Argument(help="CSV file to write.")],
-    sae: Annotated[str | None, typer.Option(help="SAE id [default: last trained].")] = None,
+    sae: Annotated[str | None, typer.Option(help="SAE id (default: last trained).")] = None,
 ) -> None:
     """Write each feature's current tag and note (feature, tag, note, author, at)."""
     store, sae_id = _labels(workspace, sae)
@@ -517,7 +517,7 @@ def labels_export(
 def labels_import(
     workspace: WorkspaceOption,
     csv: Annotated[Path, typer.Argument(help="CSV with feature and tag columns (note optional).")],
-    sae: Annotated[str | None, typer.Option(help="SAE id [default: last trained].")] = None,
+    sae: Annotated[str | None, typer.Option(help="SAE id (default: last trained).")] = None,
 ) -> None:
     """Add tags from a CSV as new label rows (all or nothing; bad rows are named by line)."""
     store, sae_id = _labels(workspace, sae)
@@ -530,7 +530,7 @@ def labels_import(
 def tui(
     workspace: Annotated[
         Path | None,
-        typer.Argument(help="Workspace folder [default: the demo workspace]."),
+        typer.Argument(help="Workspace folder (default: the demo workspace)."),
     ] = None,
     web: Annotated[
         bool, typer.Option("--web", help="Serve it in a browser on 127.0.0.1 (textual-serve).")

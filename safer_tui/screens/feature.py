@@ -131,7 +131,7 @@ class FeatureScreen(Screen[None]):
         yield Static(id="feature-stats")
         yield Sparkline([0], id="feature-hist")
         yield ExampleLines(LABEL_WIDTH, id="feature-examples")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         # Fixed: a changing title would cost a layout pass (a frame) on every page.

@@ -97,11 +97,11 @@ class FeaturesScreen(Screen[None]):
     BINDINGS = [
         Binding("t", "tag('t')", "Safe"),
         Binding("u", "tag('u')", "Unsafe"),
-        Binding("i", "tag('i')", "Irrelevant"),
-        Binding("m", "tag('m')", "Unsure"),
+        Binding("i", "tag('i')", "Irrelevant", show=False),
+        Binding("m", "tag('m')", "Unsure", show=False),
         Binding("x", "tag('x')", "Clear", show=False),
         Binding("space", "mark", "Mark", show=False),
-        Binding("n", "note", "Note"),
+        Binding("n", "note", "Note", show=False),
         Binding("s", "sort", "Sort"),
         Binding("S", "reverse", "Reverse", show=False),
         Binding("f", "filter(1)", "Filter"),
@@ -110,7 +110,8 @@ class FeaturesScreen(Screen[None]):
         Binding("w", "word", "Word"),
         Binding("escape", "escape", "Cancel", show=False),
         Binding("p", "pairs", "Pairs"),
-        Binding("f1,question_mark", "help", "Help"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("f1", "help", "Help", show=False),
     ]
 
     def __init__(self, data: WorkspaceData) -> None:
@@ -125,7 +126,7 @@ class FeaturesScreen(Screen[None]):
         yield Static(id="features-status")
         yield FeatureTable(self.view, id="features")
         yield ProgressLine()
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = f"SAE {self.data.sae_id}"
@@ -239,12 +240,16 @@ class FeaturesScreen(Screen[None]):
 
     def action_reverse(self) -> None:
         self.view.descending = not self.view.descending
-        self.changed(self.current_feature())
+        self.to_top()
 
     def set_sort(self, name: str) -> None:
-        keep = self.current_feature()
         self.view.sort_by(next(c for c in COLUMNS if c.name == name))
-        self.changed(keep)
+        self.to_top()
+
+    def to_top(self) -> None:
+        """A new order starts at its top: staying on the old row would hide the leaders."""
+        self.table.cursor = 0
+        self.changed()
 
     def on_feature_table_header_clicked(self, event: FeatureTable.HeaderClicked) -> None:
         if event.column is self.view.sort_column:
@@ -295,7 +300,7 @@ class FeaturesScreen(Screen[None]):
                 examples.val,
                 self.view.row_of.shape[0],
                 word,
-                reporter(self.app, line),
+                reporter(line),
                 cancel,
             )
         except Cancelled:

@@ -32,6 +32,10 @@ from safer_tui.workspace_data import WorkspaceData
 
 SAFE_RGB, UNSAFE_RGB = (0, 170, 80), (200, 40, 40)
 SHOWN_PAIRS = 2000  # the table lists the highest-scoring pairs; scores cover every pair
+ZERO_SCORES = (
+    "Every pair scores 0: the tagged features never fire on the selected tokens (the "
+    "sentence ends that scores and salience use). Tag features with a clear salience."
+)
 PROMPT_LINES = 3  # of the prompt shown until `o` shows all of it
 HELP_KEYS = [  # descriptions fit the help box: 46 columns
     ("j / k", "next / previous pair (arrows too)"),
@@ -175,7 +179,7 @@ class PairsScreen(Screen[None]):
         with Horizontal(id="pair-sides"):
             yield VerticalScroll(Static(id="chosen-text"), id="chosen-side")
             yield VerticalScroll(Static(id="rejected-text"), id="rejected-side")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -233,6 +237,10 @@ class PairsScreen(Screen[None]):
                 ranking.split_names[ranking.splits[pair]],
                 key=str(pair),
             )
+        if (self.safe or self.unsafe) and not ranking.scores.any():
+            # Scores use only the selected tokens (sentence ends by default), as salience does.
+            notice = Static(ZERO_SCORES, id="pairs-notice")
+            self.mount(notice, before=table)
         self.show_status()
 
     def action_back(self) -> None:

@@ -21,6 +21,7 @@ from safer_tui.feature_view import WIDE, Column, FeatureView
 
 GUTTER = 2  # "● " on marked rows
 LEFT = ("tag", "note")  # text columns; numbers are right-aligned
+NOTHING_SHOWN = "  No feature matches: f/F change the filter, / then Enter clears the search."
 TAG_CLASSES = {
     "safe": "feature-table--safe",
     "unsafe": "feature-table--unsafe",
@@ -137,6 +138,10 @@ class FeatureTable(ScrollView, can_focus=True):
         if y == 0:
             return self._header_line(width)
         position = int(self.scroll_offset.y) + y - 1
+        if not len(self.view) and y == 1:
+            return Strip([Segment(NOTHING_SHOWN, self.rich_style + Style(dim=True))]).crop_extend(
+                0, width, self.rich_style
+            )
         if position >= len(self.view):
             return Strip.blank(width, self.rich_style)
         return self._row_line(position, width)

@@ -6,8 +6,9 @@ into calls on the UI thread, so the interface keeps drawing while the work runs.
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widgets import Label, ProgressBar
 
 from safer_engine.progress import Progress
@@ -23,6 +24,14 @@ class ProgressLine(Horizontal):
         & > Label { width: auto; margin-right: 2; }
     }
     """
+
+    class Advanced(Message):
+        def __init__(self, done: int, total: int | None) -> None:
+            super().__init__()
+            self.done, self.total = done, total
+
+    def on_progress_line_advanced(self, message: Advanced) -> None:
+        self.advance(message.done, message.total)
 
     def compose(self) -> ComposeResult:
         yield Label()
@@ -44,10 +53,12 @@ class ProgressLine(Horizontal):
         return self.has_class("busy")
 
 
-def reporter(app: App[None], line: ProgressLine) -> Progress:
-    """A `Progress` for engine code running in a thread worker, drawn on `line`."""
+def reporter(line: ProgressLine) -> Progress:
+    """A `Progress` for engine code running in a thread worker, drawn on `line`. Posting
+    never waits for the UI (`call_from_thread` would), so a worker reporting while the app
+    shuts down cannot hang."""
 
     def report(task: str, done: int, total: int | None) -> None:
-        app.call_from_thread(line.advance, done, total)
+        line.post_message(ProgressLine.Advanced(done, total))
 
     return report

@@ -345,3 +345,14 @@ def test_labels_export_and_import(
     with LabelStore.open(encoded_workspace / "labels.sqlite") as store:
         tags = {f: label.tag for f, label in store.current(sae_id).items()}
     assert tags == {3: "safe", 4: "unsafe", 5: "irrelevant"}
+
+
+@pytest.mark.parametrize(
+    ("command", "default"),
+    [("tui", "the demo workspace"), ("train-sae", "8 × activation"), ("eval", "all with")],
+)
+def test_help_shows_the_documented_defaults(command: str, default: str) -> None:
+    # rich would read "[default: …]" as markup and drop it
+    result = run_cli(command, "--help")
+    assert result.returncode == 0
+    assert default in " ".join(result.stdout.split())

@@ -283,3 +283,20 @@ def test_last_change_moves_when_another_process_writes(db: Path) -> None:
         assert first > 0
         theirs.note(SAE, 5, "refusal")
         assert mine.last_change() > first
+
+
+def test_export_to_a_pipe_writes_through_it(db: Path, tmp_path: Path) -> None:
+    import os
+    import threading
+
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    with LabelStore.open(db, author="a") as store:
+        store.tag(SAE, 3, "safe")
+        assert store.export_csv(SAE, fifo) == 1
+    reader.join(timeout=10)
+    assert fifo.exists() and not fifo.is_file()  # still the pipe, not replaced by a file
+    assert received and received[0].splitlines()[1].startswith("3,safe")

@@ -105,3 +105,10 @@ def test_a_cancelled_token_stops_before_any_work() -> None:
             cancel,
         )
     assert seen == []
+
+
+def test_tags_of_features_the_sae_lacks_weigh_nothing() -> None:
+    from safer_engine.analysis.pair_scores import feature_weights
+
+    weights = feature_weights(4, safe=[1, 99999], unsafe=[-3, 2])
+    assert weights.tolist() == [0.0, 1.0, -1.0, 0.0]

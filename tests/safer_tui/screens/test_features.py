@@ -212,3 +212,22 @@ async def test_escape_cancels_a_running_word_search(encoded_workspace: Path) -> 
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert "word" not in status(app)
+
+
+async def test_a_new_sort_starts_at_its_top_and_an_empty_list_says_why(
+    features_workspace,  # type: ignore[no-untyped-def]
+) -> None:
+    app = SaferApp(features_workspace(40))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("j", "j", "j", "s")
+        await pilot.pause()
+        assert app.screen.current_feature() == shown(app)[0]  # type: ignore[attr-defined]
+        await ask(pilot, "slash", *"nothing like this")
+        widget = table(app)
+        assert shown(app) == []
+        assert "No feature matches" in widget.render_line(1).text
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Sort by density" in titles
+        assert "Sort by mean Δ" not in titles  # not shown at 80 columns
+        assert "Sort by lift" not in titles  # only during a word search

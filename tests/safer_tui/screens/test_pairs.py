@@ -244,3 +244,17 @@ async def test_p_passes_the_feature_under_the_cursor(encoded_workspace: Path) ->
         await pilot.press("p")
         screen = await scored(app, pilot)
         assert screen.feature == picked
+
+
+async def test_tags_that_score_nothing_are_explained(encoded_workspace: Path) -> None:
+    from safer_tui.screens.pairs import ZERO_SCORES
+
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.data is not None
+        app.data.tag([99999], "safe")  # imported from a CSV of another SAE: weighs nothing
+        app.push_screen(PairsScreen(app.data))
+        screen = await scored(app, pilot)
+        assert screen.ranking is not None and not screen.ranking.scores.any()
+        assert ZERO_SCORES in str(screen.query_one("#pairs-notice", Static).render())
