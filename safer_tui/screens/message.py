@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Center, Middle
 from textual.screen import Screen
@@ -20,5 +21,6 @@ class MessageScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Middle(), Center():
-            yield Static(f"[b]{self.message}[/b]\n\n{self.hint}", id="message")
+            # Text, not markup: paths and data may contain brackets.
+            yield Static(Text.assemble((self.message, "bold"), "\n\n", self.hint), id="message")
         yield Footer()

@@ -117,3 +117,12 @@ async def test_a_store_of_a_newer_schema_gets_a_message_not_a_crash(
         assert "store schema 99" in "".join(lines)  # said where the examples would be
         await pilot.press("escape")
         assert isinstance(app.screen, FeaturesScreen)  # the list stays usable
+
+
+async def test_brackets_in_a_path_are_shown_as_typed(tmp_path: Path) -> None:
+    odd = tmp_path / "[red]odd[/red]"
+    app = SaferApp(odd)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, MessageScreen)
+        assert "[red]odd[/red]" in str(app.screen.query_one("#message").render())
