@@ -227,6 +227,9 @@ async def press(pilot: Any, clock: PaintClock, key: str) -> tuple[float, float]:
     started = time.perf_counter()
     await pilot.press(key)
     await pilot.pause()
+    # Feature pages and scores arrive from thread workers: their frame counts too.
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
     idle = time.perf_counter() - started
     return max(clock.last - started, 0.0), idle
 

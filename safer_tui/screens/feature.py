@@ -145,33 +145,40 @@ class FeatureScreen(Screen[None]):
         row = self.data.features.filter(self.data.features["feature"] == feature).row(0, named=True)
         label = self.data.current_labels().get(feature)
         stats = stats_text(feature, row, label, f"{self.position + 1:,} of {len(self.order):,}")
-        # Without a note the statistics are always two lines: skip the layout pass.
-        noted = bool(label and label.note)
-        self.query_one("#feature-stats", Static).update(stats, layout=noted or self.noted)
-        self.noted = noted
-        self.read_examples(feature)
+        self.read_examples(feature, stats, bool(label and label.note))
 
     @work(thread=True, exclusive=True, group="feature-examples")
-    def read_examples(self, feature: int) -> None:
+    def read_examples(self, feature: int, stats: Text, noted: bool) -> None:
         """Off the UI thread: a cold page cache or the first opening of the store can take
-        half a second, and keys must keep working meanwhile."""
+        half a second, and keys must keep working meanwhile. The page changes in one frame
+        when the examples arrive: drawing the statistics first would compete with this
+        thread for the interpreter and delay the examples."""
         try:
             examples = self.data.examples
             found, histogram = examples.examples(feature), examples.histogram(feature)
         except SaferError as exc:
-            self.app.call_from_thread(self.cannot_read, exc)
+            self.app.call_from_thread(self.cannot_read, stats, noted, exc)
             return
-        self.app.call_from_thread(self.show_examples, feature, found, histogram)
+        self.app.call_from_thread(self.show_page, feature, stats, noted, found, histogram)
 
-    def show_examples(self, feature: int, found: list[Example], histogram: list[int]) -> None:
+    def show_page(
+        self, feature: int, stats: Text, noted: bool, found: list[Example], histogram: list[int]
+    ) -> None:
         if feature != self.feature:
             return  # read for a page the user has already left
+        self.show_stats(stats, noted)
         self.query_one("#feature-hist", Sparkline).data = histogram
         self.query_one(ExampleLines).show(
             example_rows(found), "This feature never fires on the stored tokens."
         )
 
-    def cannot_read(self, exc: SaferError) -> None:
+    def show_stats(self, stats: Text, noted: bool) -> None:
+        # Without a note the statistics are always two lines: skip the layout pass.
+        self.query_one("#feature-stats", Static).update(stats, layout=noted or self.noted)
+        self.noted = noted
+
+    def cannot_read(self, stats: Text, noted: bool, exc: SaferError) -> None:
+        self.show_stats(stats, noted)
         self.query_one(ExampleLines).show([], f"{exc.message} {exc.hint}")
         self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=8)
 

@@ -27,6 +27,7 @@ class ExampleLines(ScrollView, can_focus=True):
     ExampleLines {
         background: $surface;
         overflow-x: hidden;
+        overflow-y: scroll;
     }
     """
 
@@ -58,7 +59,13 @@ class ExampleLines(ScrollView, can_focus=True):
         else:
             words = [(f"{word} ", Style(dim=True)) for word in self.message.split(" ")]
             self.lines = wrap_chunks(words, max(8, width))
-        self.virtual_size = Size(width, len(self.lines))
+        size = Size(width, len(self.lines))
+        if size != self.virtual_size:
+            # Setting `virtual_size` lays out the whole screen (a frame of its own, ~10 ms per
+            # page). The scrollbar is always shown, so nothing around this widget moves:
+            # updating the scrollbar is enough.
+            self.set_reactive(ExampleLines.virtual_size, size)
+            self._scroll_update(size)
         self.refresh()
 
     def _row_lines(self, label: Chunk, chunks: list[Chunk], width: int) -> list[list[Segment]]:

@@ -78,3 +78,24 @@ async def test_the_whole_note_shows_even_with_brackets(encoded_workspace: Path) 
         await settle(app, pilot)
         stats = app.screen.query_one("#feature-stats", Static).content
         assert note in str(stats)
+
+
+async def test_examples_scroll_with_j_and_k(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(50, 20)) as pilot:  # narrow and short: more lines than fit
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        widget = app.screen.query_one(ExampleLines)
+        assert widget.virtual_size.height > widget.scrollable_content_region.height
+        await pilot.press("j", "j", "j")
+        await pilot.pause()
+        assert widget.scroll_offset.y == 3
+        fourth = "".join(segment.text for segment in widget.lines[3])
+        assert widget.render_line(0).text.rstrip() == fourth.rstrip()
+        await pilot.press("k")
+        await pilot.pause()
+        assert widget.scroll_offset.y == 2
+        await pilot.press("right_square_bracket")  # a new page starts at its top
+        await settle(app, pilot)
+        assert widget.scroll_offset.y == 0
