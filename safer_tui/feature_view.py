@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from safer_engine.labels import Label
+from safer_engine.labels import TAGS, Label
 
-TAGS = ("safe", "unsafe", "unsure", "irrelevant")
 FILTERS = ("all", "untagged", *TAGS, "leans safe", "leans unsafe", "marked")
 
 
@@ -98,15 +97,23 @@ class FeatureView:
         return None
 
     def set_word(self, word: str, features: np.ndarray, lift: np.ndarray) -> None:
-        """Show only the features found by a word search, by lift; "" ends the search."""
+        """Show only the features found by a word search, highest lift first."""
         self.word = word
         self.values["lift"] = np.zeros(self.total)
-        rows = self.row_of[features[features < len(self.row_of)]]
-        self.values["lift"][rows[rows >= 0]] = lift[features < len(self.row_of)][rows >= 0]
-        if word:
-            self.sort_by(WORD_COLUMN)
-        elif self.sort_column is WORD_COLUMN:
+        for feature, value in zip(features.tolist(), lift.tolist(), strict=True):
+            row = self.row(feature)
+            if row is not None:  # a feature this table lacks is skipped
+                self.values["lift"][row] = value
+        self.sort_by(WORD_COLUMN)
+
+    def end_word(self) -> None:
+        """Back to every feature, and to |salience| if the list was sorted by lift."""
+        self.word = ""
+        self.values["lift"] = np.zeros(self.total)
+        if self.sort_column is WORD_COLUMN:
             self.sort_by(SALIENCE)
+        else:
+            self.update()
 
     def columns(self, wide: bool) -> list[Column]:
         """The columns to draw: the differences only on wide terminals, lift only while a

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -298,7 +297,7 @@ class FeaturesScreen(Screen[None]):
                 examples.store,
                 examples.idx,
                 examples.val,
-                self.view.row_of.shape[0],
+                examples.n_latents,
                 word,
                 reporter(line),
                 cancel,
@@ -327,7 +326,7 @@ class FeaturesScreen(Screen[None]):
         )
 
     def end_word(self) -> None:
-        self.view.set_word("", self.view.features[:0], np.zeros(0))
+        self.view.end_word()
         self.changed(self.current_feature())
 
     def action_escape(self) -> None:

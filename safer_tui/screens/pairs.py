@@ -27,7 +27,7 @@ from safer_engine.errors import Cancelled, SaferError
 from safer_engine.progress import CancelToken, Progress
 from safer_tui.screens.feature import SHADE, shade_style
 from safer_tui.screens.help import HelpScreen
-from safer_tui.widgets.progress_line import ProgressLine
+from safer_tui.widgets.progress_line import ProgressLine, reporter
 from safer_tui.workspace_data import WorkspaceData
 
 SAFE_RGB, UNSAFE_RGB = (0, 170, 80), (200, 40, 40)
@@ -131,11 +131,6 @@ class PairsScreen(Screen[None]):
         Binding("f1,question_mark", "help", "Help"),
     ]
 
-    class ScoringProgress(Message):
-        def __init__(self, done: int, total: int | None) -> None:
-            super().__init__()
-            self.done, self.total = done, total
-
     class Scored(Message):
         def __init__(self, ranking: Ranking) -> None:
             super().__init__()
@@ -189,31 +184,23 @@ class PairsScreen(Screen[None]):
         self.query_one("#rejected-side").border_title = "rejected"
         self.sub_title = f"{len(self.safe)} safe and {len(self.unsafe)} unsafe tagged features"
         self.show_status("scoring pairs…")
-        self.query_one(ProgressLine).start("scoring pairs")
+        line = self.query_one(ProgressLine)
+        line.start("scoring pairs")
         table.focus()
-        self.score_pairs()
+        self.score_pairs(reporter(line))
 
     # -- scoring, off the UI thread ----------------------------------------------------
 
     @work(thread=True, exclusive=True, group="pair-scores")
-    def score_pairs(self) -> None:
+    def score_pairs(self, progress: Progress) -> None:
         try:
-            ranking = rank_pairs(self.data, self.safe, self.unsafe, self.report, self.cancel)
+            ranking = rank_pairs(self.data, self.safe, self.unsafe, progress, self.cancel)
         except Cancelled:
             return  # the screen was left: nobody is waiting for the scores
         except (SaferError, OSError) as exc:
             self.post_message(self.ScoringFailed(exc))
             return
         self.post_message(self.Scored(ranking))
-
-    def report(self, task: str, done: int, total: int | None) -> None:
-        """The engine's progress callback, called in the worker thread. Posting never
-        waits for the UI (`call_from_thread` would), so a worker reporting while the app
-        shuts down cannot hang."""
-        self.post_message(self.ScoringProgress(done, total))
-
-    def on_pairs_screen_scoring_progress(self, message: ScoringProgress) -> None:
-        self.query_one(ProgressLine).advance(message.done, message.total)
 
     def on_pairs_screen_scored(self, message: Scored) -> None:
         self.ranking = message.ranking
