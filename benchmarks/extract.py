@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from safer_engine.activations.blocks import BlockOutput, default_layer, find_blocks
 from safer_engine.activations.extract import _batches, _doc_index, _encode_docs, extract_store
 from safer_engine.activations.vocab import vocab_pieces
 from safer_engine.config import ExtractConfig
+from safer_engine.models.batching import pad_batch
+from safer_engine.models.blocks import BlockOutput, default_layer, find_blocks
 from safer_engine.models.reward_model import load_trained_rm
 from safer_engine.progress import CancelToken, no_progress
-from safer_engine.train.pairs import pad_batch
 from safer_engine.workspace import Workspace, default_workspace
 
 

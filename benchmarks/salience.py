@@ -31,11 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from safer_engine.analysis.features import (
-    CHUNK_ENTRIES,
-    build_feature_index,
-    feature_stats,
-)
+from safer_engine.analysis.code_chunks import CHUNK_ENTRIES
+from safer_engine.analysis.feature_index import build_feature_index
+from safer_engine.analysis.feature_stats import feature_stats
 from safer_engine.analysis.salience import salience_table, top_candidates
 
 GEN_ROWS = 1 << 18

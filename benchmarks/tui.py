@@ -4,7 +4,7 @@ Textual's pilot at 80×24.
     .venv/bin/python benchmarks/tui.py [--tokens 20000000] [--tokens-per-doc 128]
         [--n-latents 16384] [--k 64] [--dir DIR] [--presses 50]
 
-Builds the workspace with `safer_engine.synthetic.build_synthetic_workspace` (through the
+Builds the workspace with `build_synthetic_workspace` (safer_engine.testing, through the
 real store and codes writers) in a temporary folder, or in DIR, where a later run with the
 same sizes reuses it; tags the 5 most positive features safe and the 5 most negative unsafe
 (so pair scores do real work). Then prints:
@@ -43,9 +43,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from safer_engine.sae import SALIENCE_FILE
-from safer_engine.sae.examples import FeatureExamples
-from safer_engine.synthetic import build_synthetic_workspace, synthetic_sae_id
+from safer_engine.artifacts import SALIENCE_FILE
+from safer_engine.service.examples import FeatureExamples
+from safer_engine.testing.synthetic_workspace import build_synthetic_workspace, synthetic_sae_id
 from safer_engine.workspace import Workspace
 
 SORT_CYCLE = 8  # s steps through the 8 columns shown at 80×24 and back to |salience|
@@ -65,13 +65,19 @@ def spec(args: argparse.Namespace) -> dict[str, int]:
     }
 
 
+def rows_of(root: Path) -> int:
+    extract = Workspace.open(root).stage("extract")
+    return int(extract.info.get("rows", 0)) if extract else 0
+
+
 def prepare(root: Path, wanted: dict[str, int]) -> float | None:
     """Build the workspace at `root` unless it holds this one; the build's seconds or None."""
     if (root / "workspace.json").exists():
-        encode = Workspace.open(root).stage("encode") or {}
-        if encode.get("synthetic") == wanted:
+        extract = Workspace.open(root).stage("extract")
+        made = extract.info.get("synthetic") if extract else None
+        if made == wanted:
             return None
-        if "synthetic" not in encode:
+        if made is None:
             sys.exit(f"{root} holds a workspace that is not synthetic; choose another --dir.")
         shutil.rmtree(root)
     started = time.perf_counter()
@@ -308,7 +314,7 @@ def main() -> None:
             f"latents, k={args.k}; {disk_bytes(root) / 2**30:.2f} GiB on disk"
         )
         print(
-            f"  rows encoded: {(Workspace.open(root).stage('encode') or {}).get('rows', 0):,}; "
+            f"  rows encoded: {rows_of(root):,}; "
             + (f"built in {built:.1f} s" if built is not None else f"reused from {root}")
         )
         imported, first, last = cold_start(root)

@@ -53,6 +53,7 @@ def run_demo(
 ) -> DemoResult:
     from safer_engine.activations.stage import extract_stage
     from safer_engine.sae.stage import encode_stage, train_sae_stage
+    from safer_engine.salience.stage import salience_stage
     from safer_engine.train.stage import eval_is_current, eval_stage, train_rm_stage
 
     pairs = load_preferences(DataConfig(source=str(demo_data_path())), progress, cancel)
@@ -61,18 +62,20 @@ def run_demo(
     rm = train_rm_stage(workspace, rm_config or RMConfig(), progress, cancel)
     reuse_eval = rm.train is None and eval_is_current(workspace)
     if reuse_eval:
-        report = EvalReport.load(workspace.rm_dir / "eval.json")
+        report = EvalReport.load(workspace.eval_path)
     else:
         report, _ = eval_stage(workspace, "test", None, progress, cancel)
     extracted = extract_stage(workspace, extract_config or ExtractConfig(), progress, cancel)
     sae_id, trained = train_sae_stage(workspace, sae_config or SAEConfig(), None, progress, cancel)
-    encoded = encode_stage(workspace, sae_id, "train", progress, cancel)
+    encoded = encode_stage(workspace, sae_id, progress, cancel)
+    ranked = salience_stage(workspace, sae_id, "train", progress, cancel)
     stages = {
         "data": data.reused,
         "reward model": rm.train is None,
         "evaluation": reuse_eval,
         "activations": extracted is None,
         "SAE": trained is None,
-        "codes and salience": encoded is None,
+        "codes": encoded is None,
+        "salience": ranked is None,
     }
     return DemoResult(workspace, data, stages, report, sae_id)

@@ -53,3 +53,18 @@ class Cancelled(SaferError):
 
     def __init__(self, what: str = "the operation") -> None:
         super().__init__(f"Cancelled {what}.", "Nothing partial was written; run it again.")
+
+
+class AnalysisError(SaferError):
+    """Arrays handed to an analysis function have the wrong shape, type or values."""
+
+
+class DiskFullError(SaferError):
+    """The disk filled up while a file was written; the previous file is untouched."""
+
+    def __init__(self, path: object) -> None:
+        name = getattr(path, "name", path)
+        super().__init__(
+            f"The disk filled up while writing {name}; nothing was replaced.",
+            "Free some space and run the command again.",
+        )

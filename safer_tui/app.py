@@ -14,10 +14,10 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from safer_engine.errors import SaferError
+from safer_engine.service.explorer import Explorer
 from safer_tui.feature_view import FILTERS
-from safer_tui.screens.features import FeaturesScreen
+from safer_tui.screens.feature_list import FeaturesScreen
 from safer_tui.screens.message import MessageScreen
-from safer_tui.workspace_data import WorkspaceData
 
 
 class SaferApp(App[None]):
@@ -29,11 +29,11 @@ class SaferApp(App[None]):
         super().__init__()
         self.workspace_path = workspace
         self.author = author
-        self.data: WorkspaceData | None = None
+        self.data: Explorer | None = None
 
     def on_mount(self) -> None:
         try:
-            self.data = WorkspaceData.open(self.workspace_path, self.author)
+            self.data = Explorer.open(self.workspace_path, self.author)
         except SaferError as exc:
             self.push_screen(MessageScreen(exc.message, exc.hint))
             return

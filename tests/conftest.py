@@ -79,6 +79,7 @@ def encoded_workspace_template(
     from safer_engine.activations.stage import extract_stage
     from safer_engine.config import ExtractConfig, SAEConfig
     from safer_engine.sae.stage import encode_stage, train_sae_stage
+    from safer_engine.salience.stage import salience_stage
     from safer_engine.workspace import Workspace
 
     root = Path(
@@ -89,6 +90,7 @@ def encoded_workspace_template(
     extract_stage(workspace, ExtractConfig(layer=2, policy="all"))
     sae_id, _ = train_sae_stage(workspace, SAEConfig(n_latents=32, k=4, epochs=10, batch_size=64))
     encode_stage(workspace, sae_id)
+    salience_stage(workspace, sae_id)
     return root
 
 

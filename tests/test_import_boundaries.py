@@ -21,9 +21,9 @@ def test_explorer_does_not_import_the_gpu_stack(encoded_workspace: Path) -> None
     code = (
         "from pathlib import Path\n"
         "import safer_tui.app, safer_tui.__main__\n"
-        "from safer_tui.workspace_data import WorkspaceData\n"
-        f"data = WorkspaceData.open(Path({str(encoded_workspace)!r}))\n"
-        "data.current_labels(); data.features.head()"
+        "from safer_engine.service.explorer import Explorer\n"
+        f"data = Explorer.open(Path({str(encoded_workspace)!r}))\n"
+        "data.labels(); data.features.head()"
     )
     assert loaded_after(code, HEAVY) == []
 

@@ -18,14 +18,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from safer_engine.activations.blocks import BlockOutput, default_layer
 from safer_engine.activations.selection import select
 from safer_engine.activations.vocab import vocab_pieces
 from safer_engine.config import ExtractConfig
+from safer_engine.models.batching import pad_batch
+from safer_engine.models.blocks import BlockOutput, default_layer
 from safer_engine.models.reward_model import encode_example, load_trained_rm
 from safer_engine.progress import CancelToken, Progress, no_progress
 from safer_engine.store.writer import StoreTables, save_shard, write_store
-from safer_engine.train.pairs import pad_batch
 from safer_engine.workspace import Workspace
 
 SHARDS_SUFFIX = ".shards"

@@ -1,4 +1,4 @@
-"""Which response tokens feed salience and the SAE (DESIGN §2, token selection).
+"""Which response tokens feed salience and the SAE (the paper's token selection).
 
 `sentence_end` is the paper's rule: the token that ends each run of `. , ? ! ; \\n` is a
 candidate (consecutive delimiter tokens form one run); candidates in the first `skip`
@@ -9,6 +9,8 @@ selected one is dropped too. `all` keeps every response token, `last` the final 
 from __future__ import annotations
 
 from typing import Literal
+
+import numpy as np
 
 Policy = Literal["sentence_end", "all", "last"]
 POLICIES: tuple[str, ...] = ("sentence_end", "all", "last")
@@ -23,21 +25,34 @@ def is_delimiter(piece: str) -> bool:
     return bool(core) and all(ch in DELIMITERS for ch in core)
 
 
+def sentence_end_mask(
+    delimiter: np.ndarray, resp_start: np.ndarray, skip: int = SKIP, spacing: int = SPACING
+) -> np.ndarray:
+    """The sentence-end rule over many documents at once, as a bool mask of selected tokens.
+
+    `delimiter` is bool [n_docs, length], each row a document whose response runs from
+    column `resp_start[row]` to the row's end. Vectorised over documents; the spacing rule is
+    greedy from the left, so it steps through the columns that hold a candidate.
+    """
+    n, length = delimiter.shape
+    column = np.arange(length)
+    after = np.zeros_like(delimiter)
+    after[:, :-1] = delimiter[:, 1:]
+    candidate = delimiter & ~after & (column[None, :] - resp_start[:, None] >= skip)
+    selected = np.zeros_like(delimiter)
+    last = np.full(n, -spacing, dtype=np.int64)
+    for j in np.flatnonzero(candidate.any(axis=0)):
+        take = candidate[:, j] & (j - last >= spacing)
+        selected[:, j] = take
+        last = np.where(take, j, last)
+    return selected
+
+
 def sentence_ends(pieces: list[str], skip: int = SKIP, spacing: int = SPACING) -> list[int]:
     """Positions (within the response) selected by the paper's sentence-end rule."""
-    run_ends = [
-        i
-        for i, piece in enumerate(pieces)
-        if is_delimiter(piece) and (i + 1 == len(pieces) or not is_delimiter(pieces[i + 1]))
-    ]
-    selected: list[int] = []
-    for position in run_ends:
-        if position < skip:
-            continue
-        if selected and position - selected[-1] < spacing:
-            continue
-        selected.append(position)
-    return selected
+    flags = np.array([[is_delimiter(piece) for piece in pieces]], dtype=bool).reshape(1, -1)
+    mask = sentence_end_mask(flags, np.zeros(1, dtype=np.int64), skip, spacing)
+    return [int(i) for i in np.flatnonzero(mask[0])]
 
 
 def select(policy: Policy, pieces: list[str]) -> list[int]:

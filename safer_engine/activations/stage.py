@@ -1,25 +1,33 @@
-"""The extraction stage of a workspace: build `store.h5`, or reuse an up-to-date one."""
+"""The activation stages of a workspace: the store (`extract`) and, for an SAE's first
+training stage, activations of generic text (`generic`)."""
 
 from __future__ import annotations
 
-from safer_engine.activations.extract import ExtractResult, extract_store
-from safer_engine.config import ExtractConfig
-from safer_engine.progress import CancelToken, Progress, no_progress
-from safer_engine.workspace import Workspace
+import hashlib
+from pathlib import Path
 
-STAGE = "extract"
+import numpy as np
+
+from safer_engine.activations.extract import ExtractResult, extract_store
+from safer_engine.activations.generic_text import text_activations
+from safer_engine.config import ExtractConfig
+from safer_engine.errors import DataError, StoreError
+from safer_engine.files import atomic_file
+from safer_engine.progress import CancelToken, Progress, no_progress
+from safer_engine.store.reader import StoreReader
+from safer_engine.workspace import Stage, Workspace
+from safer_engine.workspace.stages import EXTRACT, GENERIC
+
+
+def extract_stage_of(workspace: Workspace, config: ExtractConfig) -> Stage:
+    store = workspace.relative(workspace.store_path)
+    return Stage(EXTRACT, config.to_dict(), workspace.inputs(EXTRACT), (store,))
 
 
 def store_is_current(workspace: Workspace, config: ExtractConfig) -> bool:
-    done, rm, data = (workspace.stage(n) for n in (STAGE, "rm", "data"))
-    return (
-        done is not None
-        and rm is not None
-        and data is not None
-        and done.get("config") == config.to_dict()
-        and done.get("rm_finished") == rm.get("finished")
-        and done.get("data_fingerprint") == data.get("fingerprint")
-        and workspace.store_path.exists()
+    """Recorded with this config, RM and data, and the file still opens as a store."""
+    return workspace.is_current(extract_stage_of(workspace, config)) and _opens(
+        workspace.store_path
     )
 
 
@@ -31,16 +39,12 @@ def extract_stage(
     force: bool = False,
 ) -> ExtractResult | None:
     """None when the store is already up to date with this config, RM and data."""
+    stage = extract_stage_of(workspace, config)
     if not force and store_is_current(workspace, config):
         return None
     result = extract_store(workspace, config, progress, cancel)
-    rm = workspace.stage("rm") or {}
-    data = workspace.stage("data") or {}
-    workspace.record_stage(
-        STAGE,
-        config=config.to_dict(),
-        rm_finished=rm.get("finished"),
-        data_fingerprint=data.get("fingerprint"),
+    workspace.record(
+        stage,
         layer=result.layer,
         docs=result.docs,
         tokens=result.tokens,
@@ -49,3 +53,51 @@ def extract_stage(
         seconds=round(result.seconds, 1),
     )
     return result
+
+
+def generic_stage(
+    workspace: Workspace,
+    text_file: Path,
+    max_tokens: int,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+) -> Path:
+    """Raw activations of a generic text file at the store's layer, as a `.npy` (reused
+    while the text, the token budget, the model and the store are unchanged)."""
+    text_hash = _file_hash(text_file)
+    inputs = workspace.inputs(GENERIC, text=text_hash)
+    key = hashlib.sha256(repr([*sorted(inputs.items()), max_tokens]).encode()).hexdigest()[:16]
+    target = workspace.generic_path(key)
+    stage = Stage(GENERIC, {"tokens": max_tokens}, inputs, (workspace.relative(target),))
+    if workspace.is_current(stage):
+        return target
+    with StoreReader(workspace.store_path) as reader:
+        layer = reader.layer
+    values = text_activations(
+        workspace.rm_model_dir, text_file, layer, max_tokens, progress, cancel or CancelToken()
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(target) as partial, partial.open("wb") as handle:
+        np.save(handle, values)
+    workspace.record(stage, rows=int(values.shape[0]), text=str(text_file))
+    return target
+
+
+def _file_hash(path: Path) -> str:
+    if not path.is_file():
+        raise DataError(f"{path}: no such text file.", "Give a local UTF-8 text file.")
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except OSError as exc:
+        raise DataError(
+            f"Cannot read the generic text {path}: {exc.strerror or exc}.",
+            "Give a local UTF-8 text file to --pretrain-text.",
+        ) from exc
+
+
+def _opens(path: Path) -> bool:
+    try:
+        StoreReader(path).close()
+    except StoreError:
+        return False
+    return True

@@ -1,4 +1,4 @@
-"""Pair scores from tagged safety features (DESIGN §2, pair score).
+"""Pair scores from the safe (P) and unsafe (N) feature sets.
 
 For a response r with selected tokens T_r: S(r) = (1/|T_r|) Σ_t [Σ_{j∈P} z_j(t) − Σ_{j∈N} z_j(t)],
 P the features tagged safe and N those tagged unsafe; score(pair) = S(chosen) − S(rejected).

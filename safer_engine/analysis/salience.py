@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from safer_engine.analysis.features import FeatureStats
-from safer_engine.errors import StoreError
+from safer_engine.analysis.feature_stats import FeatureStats
+from safer_engine.errors import AnalysisError
 
 
 def salience_table(stats: FeatureStats) -> pl.DataFrame:
@@ -49,7 +49,7 @@ def salience_table(stats: FeatureStats) -> pl.DataFrame:
 def salience(sum_chosen: np.ndarray, sum_rejected: np.ndarray) -> np.ndarray:
     """The paper's s_j for every feature (0 where no feature ever fires)."""
     if sum_chosen.shape != sum_rejected.shape or sum_chosen.ndim != 1:
-        raise StoreError(
+        raise AnalysisError(
             f"sum_chosen {sum_chosen.shape} and sum_rejected {sum_rejected.shape} must be "
             "1-D of one length (n_latents).",
             "Compute both with `feature_stats` on one store.",
@@ -57,7 +57,7 @@ def salience(sum_chosen: np.ndarray, sum_rejected: np.ndarray) -> np.ndarray:
     a_c = np.asarray(sum_chosen, dtype=np.float64)
     a_r = np.asarray(sum_rejected, dtype=np.float64)
     if not (np.isfinite(a_c).all() and np.isfinite(a_r).all()):
-        raise StoreError("Activation sums hold NaN or infinite values.", "Recompute the stats.")
+        raise AnalysisError("Activation sums hold NaN or infinite values.", "Recompute the stats.")
     m = (a_c.sum() + a_r.sum()) / max(2 * a_c.shape[0], 1)
     denom = a_c + a_r + 2 * m
     # denom is 0 only when nothing fires anywhere; such features have no lean
@@ -67,10 +67,10 @@ def salience(sum_chosen: np.ndarray, sum_rejected: np.ndarray) -> np.ndarray:
 def top_candidates(table: pl.DataFrame, n: int = 256) -> pl.DataFrame:
     """The n features of highest |salience| (by rank); features that never lean are left out."""
     if n < 0:
-        raise StoreError(f"n must be ≥ 0, not {n}.", "Ask for a number of features.")
+        raise AnalysisError(f"n must be ≥ 0, not {n}.", "Ask for a number of features.")
     missing = {"rank", "sign"} - set(table.columns)
     if missing:
-        raise StoreError(
+        raise AnalysisError(
             f"The table lacks the columns {sorted(missing)}.",
             "Pass the table made by `salience_table`.",
         )

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from safer_engine.errors import ConfigError
+from safer_engine.errors import AnalysisError
 from safer_engine.progress import CancelToken, Progress, no_progress
-from safer_engine.store.reader import StoreReader
 
 CHUNK_ROWS = 262_144
 TOP = 200
@@ -43,7 +42,7 @@ def matching_pieces(pieces: list[str], query: str) -> np.ndarray:
     a word ending in `*` matches every piece that starts with it."""
     words = [w.lower() for w in query.split()]
     if not words:
-        raise ConfigError("The word search is empty.", "Type a word, e.g. sorry or apolog*.")
+        raise AnalysisError("The word search is empty.", "Type a word, e.g. sorry or apolog*.")
     exact = {w for w in words if not w.endswith("*")}
     prefixes = tuple(w[:-1] for w in words if w.endswith("*") and len(w) > 1)
     ids = [
@@ -56,7 +55,9 @@ def matching_pieces(pieces: list[str], query: str) -> np.ndarray:
 
 
 def features_on_word(
-    store: StoreReader,
+    pieces: list[str],
+    token_ids: np.ndarray,
+    token_row: np.ndarray,
     idx: np.ndarray,
     val: np.ndarray,
     n_latents: int,
@@ -64,10 +65,14 @@ def features_on_word(
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> WordMatches:
-    """Rank features by lift on the stored tokens matching `query` (codes `idx`/`val`)."""
+    """Rank features by lift on the stored tokens matching `query`.
+
+    `pieces` is the text of every token id, `token_ids` the stored tokens, `token_row` the
+    token of each code row and `idx`/`val` the codes.
+    """
     cancel = cancel or CancelToken()
-    ids = matching_pieces(store.pieces, query)
-    is_match = np.zeros(len(store.pieces), dtype=bool)
+    ids = matching_pieces(pieces, query)
+    is_match = np.zeros(len(pieces), dtype=bool)
     is_match[ids] = True
     sums_all = np.zeros(n_latents, dtype=np.float64)
     sums_hit = np.zeros(n_latents, dtype=np.float64)
@@ -80,7 +85,7 @@ def features_on_word(
         codes = np.asarray(idx[chunk])
         values = np.asarray(val[chunk]).astype(np.float64)
         sums_all += np.bincount(codes.ravel(), values.ravel(), minlength=n_latents)
-        tokens = np.asarray(store.token_ids)[np.asarray(store.token_row[chunk])]
+        tokens = np.asarray(token_ids)[np.asarray(token_row[chunk])]
         hit = is_match[tokens]
         if hit.any():
             hits += int(hit.sum())
@@ -88,7 +93,7 @@ def features_on_word(
             fired = (values[hit] > 0).ravel()
             fires_hit += np.bincount(codes[hit].ravel()[fired], minlength=n_latents)
     progress("word search", rows, rows)
-    return _ranked(query, [store.pieces[i] for i in ids], hits, rows, sums_all, sums_hit, fires_hit)
+    return _ranked(query, [pieces[i] for i in ids], hits, rows, sums_all, sums_hit, fires_hit)
 
 
 def _ranked(

@@ -14,6 +14,7 @@ from safer_engine.data.schemas import apply_column_mapping, recognise
 from safer_engine.data.split import assign_splits, prompts_in_both_splits
 from safer_engine.data.validate import ValidationReport, validate
 from safer_engine.errors import DataError, SchemaError
+from safer_engine.files import atomic_file
 from safer_engine.progress import CancelToken, Progress, no_progress
 
 CANONICAL = ("pair_id", "prompt", "chosen", "rejected", "slice", "split", "source")
@@ -101,6 +102,5 @@ def _describe(report: ValidationReport) -> str:
 def save_table(table: pl.DataFrame, path: Path) -> None:
     """Write the canonical table as parquet via a temporary file, so a crash leaves none."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".partial")
-    table.write_parquet(partial)
-    partial.replace(path)
+    with atomic_file(path) as partial:
+        table.write_parquet(partial)

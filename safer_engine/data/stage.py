@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from safer_engine import artifacts as names
+from safer_engine.config import DataConfig
 from safer_engine.data.load import PreferenceData, save_table
-from safer_engine.workspace import Workspace
-
-STAGE = "data"
+from safer_engine.workspace import Stage, Workspace
+from safer_engine.workspace.stages import DATA
 
 
 @dataclass(frozen=True)
@@ -18,24 +19,28 @@ class ImportResult:
     reused: bool
 
 
+def data_stage(config: DataConfig, fingerprint: str) -> Stage:
+    """The stage of importing a table: its only input is the table's content fingerprint."""
+    return Stage(
+        DATA,
+        config.to_dict(),
+        {"source": fingerprint},
+        (f"{names.DATA_DIR}/{names.PAIRS_FILE}",),
+    )
+
+
 def import_data(workspace: Workspace, data: PreferenceData) -> ImportResult:
     """Write loaded pairs to `data/pairs.parquet` unless the same table is there."""
-    config = data.config
-    previous = workspace.stage(STAGE)
-    if (
-        previous is not None
-        and previous.get("fingerprint") == data.fingerprint
-        and workspace.pairs_path.exists()
-    ):
+    stage = data_stage(data.config, data.fingerprint)
+    if workspace.is_current(stage):
         return ImportResult(data, reused=True)
     save_table(data.table, workspace.pairs_path)
-    config.save(workspace.pairs_path.parent / "data_config.json")
-    workspace.record_stage(
-        STAGE,
-        config=config.to_dict(),
+    data.config.save(workspace.pairs_path.parent / names.DATA_CONFIG)
+    workspace.record(
+        stage,
+        fingerprint=data.fingerprint,
         schema=data.schema,
         origin=data.origin,
-        fingerprint=data.fingerprint,
         pairs=data.table.height,
         skipped=dict(data.report.skipped),
     )

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from safer_engine.artifacts import RM_INFO
 from safer_engine.errors import ModelError
 from safer_engine.models.registry import EMBEDDED, ModelSource
 
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 FormatKind = Literal["chat_template", "plain"]
 PLAIN_USER = "User: "
 PLAIN_ASSISTANT = "\n\nAssistant: "
-RM_INFO = "safer_rm.json"
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,24 @@
 """`safer encode`: top-k SAE codes for every stored activation row, into `sae/<id>/codes.h5`.
 
 Any SAE that `sae_lens.SAE.load_from_disk` reads works: ours, or one trained elsewhere with
-sae-lens. Codes go to their own file next to the SAE, written as `.partial` and renamed, so
+sae-lens. Codes go to their own file next to the SAE, written aside and renamed, so
 `store.h5` is never rewritten in place and a crash cannot damage it.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from safer_engine.artifacts import CODES_FILE, SAE_CFG
+from safer_engine.codes.writer import Codes, write_codes
 from safer_engine.errors import ModelError, StoreError
 from safer_engine.progress import CancelToken, Progress, no_progress
-from safer_engine.sae import CODES_FILE, SALIENCE_FILE
 from safer_engine.store.reader import StoreReader
-from safer_engine.store.schema import ALIGNED
 
 CHUNK_ROWS = 8192
 DEFAULT_K = 64
@@ -40,7 +38,7 @@ def load_sae(sae_dir: Path) -> Any:
     import torch
     from sae_lens import SAE
 
-    if not (sae_dir / "cfg.json").exists():
+    if not (sae_dir / SAE_CFG).exists():
         raise ModelError(
             f"{sae_dir} holds no sae-lens SAE (no cfg.json).",
             "Train one with `safer train-sae`, or point --sae to a sae-lens folder.",
@@ -69,56 +67,13 @@ def encode_rows(sae: Any, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray
     return indices.cpu().numpy().astype(np.int32), values.cpu().numpy().astype(np.float16)
 
 
-Codes = Iterator[tuple[slice, np.ndarray, np.ndarray]]
-"""Row ranges of the store with their codes: (rows, idx int32 [n, k], val float16 [n, k])."""
-
-
-def write_codes(
-    sae_dir: Path,
-    reader: StoreReader,
-    codes: Codes,
-    n_latents: int,
-    k: int,
-    sae_cfg: dict[str, Any],
-    salience_split: str,
-    progress: Progress,
-    cancel: CancelToken,
-) -> None:
-    """Codes, per-feature index and statistics into `codes.h5`, salience into parquet; the
-    codes file appears complete (renamed from `.partial`) or not at all."""
-    import h5py
-
-    from safer_engine.sae.features import add_features
-
-    target = sae_dir / CODES_FILE
-    partial = target.with_name(target.name + ".partial")
-    n_rows = int(reader.values.shape[0])
-    try:
-        with h5py.File(partial, "w", **ALIGNED) as f:
-            idx = f.create_dataset("codes_idx", shape=(n_rows, k), dtype=np.int32)
-            val = f.create_dataset("codes_val", shape=(n_rows, k), dtype=np.float16)
-            for rows, chunk_idx, chunk_val in codes:
-                idx[rows], val[rows] = chunk_idx, chunk_val
-            f.attrs["n_latents"] = n_latents
-            f.attrs["k"] = k
-            f.attrs["store_fingerprint"] = reader.data_fingerprint
-            f.attrs["layer"] = reader.layer
-            f.attrs["sae_cfg"] = json.dumps(sae_cfg, default=str)
-        table = add_features(partial, reader, salience_split, progress, cancel)
-        table.write_parquet(sae_dir / SALIENCE_FILE)
-        partial.replace(target)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
 def encode_store(
     store_path: Path,
     sae_dir: Path,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
-    salience_split: str = "train",
 ) -> EncodeResult:
-    """Encode every stored activation row with the SAE in `sae_dir` (see `write_codes`)."""
+    """Encode every stored activation row with the SAE in `sae_dir` into its `codes.h5`."""
     cancel = cancel or CancelToken()
     sae = load_sae(sae_dir)
     started = time.perf_counter()
@@ -132,11 +87,13 @@ def encode_store(
         n_rows, k = int(reader.values.shape[0]), codes_k(sae)
         if k > int(sae.cfg.d_sae):
             raise StoreError(f"k ({k}) is larger than the SAE's {sae.cfg.d_sae} latents.")
+        attrs = {
+            "store_fingerprint": reader.data_fingerprint,
+            "layer": reader.layer,
+            "sae_cfg": sae.cfg.to_dict(),
+        }
         codes = _encoded(sae, reader, k, progress, cancel)
-        cfg = sae.cfg.to_dict()
-        write_codes(
-            sae_dir, reader, codes, int(sae.cfg.d_sae), k, cfg, salience_split, progress, cancel
-        )
+        write_codes(sae_dir / CODES_FILE, n_rows, int(sae.cfg.d_sae), k, attrs, codes)
     progress("encoding", n_rows, n_rows)
     return EncodeResult(
         sae_dir / CODES_FILE, n_rows, k, int(sae.cfg.d_sae), time.perf_counter() - started

@@ -1,21 +1,21 @@
-"""The SAE stages of a workspace: train (`sae`), encode (`encode`), and the feature view."""
+"""The SAE stages of a workspace: train (`sae/<id>`) or import an SAE, and encode the store
+with it (`encode/<id>`)."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
+from safer_engine import artifacts as names
 from safer_engine.config import SAEConfig
 from safer_engine.errors import WorkspaceError
 from safer_engine.progress import CancelToken, Progress, no_progress
-from safer_engine.sae import CODES_FILE
 from safer_engine.sae.encode import EncodeResult, encode_store
 from safer_engine.sae.train import SAETrainResult, train_sae
 from safer_engine.store.reader import StoreReader
-from safer_engine.workspace import Workspace
-
-SAE_STAGE = "sae"
-ENCODE_STAGE = "encode"
+from safer_engine.workspace import Stage, Workspace
+from safer_engine.workspace.stages import ENCODE, GENERIC, SAE
 
 
 def default_sae_id(store_path: Path, config: SAEConfig) -> str:
@@ -24,57 +24,52 @@ def default_sae_id(store_path: Path, config: SAEConfig) -> str:
         return f"L{reader.layer}-topk{k}-{n_latents}"
 
 
+def sae_artifacts(workspace: Workspace, sae_id: str) -> tuple[str, ...]:
+    folder = workspace.sae_dir(sae_id)
+    return tuple(workspace.relative(folder / n) for n in (names.SAE_CFG, names.SAE_WEIGHTS))
+
+
 def train_sae_stage(
     workspace: Workspace,
     config: SAEConfig,
     sae_id: str | None = None,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
+    generic: Path | None = None,
 ) -> tuple[str, SAETrainResult | None]:
-    """Train unless this workspace's store already has an SAE from the same config."""
+    """Train unless this SAE id already holds an SAE from the same config and inputs.
+
+    `generic` is the generic-text activations file of the `generic` stage, required when the
+    config pretrains on generic text.
+    """
     store = _require_store(workspace)
     sae_id = sae_id or default_sae_id(store, config)
-    previous = workspace.stage(SAE_STAGE)
-    extract = workspace.stage("extract") or {}
-    if (
-        previous is not None
-        and previous.get("id") == sae_id
-        and previous.get("config") == config.to_dict()
-        and previous.get("extract_finished") == extract.get("finished")
-        and (workspace.sae_dir(sae_id) / "cfg.json").exists()
-    ):
+    extra = {GENERIC: _fingerprint(workspace, GENERIC)} if generic is not None else {}
+    stage = Stage(
+        SAE,
+        config.to_dict(),
+        workspace.inputs(SAE, sae_id, **extra),
+        sae_artifacts(workspace, sae_id),
+        sae_id,
+    )
+    if workspace.is_current(stage):
         return sae_id, None
-    generic = None
-    if config.pretrain_text:
-        from safer_engine.activations.text import text_activations
-
-        with StoreReader(store) as reader:
-            layer, normalise = reader.layer, reader.normalise
-        generic = text_activations(
-            workspace.rm_model_dir,
-            Path(config.pretrain_text),
-            layer,
-            config.pretrain_tokens,
-            normalise,
-            progress,
-            cancel or CancelToken(),
+    if config.pretrain_text and generic is None:
+        raise WorkspaceError(
+            "This SAE config pretrains on generic text, but no generic activations were given.",
+            "Run the generic stage first (`safer train-sae --pretrain-text FILE` does).",
         )
     result = train_sae(store, config, workspace.sae_dir(sae_id), progress, cancel, generic)
-    workspace.record_stage(
-        SAE_STAGE,
-        id=sae_id,
-        config=config.to_dict(),
-        extract_finished=extract.get("finished"),
-        metrics=result.metrics.__dict__,
-    )
+    workspace.record(stage, metrics=result.metrics.__dict__, seconds=round(result.seconds, 1))
     return sae_id, result
 
 
 def import_sae(workspace: Workspace, folder: Path) -> str:
-    """Copy an SAE trained elsewhere (sae-lens format) into the workspace; return its id."""
-    if not (folder / "cfg.json").exists():
+    """Copy an SAE trained elsewhere (sae-lens format) into the workspace and record it;
+    its fingerprint is its weights' hash, so re-importing the same SAE changes nothing."""
+    if not (folder / names.SAE_CFG).exists():
         raise WorkspaceError(
-            f"{folder} holds no sae-lens SAE (no cfg.json).",
+            f"{folder} holds no sae-lens SAE (no {names.SAE_CFG}).",
             "Point --sae to a folder saved by sae-lens, or to an SAE id.",
         )
     sae_id = folder.resolve().name
@@ -82,22 +77,32 @@ def import_sae(workspace: Workspace, folder: Path) -> str:
     if target.resolve() != folder.resolve():
         target.mkdir(parents=True, exist_ok=True)
         for item in folder.iterdir():
-            if item.is_file() and item.name != CODES_FILE:
+            if item.is_file() and item.name not in (names.CODES_FILE, names.FEATURES_FILE):
                 shutil.copy2(item, target / item.name)
+    weights = hashlib.sha256((target / names.SAE_WEIGHTS).read_bytes()).hexdigest()[:16]
+    stage = Stage(
+        SAE,
+        {"imported_from": str(folder.resolve())},
+        workspace.inputs(SAE, sae_id, weights=weights),
+        sae_artifacts(workspace, sae_id),
+        sae_id,
+    )
+    if not workspace.is_current(stage):
+        workspace.record(stage, fingerprint=weights)
     return sae_id
 
 
 def resolve_sae(workspace: Workspace, sae: str | None) -> str:
     """An SAE id of this workspace, a folder to import, or the last trained one."""
     if sae is None:
-        stage = workspace.stage(SAE_STAGE)
-        if stage is None:
+        recorded = workspace.sae_ids()
+        if not recorded:
             raise WorkspaceError(
                 f"{workspace.root} has no SAE yet.", "Run `safer train-sae --workspace DIR` first."
             )
-        return str(stage["id"])
+        return recorded[-1]
     is_name = Path(sae).name == sae  # a path would make sae_dir() point outside
-    if is_name and (workspace.sae_dir(sae) / "cfg.json").exists():
+    if is_name and workspace.stage(SAE, sae) is not None:
         return sae
     return import_sae(workspace, Path(sae).expanduser())
 
@@ -105,41 +110,27 @@ def resolve_sae(workspace: Workspace, sae: str | None) -> str:
 def encode_stage(
     workspace: Workspace,
     sae_id: str,
-    split: str = "train",
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
     force: bool = False,
 ) -> EncodeResult | None:
+    """None when the codes are up to date with this SAE and store."""
     store = _require_store(workspace)
     sae_dir = workspace.sae_dir(sae_id)
-    previous = workspace.stage(ENCODE_STAGE)
-    extract = workspace.stage("extract") or {}
-    if (
-        not force
-        and previous is not None
-        and previous.get("id") == sae_id
-        and previous.get("split") == split
-        and previous.get("extract_finished") == extract.get("finished")
-        and previous.get("sae_mtime") == _mtime(sae_dir)
-        and (sae_dir / CODES_FILE).exists()
-    ):
+    codes = workspace.relative(sae_dir / names.CODES_FILE)
+    stage = Stage(ENCODE, {}, workspace.inputs(ENCODE, sae_id), (codes,), sae_id)
+    if not force and workspace.is_current(stage):
         return None
-    result = encode_store(store, sae_dir, progress, cancel, salience_split=split)
-    workspace.record_stage(
-        ENCODE_STAGE,
-        id=sae_id,
-        split=split,
-        extract_finished=extract.get("finished"),
-        sae_mtime=_mtime(sae_dir),
-        rows=result.rows,
-        k=result.k,
-        seconds=round(result.seconds, 1),
-    )
+    result = encode_store(store, sae_dir, progress, cancel)
+    workspace.record(stage, rows=result.rows, k=result.k, seconds=round(result.seconds, 1))
     return result
 
 
-def _mtime(sae_dir: Path) -> float:
-    return (sae_dir / "sae_weights.safetensors").stat().st_mtime
+def _fingerprint(workspace: Workspace, kind: str) -> str:
+    record = workspace.stage(kind)
+    if record is None:
+        raise WorkspaceError(f"{workspace.root} has no {kind} stage yet.")
+    return record.fingerprint
 
 
 def _require_store(workspace: Workspace) -> Path:

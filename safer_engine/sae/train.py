@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,12 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from safer_engine.artifacts import SAE_INFO
 from safer_engine.config import SAEConfig
 from safer_engine.errors import StoreError
+from safer_engine.files import atomic_dir
 from safer_engine.progress import CancelToken, Progress, no_progress
-from safer_engine.store.reader import StoreReader
+from safer_engine.store.reader import StoreReader, normalise_rows
 
-SAE_INFO = "safer_sae.json"
 BLOCK_ROWS = 65_536
 
 
@@ -171,10 +171,10 @@ def train_sae(
     out_dir: Path,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
-    generic: np.ndarray | None = None,
+    generic: Path | None = None,
 ) -> SAETrainResult:
-    """Train (first on `generic` text activations when given), measure, and save
-    atomically to `out_dir` in sae-lens format."""
+    """Train (first on the raw generic-text activations saved at `generic`, when given),
+    measure, and save atomically to `out_dir` in sae-lens format."""
     import torch
     from sae_lens.saes.topk_sae import TopKTrainingSAE
 
@@ -190,13 +190,15 @@ def train_sae(
         started = time.perf_counter()
         stage_steps = {}
         if generic is not None:
+            text = np.load(generic)
+            text = normalise_rows(text) if reader.normalise else text.astype(np.float32)
             stage_steps["generic"] = _fit(
                 sae,
                 config,
                 config.pretrain_epochs,
-                generic.shape[0],
+                text.shape[0],
                 device,
-                lambda b, s: memory_batches(generic, b, config.seed, s, progress, cancel),
+                lambda b, s: memory_batches(text, b, config.seed, s, progress, cancel),
             )
         stage_steps["preference"] = _fit(
             sae,
@@ -292,11 +294,6 @@ def _without_sae_lens_bar() -> Iterator[None]:
 
 
 def _save(sae: Any, out_dir: Path, info: dict[str, Any]) -> None:
-    partial = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    sae.save_inference_model(str(partial))
-    (partial / SAE_INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    partial.rename(out_dir)
+    with atomic_dir(out_dir) as partial:
+        sae.save_inference_model(str(partial))
+        (partial / SAE_INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")

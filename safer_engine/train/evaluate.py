@@ -14,9 +14,10 @@ import polars as pl
 
 from safer_engine.data.schemas import REWARDBENCH_SECTIONS
 from safer_engine.errors import TrainingError
+from safer_engine.models.batching import pad_batch
 from safer_engine.models.reward_model import load_trained_rm
 from safer_engine.progress import CancelToken, Progress, no_progress
-from safer_engine.train.pairs import EncodedPairs, encode_pairs, pad_batch
+from safer_engine.train.pairs import EncodedPairs, encode_pairs
 
 Z95 = 1.959963984540054
 

@@ -9,18 +9,17 @@ groups, so no pair is split across batches.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
+from safer_engine.models.batching import pad_batch
 from safer_engine.models.reward_model import TextFormat, encode_example
 from safer_engine.progress import CancelToken, Progress
 
 if TYPE_CHECKING:
-    import torch
     from transformers import PreTrainedTokenizerBase
 
 
@@ -98,18 +97,6 @@ def _batch(encoded: EncodedPairs, pair_rows: list[int]) -> Batch:
     texts = sorted(set(chosen_rejected.ravel().tolist()))
     local = {text: i for i, text in enumerate(texts)}
     return Batch(texts, np.vectorize(local.__getitem__)(chosen_rejected).astype(np.int64))
-
-
-def pad_batch(sequences: Sequence[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
-    import torch
-
-    width = max(len(s) for s in sequences)
-    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        mask[row, : len(seq)] = 1
-    return {"input_ids": ids, "attention_mask": mask}
 
 
 class BatchCollator:

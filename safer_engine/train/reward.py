@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from safer_engine.artifacts import CHECKPOINTS_DIR, MODEL_DIR, RM_INFO
 from safer_engine.config import RMConfig
 from safer_engine.errors import Cancelled, TrainingError
+from safer_engine.files import atomic_dir
 from safer_engine.models.registry import resolve_model
 from safer_engine.models.reward_model import (
-    RM_INFO,
     choose_format,
     load_reward_model,
     load_tokenizer,
@@ -165,7 +166,7 @@ def train_reward_model(
     batches = pack_batches(encoded, config.batch_texts, config.seed)
     model = load_reward_model(source, tokenizer)
 
-    checkpoints = out_dir / "checkpoints"
+    checkpoints = out_dir / CHECKPOINTS_DIR
     run_info = {"data_fingerprint": data_fingerprint, "config": config.to_dict()}
     _check_resumable(checkpoints, run_info, fresh)
     trainer, losses = _build_trainer(
@@ -196,7 +197,7 @@ def train_reward_model(
     if cancel.cancelled:
         raise Cancelled("training (resume it by running the same command)")
     result = TrainResult(
-        model_dir=out_dir / "model",
+        model_dir=out_dir / MODEL_DIR,
         steps=trainer.state.global_step,
         seconds=time.perf_counter() - started,
         resumed_from=Path(last).name if last else None,
@@ -207,7 +208,7 @@ def train_reward_model(
         _save_final(
             trainer.model,
             tokenizer,
-            out_dir / "model",
+            out_dir / MODEL_DIR,
             {
                 **run_info,
                 "format": fmt.to_dict(),
@@ -269,17 +270,8 @@ def _build_trainer(
 
 
 def _save_final(model: Any, tokenizer: Any, target: Path, info: dict[str, Any]) -> None:
-    """Write to a sibling folder and rename it into place: a crash leaves the old model."""
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    model.save_pretrained(partial, safe_serialization=True)
-    tokenizer.save_pretrained(partial)
-    (partial / RM_INFO).write_text(json.dumps(info, indent=2, sort_keys=True), encoding="utf-8")
-    if target.exists():
-        old = target.with_name(target.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        target.rename(old)
-        partial.rename(target)
-        shutil.rmtree(old)
-    else:
-        partial.rename(target)
+    """A complete model folder or none: a crash while saving leaves the old model."""
+    with atomic_dir(target) as partial:
+        model.save_pretrained(partial, safe_serialization=True)
+        tokenizer.save_pretrained(partial)
+        (partial / RM_INFO).write_text(json.dumps(info, indent=2, sort_keys=True), encoding="utf-8")

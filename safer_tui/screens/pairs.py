@@ -8,9 +8,6 @@ worker with a progress bar; leaving the screen cancels it through a `CancelToken
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 from rich.console import RenderableType
 from rich.style import Style
 from rich.text import Text
@@ -22,16 +19,15 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from safer_engine.analysis.pair_scores import pair_scores
 from safer_engine.errors import Cancelled, SaferError
 from safer_engine.progress import CancelToken, Progress
-from safer_tui.screens.feature import SHADE, shade_style
+from safer_engine.service.explorer import Explorer
+from safer_engine.service.pairs import PairRanking, PairView
+from safer_tui.screens.feature_page import SHADE, shade_style
 from safer_tui.screens.help import HelpScreen
 from safer_tui.widgets.progress_line import ProgressLine, reporter
-from safer_tui.workspace_data import WorkspaceData
 
 SAFE_RGB, UNSAFE_RGB = (0, 170, 80), (200, 40, 40)
-SHOWN_PAIRS = 2000  # the table lists the highest-scoring pairs; scores cover every pair
 ZERO_SCORES = (
     "Every pair scores 0: the tagged features never fire on the selected tokens (the "
     "sentence ends that scores and salience use). Tag features with a clear salience."
@@ -51,37 +47,6 @@ HELP_KEYS = [  # descriptions fit the help box: 46 columns
     ("", "response's selected tokens of the activations"),
     ("", "of safe-tagged minus unsafe-tagged features"),
 ]
-
-
-@dataclass(frozen=True)
-class Ranking:
-    """Every pair's score, its parts and what the table lists beside it."""
-
-    doc_scores: np.ndarray
-    scores: np.ndarray
-    order: np.ndarray  # the pairs listed, highest score first
-    slices: np.ndarray
-    slice_names: list[str]
-    splits: np.ndarray
-    split_names: list[str]
-
-
-def rank_pairs(
-    data: WorkspaceData,
-    safe: list[int],
-    unsafe: list[int],
-    progress: Progress,
-    cancel: CancelToken,
-) -> Ranking:
-    """Runs in a worker thread: opening the store (first use) and scoring both take time."""
-    examples = data.examples
-    store = examples.store
-    doc_scores = examples.doc_scores(safe, unsafe, progress, cancel)
-    slices, slice_names = store.codes("slice")
-    splits, split_names = store.codes("split")
-    scores = pair_scores(doc_scores, store.chosen_doc, store.rejected_doc)
-    order = np.argsort(-scores, kind="stable")[:SHOWN_PAIRS]
-    return Ranking(doc_scores, scores, order, slices, slice_names, splits, split_names)
 
 
 def shade(pieces: list[tuple[str, float]], peak: float, by_feature: bool) -> Text:
@@ -132,27 +97,27 @@ class PairsScreen(Screen[None]):
     ]
 
     class Scored(Message):
-        def __init__(self, ranking: Ranking) -> None:
+        def __init__(self, ranking: PairRanking) -> None:
             super().__init__()
             self.ranking = ranking
 
     class ScoringFailed(Message):
-        def __init__(self, error: SaferError | OSError) -> None:
+        def __init__(self, error: SaferError) -> None:
             super().__init__()
             self.error = error
 
-    def __init__(self, data: WorkspaceData, feature: int | None = None) -> None:
+    def __init__(self, data: Explorer, feature: int | None = None) -> None:
         super().__init__()
         self.data = data
         self.feature = feature
-        labels = data.current_labels()
+        labels = data.labels()
         self.safe = sorted(f for f, label in labels.items() if label.tag == "safe")
         self.unsafe = sorted(f for f, label in labels.items() if label.tag == "unsafe")
         # With nothing tagged, tagged shading would be blank: start with one feature's.
         self.by_feature = not (self.safe or self.unsafe)
         self.prompt_expanded = False
         self.cancel = CancelToken()
-        self.ranking: Ranking | None = None
+        self.ranking: PairRanking | None = None
         self.pair: int | None = None
         self.strongest: list[tuple[int, float]] = []
 
@@ -194,10 +159,10 @@ class PairsScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="pair-scores")
     def score_pairs(self, progress: Progress) -> None:
         try:
-            ranking = rank_pairs(self.data, self.safe, self.unsafe, progress, self.cancel)
+            ranking = self.data.rank_pairs(self.safe, self.unsafe, progress, self.cancel)
         except Cancelled:
             return  # the screen was left: nobody is waiting for the scores
-        except (SaferError, OSError) as exc:
+        except SaferError as exc:
             self.post_message(self.ScoringFailed(exc))
             return
         self.post_message(self.Scored(ranking))
@@ -209,19 +174,18 @@ class PairsScreen(Screen[None]):
 
     def on_pairs_screen_scoring_failed(self, message: ScoringFailed) -> None:
         self.query_one(ProgressLine).finish()
-        error = message.error
-        text = f"{error.message}\n{error.hint}" if isinstance(error, SaferError) else str(error)
+        text = str(message.error)
         self.notify(text, severity="error", timeout=8)
         self.query_one("#pairs-status", Static).update(Text(f"Could not score pairs: {text}"))
 
-    def fill(self, ranking: Ranking) -> None:
+    def fill(self, ranking: PairRanking) -> None:
         table = self.query_one(DataTable)
         for pair in ranking.order.tolist():
             table.add_row(
                 str(pair),
                 f"{ranking.scores[pair]:+.3f}",
-                ranking.slice_names[ranking.slices[pair]],
-                ranking.split_names[ranking.splits[pair]],
+                ranking.slice_of(pair),
+                ranking.split_of(pair),
                 key=str(pair),
             )
         if (self.safe or self.unsafe) and not ranking.scores.any():
@@ -263,28 +227,31 @@ class PairsScreen(Screen[None]):
             self.show_pair(int(event.row_key.value))
 
     def show_pair(self, pair: int) -> None:
+        try:
+            view = self.data.pair(pair)
+        except SaferError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
         self.pair = pair
-        examples = self.data.examples
-        docs = (int(examples.store.chosen_doc[pair]), int(examples.store.rejected_doc[pair]))
-        self.strongest = examples.strongest_features(*docs)
-        self.show_info(pair, docs)
-        self.query_one(PromptView).show(examples.prompt_text(docs[0]), self.prompt_expanded)
-        self.shade_sides(docs)
+        self.strongest = view.strongest
+        self.show_info(view)
+        self.query_one(PromptView).show(view.prompt, self.prompt_expanded)
+        self.shade_sides((view.chosen_doc, view.rejected_doc))
         self.show_status()
 
-    def show_info(self, pair: int, docs: tuple[int, int]) -> None:
+    def show_info(self, view: PairView) -> None:
         ranking = self.ranking
         assert ranking is not None  # rows exist only once scored
+        pair = view.pair
         self.query_one("#pair-info", Static).update(
             Text.assemble(
                 ("pair ", "bold"),
                 (str(pair), "bold"),
-                f" · {self.data.examples.pair_id(pair)} · "
-                f"{ranking.slice_names[ranking.slices[pair]]} · "
-                f"{ranking.split_names[ranking.splits[pair]]} · score ",
+                f" · {view.pair_id} · {ranking.slice_of(pair)} · {ranking.split_of(pair)} · score ",
                 (f"{ranking.scores[pair]:+.3f}", "bold"),
             )
         )
+        docs = (view.chosen_doc, view.rejected_doc)
         for side, doc in zip(("chosen", "rejected"), docs, strict=True):
             self.query_one(
                 f"#{side}-side"
@@ -295,13 +262,16 @@ class PairsScreen(Screen[None]):
         )
 
     def shade_sides(self, docs: tuple[int, int]) -> None:
-        examples = self.data.examples
         if self.by_feature:
             feature = self.shading_feature()
             safe, unsafe = ([feature] if feature is not None else []), []
         else:
             safe, unsafe = self.safe, self.unsafe
-        sides = [examples.response_shading(doc, safe, unsafe) for doc in docs]
+        try:
+            sides = [self.data.shading(doc, safe, unsafe) for doc in docs]
+        except SaferError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
         peak = max((abs(v) for side in sides for _, v in side), default=0.0)
         for name, pieces in zip(("chosen", "rejected"), sides, strict=True):
             self.query_one(f"#{name}-text", Static).update(shade(pieces, peak, self.by_feature))
@@ -326,7 +296,7 @@ class PairsScreen(Screen[None]):
         prompt.show(prompt.prompt, self.prompt_expanded)
 
     def action_strongest(self) -> None:
-        from safer_tui.screens.feature import FeatureScreen
+        from safer_tui.screens.feature_page import FeatureScreen
 
         if self.strongest:
             order = [f for f, _ in self.strongest]

@@ -15,7 +15,7 @@ def test_demo_builds_every_stage_then_reuses_them(tmp_path: Path, tiny_bert: Pat
     config = RMConfig(model=str(tiny_bert), max_steps=3, max_length=32, max_prompt_tokens=8)
     sae = SAEConfig(n_latents=64, k=4, epochs=1)
     first = run_demo(tmp_path / "ws", rm_config=config, sae_config=sae)
-    stages = ("data", "reward model", "evaluation", "activations", "SAE", "codes and salience")
+    stages = ("data", "reward model", "evaluation", "activations", "SAE", "codes", "salience")
     assert first.stages == dict.fromkeys(stages, False)
     assert first.workspace.store_path.exists()
     assert (first.workspace.sae_dir(first.sae_id) / "salience.parquet").exists()

@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 
 from safer_engine.labels import LabelStore
-from safer_engine.workspace import Workspace
+from safer_engine.workspace import Stage, Workspace
+from safer_engine.workspace.stages import SALIENCE
 
 SAE = "L2-topk4-12"
 
@@ -42,7 +43,7 @@ def features_workspace(tmp_path: Path) -> Callable[[int], Path]:
 
     def build(n: int = 12) -> Path:
         workspace = Workspace.open(tmp_path / f"ws{n}", create=True)
-        workspace.record_stage("encode", id=SAE)
+        workspace.record(Stage(SALIENCE, {"split": "train"}, {}, (), SAE))
         workspace.sae_dir(SAE).mkdir(parents=True)
         feature_table(n).write_parquet(workspace.sae_dir(SAE) / "salience.parquet")
         with LabelStore.open(workspace.root / "labels.sqlite", author="alice") as labels:

@@ -37,7 +37,7 @@ def first_feature(app: SaferApp) -> int:
 
 
 def sae_id(root: Path) -> str:
-    return str(Workspace.open(root).stage("encode")["id"])  # type: ignore[index]
+    return Workspace.open(root).sae_ids()[-1]
 
 
 async def settle(app: SaferApp, pilot: Pilot[None]) -> None:

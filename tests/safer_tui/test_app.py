@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from safer_tui.app import SaferApp
-from safer_tui.screens.features import FeaturesScreen
+from safer_tui.screens.feature_list import FeaturesScreen
 from safer_tui.screens.help import HelpScreen
 from safer_tui.screens.message import MessageScreen
 from tests.safer_tui.helpers import sae_id, settle, status

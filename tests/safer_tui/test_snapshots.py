@@ -33,7 +33,7 @@ def test_message_screen(snap_compare) -> None:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def synthetic_workspace(tmp_path: Path) -> Path:
     """A tiny encoded workspace, byte-identical on every build (no training involved)."""
-    from safer_engine.synthetic import build_synthetic_workspace
+    from safer_engine.testing.synthetic_workspace import build_synthetic_workspace
 
     return build_synthetic_workspace(
         tmp_path / "ws", n_pairs=20, tokens_per_doc=12, n_latents=64, k=4

@@ -19,9 +19,13 @@ chosen_weight = [2, 0, 1], rejected_weight = [0, 2, 1].
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 N_LATENTS = 4
+Codes = dict[str, Any]
 
 
 def tiny_codes() -> dict[str, np.ndarray]:
@@ -46,3 +50,31 @@ def tiny_codes() -> dict[str, np.ndarray]:
         "chosen_weight": np.array([2.0, 0.0, 1.0]),
         "rejected_weight": np.array([0.0, 2.0, 1.0]),
     }
+
+
+def random_codes(seed: int, ties: bool, n_rows: int = 60, k: int = 3, n_latents: int = 6) -> Codes:
+    """Random codes with ~25% zero padding; `ties` draws activations from a few values."""
+    rng = np.random.default_rng(seed)
+    n_docs = 7
+    if ties:
+        val = rng.integers(0, 6, (n_rows, k)) / 2
+    else:
+        val = rng.random((n_rows, k)) * 4 * (rng.random((n_rows, k)) > 0.25)
+    return {
+        "idx": rng.integers(0, n_latents, (n_rows, k)).astype(np.int32),
+        "val": val.astype(np.float16),
+        "row_doc": np.sort(rng.integers(0, n_docs, n_rows)),
+        "selected": rng.random(n_rows) < 0.4,
+        "chosen_weight": rng.integers(0, 4, n_docs).astype(np.float64),
+        "rejected_weight": rng.integers(0, 4, n_docs).astype(np.float64),
+    }
+
+
+def with_(name: str, make: Callable[[np.ndarray], Any]) -> Callable[[Codes], Codes]:
+    return lambda c: dict(c, **{name: make(c[name])})
+
+
+def set_at(a: np.ndarray, where: tuple[int, int], value: float) -> np.ndarray:
+    a = a.copy()
+    a[where] = value
+    return a

@@ -6,9 +6,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from safer_engine.analysis.features import FeatureStats, feature_stats
+from safer_engine.analysis.feature_stats import FeatureStats, feature_stats
 from safer_engine.analysis.salience import salience, salience_table, top_candidates
-from safer_engine.errors import StoreError
+from safer_engine.errors import AnalysisError
 from tests.safer_engine.analysis import N_LATENTS, tiny_codes
 
 COLUMNS = [
@@ -120,14 +120,14 @@ def test_top_candidates() -> None:
     assert top.columns == COLUMNS
     assert top_candidates(table)["feature"].to_list() == [0, 1, 2]  # 3 never leans
     assert top_candidates(table, n=0).is_empty()
-    with pytest.raises(StoreError, match="n must be ≥ 0"):
+    with pytest.raises(AnalysisError, match="n must be ≥ 0"):
         top_candidates(table, n=-1)
-    with pytest.raises(StoreError, match=r"lacks the columns \['rank'\]"):
+    with pytest.raises(AnalysisError, match=r"lacks the columns \['rank'\]"):
         top_candidates(table.drop("rank"))
 
 
 def test_salience_rejects_mismatched_sums() -> None:
-    with pytest.raises(StoreError, match="must be 1-D of one length"):
+    with pytest.raises(AnalysisError, match="must be 1-D of one length"):
         salience(np.zeros(3), np.zeros(4))
-    with pytest.raises(StoreError, match="NaN or infinite"):
+    with pytest.raises(AnalysisError, match="NaN or infinite"):
         salience(np.array([np.nan]), np.zeros(1))

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from safer_engine.analysis.word_search import features_on_word, matching_pieces
-from safer_engine.errors import Cancelled, ConfigError
+from safer_engine.artifacts import CODES_FILE
+from safer_engine.errors import AnalysisError, Cancelled
 from safer_engine.progress import CancelToken
-from safer_engine.sae import CODES_FILE
 from safer_engine.store.reader import StoreReader
 from safer_engine.workspace import Workspace
 
@@ -22,7 +22,7 @@ def test_matching_pieces_exact_and_prefix() -> None:
     assert matching_pieces(pieces, "SORRY").tolist() == [0, 1, 2]
     assert matching_pieces(pieces, "sorr*").tolist() == [0, 1, 2, 3, 5]
     assert matching_pieces(pieces, "so sorrow").tolist() == [3, 4]
-    with pytest.raises(ConfigError):
+    with pytest.raises(AnalysisError):
         matching_pieces(pieces, "  ")
 
 
@@ -39,9 +39,13 @@ def brute_force_lift(store: StoreReader, idx: np.ndarray, val: np.ndarray, word_
     return hit_sum / hits - all_sum / idx.shape[0], hits
 
 
+def arrays(store: StoreReader) -> tuple[list[str], np.ndarray, np.ndarray]:
+    return store.pieces, np.asarray(store.token_ids), np.asarray(store.token_row)
+
+
 def test_lift_matches_a_loop_over_tokens(encoded_workspace: Path) -> None:
     workspace = Workspace.open(encoded_workspace)
-    sae = workspace.sae_dir(str(workspace.stage("encode")["id"]))  # type: ignore[index]
+    sae = workspace.sae_dir(workspace.sae_ids()[-1])
     with StoreReader(workspace.store_path) as store, h5py.File(sae / CODES_FILE) as f:
         idx, val = f["codes_idx"][()], f["codes_val"][()]
         n_latents = int(f.attrs["n_latents"])
@@ -49,7 +53,12 @@ def test_lift_matches_a_loop_over_tokens(encoded_workspace: Path) -> None:
         piece = store.pieces[Counter(tokens).most_common(1)[0][0]].strip()
         seen: list[int] = []
         found = features_on_word(
-            store, idx, val, n_latents, piece, progress=lambda _t, done, _n: seen.append(done)
+            *arrays(store),
+            idx,
+            val,
+            n_latents,
+            piece,
+            progress=lambda _t, done, _n: seen.append(done),
         )
         word_ids = {i for i, p in enumerate(store.pieces) if p.strip().lower() == piece.lower()}
         expected, hits = brute_force_lift(store, idx, val, word_ids)
@@ -64,12 +73,14 @@ def test_lift_matches_a_loop_over_tokens(encoded_workspace: Path) -> None:
 
 def test_no_hits_and_cancel(encoded_workspace: Path) -> None:
     workspace = Workspace.open(encoded_workspace)
-    sae = workspace.sae_dir(str(workspace.stage("encode")["id"]))  # type: ignore[index]
+    sae = workspace.sae_dir(workspace.sae_ids()[-1])
     with StoreReader(workspace.store_path) as store, h5py.File(sae / CODES_FILE) as f:
         idx, val = f["codes_idx"][()], f["codes_val"][()]
-        none = features_on_word(store, idx, val, int(f.attrs["n_latents"]), "zqxjkv")
+        none = features_on_word(*arrays(store), idx, val, int(f.attrs["n_latents"]), "zqxjkv")
         assert none.hits == 0 and len(none.features) == 0 and none.pieces == []
         token = CancelToken()
         token.cancel()
         with pytest.raises(Cancelled):
-            features_on_word(store, idx, val, int(f.attrs["n_latents"]), "the", cancel=token)
+            features_on_word(
+                *arrays(store), idx, val, int(f.attrs["n_latents"]), "the", cancel=token
+            )

@@ -8,14 +8,15 @@ import numpy as np
 import polars as pl
 import pytest
 
-from safer_engine.activations.extract import extract_store
+from safer_engine.activations.stage import extract_stage, generic_stage
+from safer_engine.artifacts import CODES_FILE, SALIENCE_FILE
 from safer_engine.config import ExtractConfig, SAEConfig
 from safer_engine.errors import ConfigError, StoreError, WorkspaceError
-from safer_engine.sae import CODES_FILE, SALIENCE_FILE
 from safer_engine.sae.encode import encode_rows, load_sae
-from safer_engine.sae.examples import FeatureExamples
 from safer_engine.sae.stage import encode_stage, resolve_sae, train_sae_stage
 from safer_engine.sae.train import measure, sae_lens_config, train_sae
+from safer_engine.salience.stage import salience_stage
+from safer_engine.service.examples import FeatureExamples
 from safer_engine.store.reader import StoreReader
 from safer_engine.workspace import Workspace
 
@@ -26,7 +27,7 @@ SMALL = SAEConfig(n_latents=32, k=4, epochs=30, batch_size=64, eval_rows=2000)
 def extracted(trained_workspace: Path) -> Workspace:
     workspace = Workspace.open(trained_workspace)
     # the fixture's texts have no punctuation, so sentence_end would select no token
-    extract_store(workspace, ExtractConfig(layer=2, shard_docs=16, policy="all"))
+    extract_stage(workspace, ExtractConfig(layer=2, shard_docs=16, policy="all"))
     return workspace
 
 
@@ -101,12 +102,14 @@ def test_an_sae_trained_by_sae_lens_encodes_into_our_store(
     result = encode_stage(extracted, sae_id)
     assert result is not None
     assert result.k == 24  # a non-TopK SAE keeps min(64, d_sae) strongest latents
+    assert salience_stage(extracted, sae_id) is not None
     assert (extracted.sae_dir(sae_id) / SALIENCE_FILE).exists()
 
 
 def test_feature_index_and_contexts(extracted: Workspace) -> None:
     sae_id, _ = train_sae_stage(extracted, SMALL)
     encode_stage(extracted, sae_id)
+    salience_stage(extracted, sae_id)
     table = pl.read_parquet(extracted.sae_dir(sae_id) / SALIENCE_FILE)
     assert table["abs_salience"][0] > 0
     feature = int(table["feature"][0])
@@ -127,8 +130,7 @@ def test_stage_reuse_and_missing_prerequisites(trained_workspace: Path) -> None:
         train_sae_stage(workspace, SMALL)
     with pytest.raises(WorkspaceError, match="has no SAE yet"):
         resolve_sae(workspace, None)
-    extract_store(workspace, ExtractConfig(layer=2, shard_docs=16))
-    workspace.record_stage("extract", config={}, rm_finished=None)
+    extract_stage(workspace, ExtractConfig(layer=2, shard_docs=16))
     sae_id, first = train_sae_stage(workspace, SMALL)
     assert first is not None
     assert train_sae_stage(workspace, SMALL) == (sae_id, None)
@@ -184,7 +186,9 @@ def test_two_stage_training_on_generic_text_first(extracted: Workspace, tmp_path
     config = SAEConfig(
         n_latents=32, k=4, epochs=5, batch_size=16, pretrain_text=str(text), pretrain_epochs=3
     )
-    sae_id, result = train_sae_stage(extracted, config)
+    generic = generic_stage(extracted, text, config.pretrain_tokens)
+    assert generic_stage(extracted, text, config.pretrain_tokens) == generic  # reused
+    sae_id, result = train_sae_stage(extracted, config, generic=generic)
     assert result is not None
     info = json.loads((extracted.sae_dir(sae_id) / "safer_sae.json").read_text())
     assert set(info["steps"]) == {"generic", "preference"}
@@ -197,4 +201,6 @@ def test_missing_generic_text_file(extracted: Workspace, tmp_path: Path) -> None
 
     config = SAEConfig(n_latents=32, k=4, pretrain_text=str(tmp_path / "nope.txt"))
     with pytest.raises(DataError, match="no such text file"):
+        generic_stage(extracted, Path(str(config.pretrain_text)), config.pretrain_tokens)
+    with pytest.raises(WorkspaceError, match="no generic activations"):
         train_sae_stage(extracted, config)

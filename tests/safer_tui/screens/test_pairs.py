@@ -15,9 +15,9 @@ from textual.widgets import DataTable, ProgressBar, Static
 
 from safer_engine.errors import StoreError
 from safer_engine.progress import CancelToken, Progress
-from safer_engine.sae.examples import FeatureExamples
+from safer_engine.service.examples import FeatureExamples
 from safer_tui.app import SaferApp
-from safer_tui.screens.features import FeaturesScreen
+from safer_tui.screens.feature_list import FeaturesScreen
 from safer_tui.screens.pairs import PairsScreen, PromptView
 from safer_tui.widgets.progress_line import ProgressLine
 
@@ -54,7 +54,7 @@ def backgrounds(screen: PairsScreen) -> set[tuple[int, int, int]]:
 
 
 async def test_pairs_ranked_by_tag_scores_side_by_side(encoded_workspace: Path) -> None:
-    from safer_tui.screens.feature import FeatureScreen
+    from safer_tui.screens.feature_page import FeatureScreen
 
     app = SaferApp(encoded_workspace, author="alice")
     async with app.run_test(size=(100, 30)) as pilot:
@@ -75,7 +75,7 @@ async def test_pairs_ranked_by_tag_scores_side_by_side(encoded_workspace: Path) 
         await pilot.press("j")
         await pilot.pause()
         assert screen.pair is not None and screen.ranking is not None
-        examples, pair = app.data.examples, screen.pair  # type: ignore[union-attr]
+        examples, pair = app.data.reader(), screen.pair  # type: ignore[union-attr]
         chosen, rejected = (
             int(examples.store.chosen_doc[pair]),
             int(examples.store.rejected_doc[pair]),

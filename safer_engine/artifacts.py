@@ -1,0 +1,55 @@
+"""The fixed names of everything a workspace holds, in one place.
+
+Readers (the explorer, `safer store check`) and writers (the stages) find files through these
+names only, so a layout change is one edit. Constants only: importing this module costs
+nothing and pulls in no other module.
+"""
+
+from __future__ import annotations
+
+MANIFEST = "workspace.json"
+"""The workspace's manifest: what each stage ran with and produced."""
+
+DATA_DIR = "data"
+PAIRS_FILE = "pairs.parquet"
+"""The canonical pairs table, under `data/`."""
+DATA_CONFIG = "data_config.json"
+
+RM_DIR = "rm"
+"""The analysed reward model (full fine-tune) and its evaluation."""
+MODEL_DIR = "model"
+"""A trained model folder (safetensors + tokenizer), under `rm/` or a run's folder."""
+RM_CONFIG = "rm_config.json"
+RM_INFO = "safer_rm.json"
+"""Written inside every model folder we train: its text format, base model and data."""
+CHECKPOINTS_DIR = "checkpoints"
+EVAL_FILE = "eval.json"
+
+STORE_FILE = "store.h5"
+"""Activations, tokens and documents (see `safer_engine.store.schema`)."""
+GENERIC_DIR = "generic"
+"""Activations of generic text for the SAE's first training stage, one `.npy` per text file."""
+
+SAE_ROOT = "sae"
+SAE_CFG = "cfg.json"
+"""sae-lens's config file: a folder holding it is an SAE."""
+SAE_WEIGHTS = "sae_weights.safetensors"
+SAE_INFO = "safer_sae.json"
+"""Our record of how an SAE was trained and how healthy it came out."""
+CODES_FILE = "codes.h5"
+"""Top-k SAE codes of every stored activation row (see `safer_engine.codes.schema`)."""
+FEATURES_FILE = "features.h5"
+"""Per-feature statistics and the example index built from the codes."""
+SALIENCE_FILE = "salience.parquet"
+"""The feature table: salience, rates, maxima and densities of every feature."""
+
+LABELS_FILE = "labels.sqlite"
+"""Feature tags, notes and judge suggestions (SQLite, append-only)."""
+
+RUNS_DIR = "runs"
+"""Retraining runs, one folder each (`runs/<run-id>/`)."""
+RUN_FILE = "run.json"
+"""A run's record: recipe, plan, inputs, status and results."""
+
+PARTIAL_SUFFIX = ".partial"
+"""Appended to a file or folder while it is written; renamed away when complete."""

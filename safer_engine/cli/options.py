@@ -1,0 +1,110 @@
+"""Command-line options derived from config dataclasses, so a new config field is one edit.
+
+`@config_options(RMConfig)` gives a command one `--field-name` option per field of the
+config, typed from the field's annotation, defaulting to the field's default, with the
+field's docstring as help. The command receives the validated config as `config`; the config
+itself validates (its `ConfigError` names the flag), never the CLI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import typing
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import typer
+
+from safer_engine.config import Config, field_docs, flag
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+WorkspaceOption = Annotated[Path, typer.Option(help="Workspace folder.")]
+
+
+def config_options(
+    cls: type[Config], exclude: Sequence[str] = (), help: dict[str, str] | None = None
+) -> Callable[[F], F]:
+    """Decorate a command `def cmd(config: cls, ...)` to take the config's fields as options.
+
+    `exclude` names fields that get no option of their own: a command parameter of the same
+    name (a positional argument, say) fills them, and the others keep their defaults. `help`
+    replaces a field's docstring where a shorter line reads better on the command line.
+    """
+    fields = [f for f in dataclasses.fields(cls) if f.name not in exclude]
+    hints = typing.get_type_hints(cls)
+    docs = field_docs(cls)
+    options = [
+        _option(f, hints[f.name], (help or {}).get(f.name) or _first_sentences(docs.get(f.name)))
+        for f in fields
+    ]
+
+    def decorate(command: F) -> F:
+        signature = inspect.signature(command)
+        # Resolved annotations: typer reads Annotated options from the signature itself.
+        resolved = typing.get_type_hints(command, include_extras=True)
+        own = [
+            p.replace(annotation=resolved.get(p.name, p.annotation))
+            for p in signature.parameters.values()
+            if p.name != "config"
+        ]
+
+        shared = [name for name in exclude if name in signature.parameters]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> Any:
+            values = {f.name: kwargs.pop(f.name) for f in fields}
+            values |= {name: kwargs[name] for name in shared}
+            return command(config=cls(**values), **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=own + options)  # type: ignore[attr-defined]
+        return typing.cast(F, wrapper)
+
+    return decorate
+
+
+def _option(field: dataclasses.Field[Any], hint: Any, help_text: str) -> inspect.Parameter:
+    kind, choices = _cli_type(hint)
+    if choices:
+        help_text = f"{help_text} One of: {', '.join(choices)}."
+    factory: Callable[[], Any] | None = (
+        None if field.default_factory is dataclasses.MISSING else field.default_factory
+    )
+    default = factory() if factory is not None else field.default
+    names = (
+        [flag(field.name)]
+        if kind is not bool
+        else [f"{flag(field.name)}/--no-{field.name.replace('_', '-')}"]
+    )
+    return inspect.Parameter(
+        field.name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=default,
+        annotation=Annotated[kind, typer.Option(*names, help=help_text)],
+    )
+
+
+def _cli_type(hint: Any) -> tuple[Any, list[str]]:
+    """The type typer parses a field as, and the allowed words of a Literal field."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    optional = typing.get_origin(hint) in (typing.Union, _union_type()) and len(args) == 1
+    inner = args[0] if optional else hint
+    if typing.get_origin(inner) is Literal:
+        return (str | None if optional else str), [str(a) for a in typing.get_args(inner)]
+    if inner in (int, float, str, bool):
+        return (inner | None if optional else inner), []
+    raise TypeError(f"a config field of type {hint} has no command-line form")
+
+
+def _union_type() -> Any:
+    import types
+
+    return types.UnionType
+
+
+def _first_sentences(doc: str | None) -> str:
+    """A docstring's first paragraph on one line: what fits a `--help` listing."""
+    return " ".join((doc or "").split("\n\n")[0].split())

@@ -1,0 +1,57 @@
+"""Write an SAE's codes file and feature file, each complete or not at all."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from safer_engine.analysis.feature_stats import FeatureStats
+from safer_engine.codes import schema
+from safer_engine.files import atomic_file
+from safer_engine.store.schema import ALIGNED
+
+Codes = Iterator[tuple[slice, np.ndarray, np.ndarray]]
+"""Row ranges of the store with their codes: (rows, idx int32 [n, k], val float16 [n, k])."""
+
+
+def write_codes(
+    target: Path, n_rows: int, n_latents: int, k: int, attrs: dict[str, Any], codes: Codes
+) -> None:
+    """`codes.h5` from chunks of codes covering rows 0..n_rows."""
+    import h5py
+
+    with atomic_file(target) as partial, h5py.File(partial, "w", **ALIGNED) as f:
+        idx = f.create_dataset(schema.IDX, shape=(n_rows, k), dtype=np.int32)
+        val = f.create_dataset(schema.VAL, shape=(n_rows, k), dtype=np.float16)
+        for rows, chunk_idx, chunk_val in codes:
+            idx[rows], val[rows] = chunk_idx, chunk_val
+        f.attrs["n_latents"] = n_latents
+        f.attrs["k"] = k
+        for key, value in attrs.items():
+            f.attrs[key] = json.dumps(value, default=str) if isinstance(value, dict) else value
+
+
+def write_features(
+    target: Path,
+    index: tuple[np.ndarray, np.ndarray, np.ndarray],
+    stats: FeatureStats,
+    salience: np.ndarray,
+    attrs: dict[str, Any],
+) -> None:
+    """`features.h5`: the example index (offsets, rows, vals), statistics and salience."""
+    import h5py
+
+    with atomic_file(target) as partial, h5py.File(partial, "w", **ALIGNED) as f:
+        for name, data in zip((schema.OFFSETS, schema.ROWS, schema.VALS), index, strict=True):
+            f.create_dataset(name, data=data)
+        for name in schema.STAT_FIELDS:
+            f.create_dataset(schema.stat(name), data=getattr(stats, name))
+        f.create_dataset(schema.SALIENCE, data=salience.astype(np.float32))
+        f.attrs["tokens_chosen"] = stats.tokens_chosen
+        f.attrs["tokens_rejected"] = stats.tokens_rejected
+        for key, value in attrs.items():
+            f.attrs[key] = value

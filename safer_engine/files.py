@@ -1,0 +1,71 @@
+"""Write-then-rename: a file or folder appears complete or not at all.
+
+Every artifact the engine writes goes through here, so a crash, a full disk or a cancel
+leaves the previous version (or nothing) in place, never half of a new one.
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from safer_engine.artifacts import PARTIAL_SUFFIX
+from safer_engine.errors import DiskFullError
+
+
+def partial_path(path: Path) -> Path:
+    """Where `path` is written before it is complete."""
+    return path.with_name(path.name + PARTIAL_SUFFIX)
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success rename it over `path`.
+
+    On any failure (including KeyboardInterrupt) the temporary file is removed and `path`
+    keeps its previous content; a full disk is reported as a `DiskFullError`.
+    """
+    partial = partial_path(path)
+    partial.unlink(missing_ok=True)
+    try:
+        yield partial
+        partial.replace(path)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(path) from exc
+        raise
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_dir(path: Path) -> Iterator[Path]:
+    """Yield an empty temporary folder beside `path`; on success it replaces `path`.
+
+    The old folder is moved aside before the new one is renamed in, so at every moment
+    either the old or the new folder is complete.
+    """
+    partial = partial_path(path)
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        yield partial
+        if path.exists():
+            old = path.with_name(path.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            path.rename(old)
+            partial.rename(path)
+            shutil.rmtree(old)
+        else:
+            partial.rename(path)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a small text file (a manifest, a config, a record) atomically."""
+    with atomic_file(path) as partial:
+        partial.write_text(text, encoding="utf-8")

@@ -1,0 +1,1 @@
+"""The salience stage: feature statistics, the example index and salience from SAE codes."""

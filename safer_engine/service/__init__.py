@@ -1,0 +1,1 @@
+"""The engine's facade for the explorer: features, examples, pairs and labels, torch-free."""

@@ -1,0 +1,1 @@
+"""Tools for fixtures and benchmarks: synthetic workspaces of any size."""

@@ -1,0 +1,200 @@
+"""One feature: statistics, activation histogram, and examples from several activation
+quantiles with every token shaded by this feature's activation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.color import Color
+from rich.style import Style
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Sparkline, Static
+
+from safer_engine.errors import SaferError
+from safer_engine.labels import Label
+from safer_engine.service.examples import Example
+from safer_engine.service.explorer import Explorer
+from safer_tui.screens.help import HelpScreen
+from safer_tui.widgets.example_lines import Chunk, ExampleLines
+
+SIDE_STYLES = {
+    "chosen": "bold green",
+    "rejected": "bold red",
+    "both": "bold yellow",
+    "none": "dim",
+}
+BAR = Style(bold=True, color="cyan")
+SHADE = (255, 140, 0)  # activation colour, blended over the background by strength
+BASE = 30  # the background grey that shading blends from
+LABEL_WIDTH = 18  # "rejected top   6.5": side, quantile, activation
+HELP_KEYS = [  # descriptions fit the help box: 46 columns
+    ("", "examples: top = strongest activations; p90,"),
+    ("", "p50, p10 = drawn around those percentiles;"),
+    ("", "the prompt is dim, ▍ marks where it ends"),
+    ("[ / ]", "previous / next feature (in the list's order)"),
+    ("j / k", "scroll the examples"),
+    ("t u i m", "tag safe / unsafe / irrelevant / unsure"),
+    ("x", "clear the tag"),
+    ("Esc", "back"),
+    ("F1 / ?", "this help"),
+]
+
+
+def shade_style(rgb: tuple[int, int, int], strength: float) -> Style:
+    """A background `strength` (0–1) of the way from the base grey to `rgb`."""
+    if strength <= 0:
+        return Style()
+    r, g, b = (int(c * strength + BASE * (1 - strength)) for c in rgb)
+    return Style(bgcolor=Color.from_rgb(r, g, b))
+
+
+def example_label(example: Example) -> Chunk:
+    rank = "top" if example.quantile >= 1.0 else f"p{round(example.quantile * 100):02d}"
+    label = f"{example.side:>8} {rank:>3} {example.activation:5.1f}"
+    return label, Style.parse(SIDE_STYLES.get(example.side, ""))
+
+
+def shaded(example: Example, peak: float) -> list[Chunk]:
+    """The example's tokens, each on a background as strong as its activation; the prompt
+    dimmed and a bar where the response starts."""
+    chunks: list[Chunk] = []
+    for i, (piece, value, in_response) in enumerate(
+        zip(example.pieces, example.activations, example.in_response, strict=True)
+    ):
+        if in_response and i > 0 and not example.in_response[i - 1]:
+            chunks.append(("▍", BAR))  # where the prompt ends and the response starts
+        strength = min(1.0, value / peak) if peak > 0 else 0.0
+        style = Style(dim=not in_response, bold=i == example.focus, underline=i == example.focus)
+        chunks.append((piece.replace("\n", "⏎"), style + shade_style(SHADE, strength)))
+    return chunks
+
+
+def example_rows(examples: list[Example]) -> list[tuple[Chunk, list[Chunk]]]:
+    """Label and shaded text of each example, shaded relative to the strongest shown."""
+    peak = max((e.activation for e in examples), default=0.0)
+    return [(example_label(e), shaded(e, peak)) for e in examples]
+
+
+def stats_text(feature: int, row: dict[str, Any], label: Label | None, where: str) -> Text:
+    """Statistics, tag and the whole note; built as Text so a note's brackets are never read
+    as markup."""
+    tag = (label.tag or "untagged") if label else "untagged"
+    text = Text.assemble(
+        (f"Feature {feature}", "bold"),
+        f" ({where})",
+        f"  salience {row['salience']:+.3f}  tag ",
+        (tag, "bold"),
+        "\n",
+        f"sums chosen {row['sum_chosen']:.1f} / rejected {row['sum_rejected']:.1f} · "
+        f"mean act {row['mean_act_chosen']:.3f} / {row['mean_act_rejected']:.3f} · "
+        f"firing {row['fire_rate_chosen']:.3f} / {row['fire_rate_rejected']:.3f} · "
+        f"density {row['density']:.4f} · max {row['max_act']:.1f}",
+    )
+    if label and label.note:
+        text.append("\nnote: ", style="bold")
+        text.append(label.note)
+    return text
+
+
+class FeatureScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape,backspace", "app.pop_screen", "Back"),
+        Binding("left_square_bracket", "step(-1)", "Prev"),
+        Binding("right_square_bracket", "step(1)", "Next"),
+        Binding("j", "scroll(1)", "Down", show=False),
+        Binding("k", "scroll(-1)", "Up", show=False),
+        Binding("t", "tag('safe')", "Safe"),
+        Binding("u", "tag('unsafe')", "Unsafe"),
+        Binding("i", "tag('irrelevant')", "Irrelevant", show=False),
+        Binding("m", "tag('unsure')", "Unsure", show=False),
+        Binding("x", "tag('')", "Clear", show=False),
+        Binding("f1,question_mark", "help", "Help"),
+    ]
+
+    def __init__(self, data: Explorer, order: list[int], position: int) -> None:
+        super().__init__()
+        self.data = data
+        self.order = order
+        self.position = position
+        self.noted = True  # the first page lays out whatever it shows
+
+    @property
+    def feature(self) -> int:
+        return self.order[self.position]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="feature-stats")
+        yield Sparkline([0], id="feature-hist")
+        yield ExampleLines(LABEL_WIDTH, id="feature-examples")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        # Fixed: a changing title would cost a layout pass (a frame) on every page.
+        self.sub_title = f"SAE {self.data.sae_id}"
+        self.query_one(ExampleLines).show([], "Reading the examples…")
+        self.show()
+        self.query_one(ExampleLines).focus()
+
+    def show(self) -> None:
+        feature = self.feature
+        row = self.data.feature_row(feature)
+        label = self.data.labels().get(feature)
+        stats = stats_text(feature, row, label, f"{self.position + 1:,} of {len(self.order):,}")
+        self.read_examples(feature, stats, bool(label and label.note))
+
+    @work(thread=True, exclusive=True, group="feature-examples")
+    def read_examples(self, feature: int, stats: Text, noted: bool) -> None:
+        """Off the UI thread: a cold page cache or the first opening of the store can take
+        half a second, and keys must keep working meanwhile. The page changes in one frame
+        when the examples arrive: drawing the statistics first would compete with this
+        thread for the interpreter and delay the examples."""
+        try:
+            found, histogram = self.data.examples(feature)
+        except SaferError as exc:
+            self.app.call_from_thread(self.cannot_read, stats, noted, exc)
+            return
+        self.app.call_from_thread(self.show_page, feature, stats, noted, found, histogram)
+
+    def show_page(
+        self, feature: int, stats: Text, noted: bool, found: list[Example], histogram: list[int]
+    ) -> None:
+        if feature != self.feature:
+            return  # read for a page the user has already left
+        self.show_stats(stats, noted)
+        self.query_one("#feature-hist", Sparkline).data = histogram
+        self.query_one(ExampleLines).show(
+            example_rows(found), "This feature never fires on the stored tokens."
+        )
+
+    def show_stats(self, stats: Text, noted: bool) -> None:
+        # Without a note the statistics are always two lines: skip the layout pass.
+        self.query_one("#feature-stats", Static).update(stats, layout=noted or self.noted)
+        self.noted = noted
+
+    def cannot_read(self, stats: Text, noted: bool, exc: SaferError) -> None:
+        self.show_stats(stats, noted)
+        self.query_one(ExampleLines).show([], f"{exc.message} {exc.hint}")
+        self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=8)
+
+    def action_step(self, delta: int) -> None:
+        self.position = (self.position + delta) % len(self.order)
+        self.show()
+
+    def action_scroll(self, lines: int) -> None:
+        self.query_one(ExampleLines).scroll_relative(y=lines, animate=False)
+
+    def action_tag(self, tag: str) -> None:
+        try:
+            self.data.tag([self.feature], tag)
+        except SaferError as exc:
+            self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=8)
+            return
+        self.show()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen("Feature", HELP_KEYS))

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from safer_engine.activations.extract import extract_store
+from safer_engine.activations.stage import extract_stage
+from safer_engine.config import ExtractConfig
+from safer_engine.errors import Cancelled, ModelError, StoreError
+from safer_engine.models.reward_model import encode_example, load_trained_rm
+from safer_engine.progress import CancelToken
+from safer_engine.store.check import check_store
+from safer_engine.store.reader import StoreReader, normalise_rows
+from safer_engine.workspace import Workspace
+from tests.safer_engine.store import CONFIG, extracted, store_contents
+
+
+def test_round_trip_texts_pairs_and_response_rows(trained_workspace: Path) -> None:
+    workspace = extracted(trained_workspace)
+    table = pl.read_parquet(workspace.pairs_path).sort("pair_id")
+    _, tokenizer, fmt, _ = load_trained_rm(workspace.rm_model_dir)
+    with StoreReader(workspace.store_path) as store:
+        assert store.pair_ids() == table["pair_id"].to_list()
+        assert store.n_docs == 40  # 20 pairs, no shared responses
+        row = table.row(3, named=True)
+        doc = int(store.chosen_doc[3])
+        encoded = encode_example(tokenizer, fmt, row["prompt"], row["chosen"])
+        assert store.doc_tokens(doc).tolist() == encoded.input_ids
+        response = "".join(p for p, in_resp in store.doc_pieces(doc) if in_resp)
+        assert response.split() == row["chosen"].split()  # the tiny tokenizer keeps case
+        assert store.doc_text(doc).split() == tokenizer.decode(encoded.input_ids).split()
+        # keep=response stores every response token of every document, in order
+        spans = (store.resp_end - store.resp_start).sum()
+        assert store.values.shape == (spans, 16)
+        rows = np.asarray(store.token_row)
+        assert np.all(np.diff(rows) > 0)
+        slices, names = store.codes("slice")
+        assert [names[c] for c in slices] == table["slice"].to_list()
+
+
+def test_stored_values_equal_the_models_hidden_state(trained_workspace: Path) -> None:
+    import torch
+
+    workspace = extracted(trained_workspace, ExtractConfig(layer=1, shard_docs=8))
+    model, _, _, _ = load_trained_rm(workspace.rm_model_dir)
+    with StoreReader(workspace.store_path) as store:
+        doc = 5
+        ids = torch.tensor([store.doc_tokens(doc).tolist()])
+        with torch.inference_mode():
+            hidden = model(input_ids=ids, output_hidden_states=True).hidden_states[1][0]
+        rows = np.flatnonzero(np.asarray(store.row_doc) == doc)
+        positions = np.asarray(store.token_row)[rows] - store.tok_start[doc]
+        expected = hidden[positions].numpy().astype(np.float16)
+        assert np.allclose(np.asarray(store.values[rows]), expected, atol=1e-3)
+        assert np.allclose(store.activations(rows), normalise_rows(expected), atol=1e-2)
+
+
+def test_resume_after_a_crash_gives_the_identical_store(
+    trained_workspace: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    clean = Path(shutil.copytree(trained_workspace, tmp_path / "clean"))
+    reference = store_contents(extracted(clean).store_path)
+
+    workspace = Workspace.open(trained_workspace)
+    cancel = CancelToken()
+
+    def crash_after_first_shard(task: str, done: int, total: int | None) -> None:
+        if task == "extracting" and done >= 8:
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        extract_store(workspace, CONFIG, crash_after_first_shard, cancel)
+    shards = workspace.root / "store.h5.shards"
+    assert (shards / "shard-00000.npz").exists()
+    assert not workspace.store_path.exists()
+    # what kill -9 leaves mid-write: half-written shard and store files
+    (shards / "shard-00001.npz.partial.npz").write_bytes(b"half")
+    (workspace.root / "store.h5.partial").write_bytes(b"half")
+    extract_store(workspace, CONFIG)
+    resumed = store_contents(workspace.store_path)
+    assert resumed.keys() == reference.keys()
+    for key, value in reference.items():
+        assert np.array_equal(np.asarray(resumed[key]), np.asarray(value)), key
+    assert not shards.exists()
+
+
+def test_shards_from_another_config_are_not_reused(trained_workspace: Path) -> None:
+    workspace = Workspace.open(trained_workspace)
+    cancel = CancelToken()
+    with pytest.raises(Cancelled):
+        extract_store(
+            workspace,
+            CONFIG,
+            lambda t, d, n: cancel.cancel() if t == "extracting" and d >= 8 else None,
+            cancel,
+        )
+    result = extract_store(workspace, ExtractConfig(shard_docs=8, policy="last"))
+    assert result.shards_reused == 0
+
+
+def test_stage_reuses_an_up_to_date_store(trained_workspace: Path) -> None:
+    workspace = Workspace.open(trained_workspace)
+    assert extract_stage(workspace, CONFIG) is not None
+    assert extract_stage(workspace, CONFIG) is None
+    assert extract_stage(workspace, ExtractConfig(shard_docs=8, policy="all")) is not None
+
+
+def test_layer_out_of_range(trained_workspace: Path) -> None:
+    workspace = Workspace.open(trained_workspace)
+    with pytest.raises(ModelError, match="Layer 3 is out of range: the model has 2 blocks"):
+        extract_store(workspace, ExtractConfig(layer=3))
+    assert not workspace.store_path.exists()
+
+
+def test_blocks_that_cannot_be_located() -> None:
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    from safer_engine.models.blocks import BlockOutput
+
+    class Odd(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.config = SimpleNamespace(num_hidden_layers=3)
+            self.layers = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2)])
+
+    with pytest.raises(ModelError, match="Cannot locate the 3 transformer blocks of Odd"):
+        BlockOutput(Odd(), 1)
+
+
+def test_a_full_disk_leaves_the_previous_store_untouched(
+    trained_workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace = extracted(trained_workspace)
+    before = workspace.store_path.read_bytes()
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("safer_engine.store.writer._write", full)
+    with pytest.raises(StoreError, match="disk filled up") as info:
+        extract_store(workspace, ExtractConfig(shard_docs=8, policy="all"))
+    assert "shards are reused" in info.value.hint
+    assert workspace.store_path.read_bytes() == before
+    assert not (workspace.root / "store.h5.partial").exists()
+
+
+def test_chat_template_models_extract_too(tmp_path: Path, tiny_llama: Path) -> None:
+    from tests.conftest import make_trained_workspace
+
+    workspace = extracted(make_trained_workspace(tmp_path / "ws", tiny_llama))
+    assert check_store(workspace.store_path) == []
+    with StoreReader(workspace.store_path) as store:
+        pieces = store.doc_pieces(0)
+        prompt_text = "".join(p for p, in_resp in pieces if not in_resp)
+        assert "<|assistant|>" in prompt_text
+        assert store.layer == 2  # three quarters of 2 blocks, rounded

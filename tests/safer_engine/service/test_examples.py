@@ -1,0 +1,106 @@
+"""A feature's examples read through the CSR index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from safer_engine.workspace import Workspace
+
+
+def sae_id(root: Path) -> str:
+    return Workspace.open(root).sae_ids()[-1]
+
+
+def test_examples_carry_the_features_activation_on_each_token(encoded_workspace: Path) -> None:
+    import h5py
+    import numpy as np
+
+    from safer_engine.service.examples import FeatureExamples
+
+    workspace = Workspace.open(encoded_workspace)
+    sae = workspace.sae_dir(sae_id(encoded_workspace))
+    examples = FeatureExamples(workspace.store_path, sae)
+    try:
+        with h5py.File(sae / "codes.h5") as f:
+            feature = int(np.bincount(f["codes_idx"][()].ravel()).argmax())
+        found = examples.examples(feature)
+        assert found
+        best = found[0]
+        assert best.quantile == 1.0
+        assert best.activations[best.focus] == pytest.approx(best.activation, rel=1e-3)
+        assert max(e.activation for e in found) == best.activation
+        assert all(len(e.pieces) == len(e.activations) == len(e.in_response) for e in found)
+    finally:
+        examples.close()
+
+
+def test_side_codes_mark_chosen_rejected_both_and_unpaired() -> None:
+    import numpy as np
+
+    from safer_engine.service.examples import SIDES, side_codes
+
+    # pairs (0 > 1), (0 > 2), (2 > 1); doc 3 is in no pair
+    codes = side_codes(np.array([0, 0, 2]), np.array([1, 2, 1]), 4)
+    assert [SIDES[c] for c in codes] == ["chosen", "rejected", "both", "none"]
+
+
+def test_sides_agree_with_the_pairs_on_the_workspace(encoded_workspace: Path) -> None:
+    from safer_engine.service.examples import FeatureExamples
+
+    workspace = Workspace.open(encoded_workspace)
+    examples = FeatureExamples(workspace.store_path, workspace.sae_dir(sae_id(encoded_workspace)))
+    try:
+        store = examples.store
+        chosen, rejected = set(store.chosen_doc.tolist()), set(store.rejected_doc.tolist())
+        expected = {
+            (True, False): "chosen",
+            (False, True): "rejected",
+            (True, True): "both",
+            (False, False): "none",
+        }
+        sides = [examples.side(d) for d in range(store.n_docs)]
+        assert sides == [expected[(d in chosen, d in rejected)] for d in range(store.n_docs)]
+        assert {"chosen", "rejected"} <= set(sides)
+    finally:
+        examples.close()
+
+
+def test_pair_scores_text_and_ids_for_the_pairs_screen(encoded_workspace: Path) -> None:
+    import numpy as np
+
+    from safer_engine.analysis.pair_scores import feature_weights, response_scores
+    from safer_engine.progress import CancelToken, no_progress
+    from safer_engine.service.examples import FeatureExamples
+    from safer_engine.service.pairs import rank_pairs
+
+    workspace = Workspace.open(encoded_workspace)
+    examples = FeatureExamples(workspace.store_path, workspace.sae_dir(sae_id(encoded_workspace)))
+    try:
+        store = examples.store
+        seen: list[tuple[int, int | None]] = []
+        doc = examples.doc_scores([1], [2], lambda task, done, total: seen.append((done, total)))
+        weights = feature_weights(examples.n_latents, [1], [2])
+        assert np.allclose(
+            doc,
+            response_scores(
+                examples.idx, examples.val, store.row_doc, store.selected, store.n_docs, weights
+            ),
+        )
+        assert seen[-1][0] == seen[-1][1] == store.row_doc.shape[0]
+        ranking = rank_pairs(examples, [1], [2], no_progress, CancelToken())
+        assert np.allclose(ranking.scores, doc[store.chosen_doc] - doc[store.rejected_doc])
+        # nothing tagged: every score is 0, without a pass over the codes
+        seen.clear()
+        untagged = rank_pairs(examples, [], [], lambda t, d, n: seen.append((d, n)), CancelToken())
+        assert not untagged.scores.any()
+        assert seen == [(1, 1)]
+        assert [examples.pair_id(p) for p in range(store.n_pairs)] == store.pair_ids()
+        first = int(store.chosen_doc[0])
+        prompt = examples.prompt_text(first)
+        response = "".join(piece for piece, in_resp in store.doc_pieces(first) if in_resp)
+        assert prompt and store.doc_text(first).strip().startswith(prompt)
+        assert response.strip() not in prompt
+    finally:
+        examples.close()

@@ -1,0 +1,233 @@
+"""The Features screen driven by Textual's pilot, on a tiny encoded workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from safer_engine.labels import LabelStore
+from safer_engine.workspace import Workspace
+from safer_tui.app import SaferApp
+from safer_tui.screens.feature_list import FeaturesScreen, NoteScreen
+from tests.safer_tui.helpers import ask, cell, first_feature, sae_id, shown, status, table
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_features_are_ranked_by_abs_salience(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, FeaturesScreen)
+        features = pl.read_parquet(
+            Workspace.open(encoded_workspace).sae_dir(sae_id(encoded_workspace))
+            / "salience.parquet"
+        )
+        assert len(shown(app)) == features.height
+        top = int(features.sort("abs_salience", descending=True, maintain_order=True)["feature"][0])
+        assert first_feature(app) == top
+
+
+async def test_a_tag_persists_to_sqlite_and_survives_a_restart(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        feature = first_feature(app)
+        await pilot.press("u")
+        await pilot.pause()
+    with LabelStore.open(encoded_workspace / "labels.sqlite") as labels:
+        label = labels.current(sae_id(encoded_workspace))[feature]
+        assert (label.tag, label.author) == ("unsafe", "alice")
+    again = SaferApp(encoded_workspace, author="bob")
+    async with again.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert cell(again, feature, "tag") == "unsafe"
+
+
+async def test_bulk_tag_of_marked_rows_and_a_note(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("space", "j", "space", "t")
+        await pilot.pause()
+        tagged = {f: label.tag for f, label in app.data.labels().items()}  # type: ignore[union-attr]
+        assert list(tagged.values()) == ["safe", "safe"]
+        await pilot.press("k", "n")
+        await pilot.pause()
+        assert isinstance(app.screen, NoteScreen)
+        await pilot.press(*"refusal", "enter")
+        await pilot.pause()
+        notes = [label.note for label in app.data.labels().values()]  # type: ignore[union-attr]
+        assert "refusal" in notes
+
+
+async def test_sort_and_filter(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")  # from salience to the next column: firing rate on chosen
+        await pilot.pause()
+        rates = [float(cell(app, f, "chosen")) for f in shown(app)]
+        assert rates == sorted(rates, reverse=True)
+        assert "sort chosen ↓" in status(app)
+        await pilot.press("S")
+        await pilot.pause()
+        assert [float(cell(app, f, "chosen")) for f in shown(app)] == sorted(rates)
+        await pilot.press("t", "f", "f")  # tag one safe; filter: all → untagged → safe
+        await pilot.pause()
+        assert len(shown(app)) == 1
+        assert "filter safe" in status(app)
+        await pilot.press("F", "F")
+        await pilot.pause()
+        assert "filter all" in status(app)
+
+
+async def test_search_by_note_and_by_id(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        feature = first_feature(app)
+        await ask(pilot, "n", *"Refusal phrase")
+        await pilot.pause()
+        await ask(pilot, "slash", *"refusal")
+        await pilot.pause()
+        assert len(shown(app)) == 1
+        assert first_feature(app) == feature
+        await ask(pilot, "slash", *str(feature + 1))
+        await pilot.pause()
+        assert first_feature(app) == feature + 1
+        await ask(pilot, "slash")
+        await pilot.pause()
+        assert len(shown(app)) > 1
+
+
+async def test_clicking_a_header_sorts_by_that_column(features_workspace) -> None:  # type: ignore[no-untyped-def]
+    app = SaferApp(features_workspace(30))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        widget = table(app)
+        before = [c.name for c in widget.columns()].index("density")
+        x = widget.region.x + 2 + sum(w + 1 for w in widget.widths()[:before]) + 2
+        await pilot.click(offset=(x, table(app).region.y))
+        await pilot.pause()
+        densities = [float(cell(app, f, "density")) for f in shown(app)]
+        assert densities == sorted(densities, reverse=True)
+        await pilot.click(offset=(x, table(app).region.y))  # again: the other way
+        await pilot.pause()
+        assert [float(cell(app, f, "density")) for f in shown(app)] == sorted(densities)
+
+
+async def test_tagging_under_the_untagged_filter_moves_on(features_workspace) -> None:  # type: ignore[no-untyped-def]
+    app = SaferApp(features_workspace(30), author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("f")  # untagged
+        await pilot.pause()
+        first, second = shown(app)[:2]
+        await pilot.press("i")
+        await pilot.pause()
+        assert first not in shown(app)
+        assert app.screen.current_feature() == second  # type: ignore[attr-defined]
+
+
+async def test_tags_from_another_explorer_show_up(features_workspace) -> None:  # type: ignore[no-untyped-def]
+    root = features_workspace(30)
+    app = SaferApp(root, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        with LabelStore.open(root / "labels.sqlite", author="bob") as theirs:
+            theirs.tag(sae_id(root), 17, "unsure")
+        app.screen.poll_labels()  # type: ignore[attr-defined]  # what the 2 s timer calls
+        await pilot.pause()
+        assert cell(app, 17, "tag") == "unsure"
+
+
+async def test_only_visible_lines_are_drawn_and_the_end_is_reachable(features_workspace) -> None:  # type: ignore[no-untyped-def]
+    app = SaferApp(features_workspace(5000))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("G")
+        await pilot.pause()
+        widget = table(app)
+        last = shown(app)[-1]
+        assert app.screen.current_feature() == last  # type: ignore[attr-defined]
+        bottom = widget.render_line(widget.scrollable_content_region.height - 1).text
+        assert bottom.split()[0] == str(last)
+        assert widget.render_line(0).text.split()[0] == "feature"  # the header stays
+        await pilot.press("g", "j", "j")
+        assert app.screen.current_feature() == shown(app)[2]  # type: ignore[attr-defined]
+
+
+def most_common_word(root: Path) -> str:
+    from collections import Counter
+
+    from safer_engine.store.reader import StoreReader
+
+    with StoreReader(Workspace.open(root).store_path) as store:
+        counts = Counter(int(store.token_ids[int(r)]) for r in store.token_row)
+        return next(
+            store.pieces[t].strip() for t, _ in counts.most_common() if store.pieces[t].strip()
+        )
+
+
+async def test_word_search_lists_features_by_lift_in_a_worker(encoded_workspace: Path) -> None:
+    from safer_tui.widgets.progress_line import ProgressLine
+
+    word = most_common_word(encoded_workspace)
+    app = SaferApp(encoded_workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        total = len(shown(app))
+        await ask(pilot, "w", *word)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert f"word {word}" in status(app)
+        view = table(app).view
+        lifts = view.values["lift"][view.order]  # the cells round to 2 decimals
+        assert 0 < len(lifts) <= total
+        assert (np.diff(lifts) <= 0).all() and lifts[-1] > 0
+        assert "lift" in [c.name for c in table(app).columns()]
+        assert not app.screen.query_one(ProgressLine).busy
+        await pilot.press("escape")  # back to all features
+        await pilot.pause()
+        assert len(shown(app)) == total
+        assert "lift" not in [c.name for c in table(app).columns()]
+        assert "word" not in status(app)
+
+
+async def test_escape_cancels_a_running_word_search(encoded_workspace: Path) -> None:
+    from safer_tui.widgets.progress_line import ProgressLine
+
+    app = SaferApp(encoded_workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        screen.query_one(ProgressLine).start("features on 'x'")  # as the worker does
+        await pilot.press("escape")
+        assert screen.word_cancel.cancelled  # type: ignore[attr-defined]
+        await ask(pilot, "w", *"zqxjv")  # matches no token: a message, no crash
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "word" not in status(app)
+
+
+async def test_a_new_sort_starts_at_its_top_and_an_empty_list_says_why(
+    features_workspace,  # type: ignore[no-untyped-def]
+) -> None:
+    app = SaferApp(features_workspace(40))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("j", "j", "j", "s")
+        await pilot.pause()
+        assert app.screen.current_feature() == shown(app)[0]  # type: ignore[attr-defined]
+        await ask(pilot, "slash", *"nothing like this")
+        widget = table(app)
+        assert shown(app) == []
+        assert "No feature matches" in widget.render_line(1).text
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Sort by density" in titles
+        assert "Sort by mean Δ" not in titles  # not shown at 80 columns
+        assert "Sort by lift" not in titles  # only during a word search

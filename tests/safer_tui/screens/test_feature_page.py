@@ -1,0 +1,101 @@
+"""The Feature screen driven by Textual's pilot, on a tiny encoded workspace."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from textual.widgets import Static
+
+from safer_tui.app import SaferApp
+from safer_tui.screens.feature_list import FeaturesScreen
+from safer_tui.widgets.example_lines import ExampleLines
+from tests.safer_tui.helpers import cell, settle, shown
+
+pytestmark = pytest.mark.anyio
+LABEL = re.compile(r"^(chosen|rejected|both|none) +(top|p\d\d) +\d+\.\d ")
+
+
+def examples_text(app: SaferApp) -> list[str]:
+    """The examples' lines as the screen draws them."""
+    widget = app.screen.query_one(ExampleLines)
+    return [widget.render_line(y).text.rstrip() for y in range(widget.virtual_size.height)]
+
+
+async def test_feature_page_shows_shaded_examples_and_moves(encoded_workspace: Path) -> None:
+    from safer_tui.screens.feature_page import FeatureScreen
+
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        order = shown(app)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, FeatureScreen)
+        assert app.screen.feature == order[0]
+        text = "\n".join(examples_text(app))
+        assert "rejected" in text or "chosen" in text
+        await pilot.press("right_square_bracket")
+        assert app.screen.feature == order[1]
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        assert app.screen.feature == order[-1]  # wraps around
+        await pilot.press("u")
+        await pilot.pause()
+        assert app.data.labels()[order[-1]].tag == "unsafe"  # type: ignore[union-attr]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, FeaturesScreen)
+        # the tag made on the feature page shows in the list at once
+        assert cell(app, order[-1], "tag") == "unsafe"
+
+
+async def test_wrapped_examples_stay_in_their_column(encoded_workspace: Path) -> None:
+    from safer_tui.screens.feature_page import LABEL_WIDTH
+
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(50, 60)) as pilot:  # narrow: examples wrap; tall: all shown
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        lines = examples_text(app)
+        labelled = [line for line in lines if LABEL.match(line.lstrip())]
+        wrapped = [line for line in lines if line not in labelled]
+        assert labelled and wrapped
+        # the label column is fixed: text starts at the same column on every line
+        assert all(line.startswith(" " * (LABEL_WIDTH + 1)) for line in wrapped)
+        assert all(line[LABEL_WIDTH] == " " for line in labelled)
+
+
+async def test_the_whole_note_shows_even_with_brackets(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    note = "[b]refusals[/b] like 'I can't [help]' " + "and more words " * 12 + "[/]"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.data is not None
+        app.data.note(shown(app)[0], note)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        stats = app.screen.query_one("#feature-stats", Static).content
+        assert note in str(stats)
+
+
+async def test_examples_scroll_with_j_and_k(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(50, 20)) as pilot:  # narrow and short: more lines than fit
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        widget = app.screen.query_one(ExampleLines)
+        assert widget.virtual_size.height > widget.scrollable_content_region.height
+        await pilot.press("j", "j", "j")
+        await pilot.pause()
+        assert widget.scroll_offset.y == 3
+        fourth = "".join(segment.text for segment in widget.lines[3])
+        assert widget.render_line(0).text.rstrip() == fourth.rstrip()
+        await pilot.press("k")
+        await pilot.pause()
+        assert widget.scroll_offset.y == 2
+        await pilot.press("right_square_bracket")  # a new page starts at its top
+        await settle(app, pilot)
+        assert widget.scroll_offset.y == 0
