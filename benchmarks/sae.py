@@ -1,5 +1,5 @@
 """SAE training throughput: sae-lens's `SAETrainer` step against a bare-torch TopK step of the
-same shape (DESIGN §6 promises ≥ 80% on a GPU).
+same shape (docs/ARCHITECTURE.md promises ≥ 80% on a GPU).
 
     .venv/bin/python benchmarks/sae.py [--shape 384,3072,24] [--batch 1024] [--steps 30]
 

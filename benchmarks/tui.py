@@ -21,7 +21,7 @@ same sizes reuses it; tags the 5 most positive features safe and the 5 most nega
 
 A key is timed to the last frame it caused (`App._display` is wrapped: headless runs compose
 every frame and drop it there) and, for comparison, to the pilot finding the app idle, which
-adds the pilot's own waits (about 64 ms for a key that does nothing). DESIGN §6 promises:
+adds the pilot's own waits (about 64 ms for a key that does nothing). docs/ARCHITECTURE.md promises:
 first paint < 1 s, a feature page < 50 ms p95 and re-sorting 16k features < 30 ms on a
 store of 20M tokens. Prints figures; asserts nothing.
 """

@@ -7,6 +7,17 @@ from typing import Any
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+MODEL_FIXTURES = frozenset(
+    {"tiny_bert", "tiny_llama", "trained_workspace", "encoded_workspace", "extracted"}
+)
+"""Fixtures that train (or run) a model: tests using them are marked `slow`."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that train models; servers and embedded models are marked by hand."""
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

@@ -121,6 +121,8 @@ def encode_stage(
     stage = Stage(ENCODE, {}, workspace.inputs(ENCODE, sae_id), (codes,), sae_id)
     if not force and workspace.is_current(stage):
         return None
+    for derived in (names.FEATURES_FILE, names.SALIENCE_FILE):  # they index the old codes
+        (sae_dir / derived).unlink(missing_ok=True)
     result = encode_store(store, sae_dir, progress, cancel)
     workspace.record(stage, rows=result.rows, k=result.k, seconds=round(result.seconds, 1))
     return result

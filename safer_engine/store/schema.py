@@ -1,4 +1,4 @@
-"""Names and version of the HDF5 store's layout (DESIGN §3).
+"""Names and version of the HDF5 store's layout (see docs/ARCHITECTURE.md, "The store").
 
 Datasets read on hot paths are contiguous and uncompressed so the reader can memory-map them.
 
@@ -20,7 +20,6 @@ Datasets read on hot paths are contiguous and uncompressed so the reader can mem
 from __future__ import annotations
 
 SCHEMA_VERSION = 1
-STORE_FILE = "store.h5"
 # Every dataset starts on a 64-byte boundary: numpy copies a whole misaligned memmap before
 # searching or sorting it (120 MB per call on a 20M-token store).
 ALIGNED = {"alignment_threshold": 1, "alignment_interval": 64}

@@ -41,45 +41,32 @@ def default_workspace() -> Path:
     return Path(platformdirs.user_data_dir("safer-explorer")) / "demo"
 
 
+class _At:
+    """A path under the workspace's root, read as an attribute: the layout as one table."""
+
+    def __init__(self, *parts: str) -> None:
+        self.parts = parts
+
+    def __get__(self, workspace: Workspace, owner: type) -> Path:
+        return workspace.root.joinpath(*self.parts)
+
+
 @dataclass(frozen=True)
 class Workspace:
     """Paths of one analysis; `open` creates the folder and manifest when asked."""
 
     root: Path
 
-    # -- layout ----------------------------------------------------------------------------
+    # -- layout: the files of every stage, under the root -----------------------------------
 
-    @property
-    def manifest_path(self) -> Path:
-        return self.root / names.MANIFEST
-
-    @property
-    def pairs_path(self) -> Path:
-        return self.root / names.DATA_DIR / names.PAIRS_FILE
-
-    @property
-    def rm_dir(self) -> Path:
-        return self.root / names.RM_DIR
-
-    @property
-    def rm_model_dir(self) -> Path:
-        return self.rm_dir / names.MODEL_DIR
-
-    @property
-    def eval_path(self) -> Path:
-        return self.rm_dir / names.EVAL_FILE
-
-    @property
-    def store_path(self) -> Path:
-        return self.root / names.STORE_FILE
-
-    @property
-    def labels_path(self) -> Path:
-        return self.root / names.LABELS_FILE
-
-    @property
-    def runs_dir(self) -> Path:
-        return self.root / names.RUNS_DIR
+    manifest_path = _At(names.MANIFEST)
+    pairs_path = _At(names.DATA_DIR, names.PAIRS_FILE)
+    rm_dir = _At(names.RM_DIR)
+    rm_model_dir = _At(names.RM_DIR, names.MODEL_DIR)
+    eval_path = _At(names.RM_DIR, names.EVAL_FILE)
+    store_path = _At(names.STORE_FILE)
+    labels_path = _At(names.LABELS_FILE)
+    runs_dir = _At(names.RUNS_DIR)
 
     def sae_dir(self, sae_id: str) -> Path:
         return self.root / names.SAE_ROOT / sae_id

@@ -55,7 +55,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
             "Upgrade safer-explorer to open it.",
         )
     if version < MANIFEST_VERSION:
-        data = migrate_v1(data, path.parent)
+        data = migrate_v1(data)
     return data
 
 

@@ -14,7 +14,6 @@ salience record names that file as its artifact, and readers look there when the
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Any
 
 from safer_engine import artifacts as names
@@ -26,7 +25,7 @@ def legacy_fingerprint(key: str, finished: str) -> str:
     return hashlib.sha256(f"{key}@{finished}".encode()).hexdigest()[:16]
 
 
-def migrate_v1(data: dict[str, Any], root: Path) -> dict[str, Any]:
+def migrate_v1(data: dict[str, Any]) -> dict[str, Any]:
     """The version-2 shape of a version-1 (or version-0) manifest; `data` is not changed."""
     old = data.get("stages", {})
     new: dict[str, dict[str, Any]] = {}
@@ -97,11 +96,11 @@ def migrate_v1(data: dict[str, Any], root: Path) -> dict[str, Any]:
             artifacts=[names.STORE_FILE],
             drop=("data_fingerprint", "rm_finished"),
         )
-    _migrate_sae(old, fps, link, add, root)
+    _migrate_sae(old, fps, link, add)
     return {**data, "manifest_version": 2, "stages": new}
 
 
-def _migrate_sae(old: dict[str, Any], fps: dict[str, str], link: Any, add: Any, root: Path) -> None:
+def _migrate_sae(old: dict[str, Any], fps: dict[str, str], link: Any, add: Any) -> None:
     """The SAE, its codes and its salience, each recorded under the SAE's id."""
     sae, encode = old.get("sae"), old.get("encode")
     if sae is not None:
@@ -120,10 +119,11 @@ def _migrate_sae(old: dict[str, Any], fps: dict[str, str], link: Any, add: Any, 
     sae_dir = f"{names.SAE_ROOT}/{sae_id}"
     inputs = {"extract": link("extract", encode.get("extract_finished"))}
     if encode.get("synthetic") is None:
-        weights = root / sae_dir / names.SAE_WEIGHTS
-        same = sae is not None and sae["id"] == sae_id and weights.exists()
-        mtime_held = same and weights.stat().st_mtime == encode.get("sae_mtime")
-        inputs[f"sae/{sae_id}"] = fps["sae"] if mtime_held else STALE
+        # v1 compared the weights' mtime, which a copy changes; an encoding recorded after
+        # the SAE of the same id was trained used that SAE.
+        trained = str(sae.get("finished")) if sae is not None and sae["id"] == sae_id else None
+        held = trained is not None and str(encode.get("finished")) >= trained
+        inputs[f"sae/{sae_id}"] = fps["sae"] if held else STALE
     codes = f"{sae_dir}/{names.CODES_FILE}"
     drop = ("extract_finished", "sae_mtime", "split")
     add("encode", encode, sae_id, config={}, inputs=inputs, artifacts=[codes], drop=drop)

@@ -78,7 +78,7 @@ def run_eval_path(workspace: Workspace, run_id: str) -> Path:
 
 def write_run(workspace: Workspace, run: Run) -> Run:
     """Save a retrain's record (atomically) in its folder, creating the folder."""
-    folder = run_dir(workspace, run.run_id)
+    folder = workspace.runs_dir / check_run_id(run.run_id)
     if run.status not in STATUSES:
         raise WorkspaceError(f"Unknown run status {run.status!r}.", f"Use one of {STATUSES}.")
     folder.mkdir(parents=True, exist_ok=True)
@@ -132,7 +132,7 @@ def start_run(
 ) -> Run:
     """Record a retrain as running (a resumed run keeps its first start time)."""
     started = now()
-    path = run_dir(workspace, run_id) / names.RUN_FILE
+    path = workspace.runs_dir / check_run_id(run_id) / names.RUN_FILE
     if path.exists():
         started = read_run(workspace, run_id).started or started
     return write_run(workspace, Run(run_id, "running", config, inputs, plan, started=started))

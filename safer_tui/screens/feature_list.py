@@ -54,42 +54,46 @@ HELP_KEYS = [
 ]
 
 
-class NoteScreen(ModalScreen[str | None]):
-    """Edit one feature's note; Enter saves, Escape cancels."""
+class LineScreen(ModalScreen[str | None]):
+    """One line of input over the list; Enter submits it, Escape cancels."""
 
     BINDINGS = [("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, prompt: str, value: str, input_id: str) -> None:
+        super().__init__()
+        self.prompt, self.value, self.input_id = prompt, value, input_id
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="note-box"):
+            yield Static(self.prompt)
+            yield Input(value=self.value, id=self.input_id)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(self.submitted(event.value))
+
+    def submitted(self, value: str) -> str:
+        return value
+
+
+class NoteScreen(LineScreen):
+    """Edit one feature's note (kept as typed, spaces included)."""
 
     def __init__(self, feature: int, note: str) -> None:
-        super().__init__()
-        self.feature = feature
-        self.note = note
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="note-box"):
-            yield Static(f"Note for feature {self.feature} (Enter saves, Esc cancels)")
-            yield Input(value=self.note, id="note-input")
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value)
+        prompt = f"Note for feature {feature} (Enter saves, Esc cancels)"
+        super().__init__(prompt, note, "note-input")
+        self.feature, self.note = feature, note
 
 
-class SearchScreen(ModalScreen[str | None]):
-    """One line of input: `/` searches ids and notes, `w` features on a word."""
-
-    BINDINGS = [("escape", "dismiss(None)", "Cancel")]
+class SearchScreen(LineScreen):
+    """`/` searches ids and notes, `w` features on a word."""
 
     def __init__(self, prompt: str, current: str) -> None:
-        super().__init__()
-        self.prompt = prompt
-        self.current = current
+        super().__init__(
+            f"{prompt} · Enter applies, empty clears, Esc cancels", current, "search-input"
+        )
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="note-box"):
-            yield Static(f"{self.prompt} · Enter applies, empty clears, Esc cancels")
-            yield Input(value=self.current, id="search-input")
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip())
+    def submitted(self, value: str) -> str:
+        return value.strip()
 
 
 class FeaturesScreen(Screen[None]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,10 @@ async def test_incomplete_workspace_says_which_step_to_run(
         assert "does not exist" in missing.screen.message
 
 
+@pytest.mark.slow
 def test_web_serves_the_explorer_on_localhost(encoded_workspace: Path) -> None:
+    """The page loads, and its websocket streams the app running on this workspace: the
+    screen names the workspace's SAE, which only the explorer process could know."""
     import socket
     import subprocess
     import sys
@@ -67,10 +71,36 @@ def test_web_serves_the_explorer_on_localhost(encoded_workspace: Path) -> None:
                     page = reply.read().decode("utf-8", "replace")
             except OSError:
                 time.sleep(0.3)
-        assert "SAFER explorer" in page
+        assert "/ws" in page  # the page drives the app through this websocket
+        screen = asyncio.run(read_web_screen(port, f"SAE {sae_id(encoded_workspace)}"))
+        assert f"SAE {sae_id(encoded_workspace)}" in screen
+        assert "salience" in screen
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+async def read_web_screen(port: int, wanted: str, seconds: float = 40) -> str:
+    """Terminal output of the served app, as text, until `wanted` shows or time is up."""
+    import re
+
+    import aiohttp
+
+    text = ""
+    url = f"ws://127.0.0.1:{port}/ws?width=100&height=30"
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as socket:
+        deadline = asyncio.get_running_loop().time() + seconds
+        while wanted not in text and asyncio.get_running_loop().time() < deadline:
+            try:
+                message = await socket.receive(timeout=2)
+            except asyncio.TimeoutError:
+                continue
+            if message.type == aiohttp.WSMsgType.BINARY:
+                raw = message.data.decode("utf-8", "replace")
+                text += re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw)
+            elif message.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                break
+    return text
 
 
 async def test_palette_offers_the_apps_own_commands(encoded_workspace: Path) -> None:

@@ -81,7 +81,10 @@ def test_history_lists_every_change_in_order(db: Path) -> None:
 
 def test_labels_are_kept_per_sae(store: LabelStore) -> None:
     store.tag(SAE, 2, "safe")
-    assert store.current("other-sae") == {}
+    store.tag("other-sae", 5, "unsafe")
+    assert {f: label.tag for f, label in store.current(SAE).items()} == {2: "safe"}
+    assert {f: label.tag for f, label in store.current("other-sae").items()} == {5: "unsafe"}
+    assert store.current("third-sae") == {}
 
 
 def test_human_tag_wins_over_later_judge_suggestion(store: LabelStore) -> None:

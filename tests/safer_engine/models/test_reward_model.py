@@ -82,6 +82,7 @@ def test_architecture_without_classification_head(tmp_path: Path, tiny_bert: Pat
         load_reward_model(resolve_model(str(tmp_path)), tokenizer)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EMBEDDED))
 def test_embedded_models_load_offline_and_score_a_pair(
     name: str, monkeypatch: pytest.MonkeyPatch

@@ -50,6 +50,7 @@ def untrained_margin(model_path: Path, table: pl.DataFrame) -> float:
     return float(np.mean(rewards[encoded.pairs[:, 0]] - rewards[encoded.pairs[:, 1]]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backbone", ["tiny_bert", "tiny_llama"])
 def test_loss_falls_and_accuracy_rises_on_a_separable_fixture(
     backbone: str, request: pytest.FixtureRequest, tmp_path: Path
