@@ -21,6 +21,7 @@ from safer_engine.analysis.word_search import WordMatches
 from safer_engine.errors import Cancelled, SaferError
 from safer_engine.progress import CancelToken
 from safer_engine.service.explorer import Explorer
+from safer_tui.errors import show_error
 from safer_tui.feature_view import COLUMNS, FILTERS, FeatureView
 from safer_tui.screens.feature_page import FeatureScreen
 from safer_tui.screens.help import HelpScreen
@@ -198,7 +199,7 @@ class FeaturesScreen(Screen[None]):
         try:
             change()
         except SaferError as exc:
-            self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=8)
+            show_error(self, exc)
             return False
         return True
 
@@ -300,7 +301,7 @@ class FeaturesScreen(Screen[None]):
         except Cancelled:
             return
         except SaferError as exc:
-            self.app.call_from_thread(self.notify, exc.message, severity="error", timeout=6)
+            self.app.call_from_thread(show_error, self, exc)
             return
         finally:
             self.app.call_from_thread(line.finish)
@@ -346,7 +347,7 @@ class FeaturesScreen(Screen[None]):
         try:
             target, count = self.data.export_labels()
         except SaferError as exc:
-            self.notify(str(exc), severity="error", timeout=8)
+            show_error(self, exc)
             return
         self.notify(f"Exported {count} labelled feature(s) to {target}", timeout=6)
 

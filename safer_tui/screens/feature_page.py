@@ -18,6 +18,7 @@ from safer_engine.errors import SaferError
 from safer_engine.labels import Label
 from safer_engine.service.examples import Example
 from safer_engine.service.explorer import Explorer
+from safer_tui.errors import show_error
 from safer_tui.screens.help import HelpScreen
 from safer_tui.widgets.example_lines import Chunk, ExampleLines
 
@@ -179,7 +180,7 @@ class FeatureScreen(Screen[None]):
     def cannot_read(self, stats: Text, noted: bool, exc: SaferError) -> None:
         self.show_stats(stats, noted)
         self.query_one(ExampleLines).show([], f"{exc.message} {exc.hint}")
-        self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=8)
+        show_error(self, exc)
 
     def action_step(self, delta: int) -> None:
         self.position = (self.position + delta) % len(self.order)
@@ -192,7 +193,7 @@ class FeatureScreen(Screen[None]):
         try:
             self.data.tag([self.feature], tag)
         except SaferError as exc:
-            self.notify(f"{exc.message}\n{exc.hint}", severity="error", timeout=8)
+            show_error(self, exc)
             return
         self.show()
 

@@ -23,6 +23,7 @@ from safer_engine.errors import Cancelled, SaferError
 from safer_engine.progress import CancelToken, Progress
 from safer_engine.service.explorer import Explorer
 from safer_engine.service.pairs import PairRanking, PairView
+from safer_tui.errors import error_text, show_error
 from safer_tui.screens.feature_page import SHADE, shade_style
 from safer_tui.screens.help import HelpScreen
 from safer_tui.widgets.progress_line import ProgressLine, reporter
@@ -174,8 +175,8 @@ class PairsScreen(Screen[None]):
 
     def on_pairs_screen_scoring_failed(self, message: ScoringFailed) -> None:
         self.query_one(ProgressLine).finish()
-        text = str(message.error)
-        self.notify(text, severity="error", timeout=8)
+        text = error_text(message.error)
+        show_error(self, message.error)
         self.query_one("#pairs-status", Static).update(Text(f"Could not score pairs: {text}"))
 
     def fill(self, ranking: PairRanking) -> None:
@@ -230,7 +231,7 @@ class PairsScreen(Screen[None]):
         try:
             view = self.data.pair(pair)
         except SaferError as exc:
-            self.notify(str(exc), severity="error", timeout=8)
+            show_error(self, exc)
             return
         self.pair = pair
         self.strongest = view.strongest
@@ -270,7 +271,7 @@ class PairsScreen(Screen[None]):
         try:
             sides = [self.data.shading(doc, safe, unsafe) for doc in docs]
         except SaferError as exc:
-            self.notify(str(exc), severity="error", timeout=8)
+            show_error(self, exc)
             return
         peak = max((abs(v) for side in sides for _, v in side), default=0.0)
         for name, pieces in zip(("chosen", "rejected"), sides, strict=True):

@@ -1,0 +1,66 @@
+"""The salience stage: statistics, index and salience from an SAE's codes, into files of
+their own beside the codes; reused while the codes and the split are unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from safer_engine.analysis.feature_stats import feature_stats
+from safer_engine.artifacts import CODES_FILE, FEATURES_FILE, SALIENCE_FILE
+from safer_engine.codes.reader import CodesReader
+from safer_engine.errors import Cancelled
+from safer_engine.progress import CancelToken
+from safer_engine.sae.stage import encode_stage
+from safer_engine.salience.stage import salience_stage, side_weights
+from safer_engine.store.reader import StoreReader
+from safer_engine.workspace import Workspace
+
+
+def test_statistics_follow_the_split_and_the_codes_stay_untouched(
+    encoded_workspace: Path,
+) -> None:
+    workspace = Workspace.open(encoded_workspace)
+    sae_id = workspace.sae_ids()[-1]
+    sae_dir = workspace.sae_dir(sae_id)
+    codes_before = (sae_dir / CODES_FILE).read_bytes()
+    assert salience_stage(workspace, sae_id, "train") is None  # the fixture ran it
+    assert salience_stage(workspace, sae_id, "all") is not None  # another split: redone
+    assert (sae_dir / CODES_FILE).read_bytes() == codes_before
+    with StoreReader(workspace.store_path) as store, CodesReader(sae_dir) as codes:
+        chosen, rejected = side_weights(store, "all")
+        assert chosen.sum() == rejected.sum() == store.n_pairs
+        expected = feature_stats(
+            np.asarray(codes.idx),
+            np.asarray(codes.val),
+            np.asarray(store.row_doc),
+            np.asarray(store.selected),
+            chosen,
+            rejected,
+            codes.n_latents,
+        )
+        np.testing.assert_allclose(codes.stat("sum_chosen"), expected.sum_chosen)
+        assert codes.offsets.shape == (codes.n_latents + 1,)
+    table = pl.read_parquet(sae_dir / SALIENCE_FILE)
+    assert table.height == codes.n_latents
+
+
+def test_new_codes_drop_the_old_index_until_salience_runs_again(
+    encoded_workspace: Path,
+) -> None:
+    workspace = Workspace.open(encoded_workspace)
+    sae_id = workspace.sae_ids()[-1]
+    sae_dir = workspace.sae_dir(sae_id)
+    assert encode_stage(workspace, sae_id, force=True) is not None
+    assert not (sae_dir / FEATURES_FILE).exists() and not (sae_dir / SALIENCE_FILE).exists()
+    assert workspace.stale() == [f"salience/{sae_id}"]
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(Cancelled):
+        salience_stage(workspace, sae_id, cancel=cancel)
+    assert not list(sae_dir.glob("*.partial")) and not (sae_dir / FEATURES_FILE).exists()
+    assert salience_stage(workspace, sae_id) is not None
+    assert workspace.stale() == []

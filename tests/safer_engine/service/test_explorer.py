@@ -1,0 +1,51 @@
+"""The explorer's facade: everything a screen needs, and every failure as a SaferError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from safer_engine.artifacts import CODES_FILE
+from safer_engine.errors import SaferError, WorkspaceError
+from safer_engine.progress import CancelToken, no_progress
+from safer_engine.service.explorer import Explorer
+
+
+def test_features_examples_pairs_and_labels(encoded_workspace: Path) -> None:
+    explorer = Explorer.open(encoded_workspace, author="alice")
+    try:
+        top = int(explorer.features.sort("rank")["feature"][0])
+        assert explorer.feature_row(top)["rank"] == 1
+        examples, histogram = explorer.examples(top)
+        assert examples and len(histogram) == 32
+        explorer.tag([top], "safe")
+        assert explorer.labels()[top].tag == "safe" and explorer.last_label_change() > 0
+        ranking = explorer.rank_pairs([top], [], no_progress, CancelToken())
+        best = int(ranking.order[0])
+        view = explorer.pair(best)
+        assert view.pair == best and view.prompt
+        assert ranking.doc_scores[view.chosen_doc] - ranking.doc_scores[view.rejected_doc] == (
+            pytest.approx(ranking.scores[best])
+        )
+        shading = explorer.shading(view.chosen_doc, [top], [])
+        assert shading and all(isinstance(piece, str) for piece, _ in shading)
+        path, count = explorer.export_labels()
+        assert count == 1 and path.read_text().startswith("feature,tag")
+    finally:
+        explorer.close()
+
+
+def test_missing_or_damaged_files_are_saferrors(encoded_workspace: Path) -> None:
+    explorer = Explorer.open(encoded_workspace)
+    try:
+        (encoded_workspace / "store.h5").rename(encoded_workspace / "moved.h5")
+        with pytest.raises(WorkspaceError, match="has no activation store"):
+            explorer.examples(0)
+        (encoded_workspace / "moved.h5").rename(encoded_workspace / "store.h5")
+        sae_dir = explorer.workspace.sae_dir(explorer.sae_id)
+        (sae_dir / CODES_FILE).write_bytes(b"not hdf5")
+        with pytest.raises(SaferError, match="not a readable HDF5 file"):
+            explorer.examples(0)
+    finally:
+        explorer.close()
