@@ -1,5 +1,5 @@
 """Extraction throughput: `safer extract` end to end, and its forward pass against a bare
-forward of the same first L blocks on the same batches (docs/ARCHITECTURE.md promises ≥ 80% on a GPU).
+forward of the same first L blocks on the same batches (docs/ARCHITECTURE.md: ≥ 80% on a GPU).
 
     .venv/bin/python benchmarks/extract.py [--workspace DIR] [--repeats 3]
 
