@@ -2,6 +2,7 @@
 
 from safer_engine.config.base import Config, field_docs, flag
 from safer_engine.config.data import PREFERENCES, DataConfig, Preference
+from safer_engine.config.judge import JudgeConfig
 from safer_engine.config.model import ExtractConfig, RMConfig
 from safer_engine.config.sae import SAEConfig
 
@@ -10,6 +11,7 @@ __all__ = [
     "Config",
     "DataConfig",
     "ExtractConfig",
+    "JudgeConfig",
     "Preference",
     "RMConfig",
     "SAEConfig",
