@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -28,23 +28,10 @@ from safer_engine.labels.fold import (
     fold_rows,
     utc_now,
 )
+from safer_engine.labels.schema import SCHEMA, SCHEMA_VERSION
 
-SCHEMA_VERSION = 1
 DEFAULT_BUSY_TIMEOUT_S = 5.0
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feature_labels (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    sae_id TEXT NOT NULL,
-    feature INTEGER NOT NULL,
-    tag TEXT,
-    note TEXT,
-    author TEXT NOT NULL,
-    at TEXT NOT NULL,
-    source TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS feature_labels_by_feature ON feature_labels (sae_id, feature, id);
-"""
 _INSERT = (
     "INSERT INTO feature_labels (sae_id, feature, tag, note, author, at, source) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -117,7 +104,7 @@ class LabelStore:
         with self._write() as conn:
             # Checked inside the write lock so two processes creating the file agree.
             self._check_version(self._user_version())
-            for statement in _SCHEMA.split(";"):
+            for statement in SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -220,6 +207,17 @@ class LabelStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    # -- other tables of this database (judgements) ----------------------------------------
+
+    def query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """Rows of one read query, with this store's error translation; [] on a read-only
+        file that predates the queried table."""
+        return self._select(sql, params)
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction with this store's locking, retries and error translation."""
+        return self._write()
 
     # -- plumbing ----------------------------------------------------------------------------
 

@@ -282,8 +282,8 @@ class PairsScreen(Screen[None]):
         listed = ", ".join(f"{f} ({v:+.1f})" for f, v in self.strongest) or "none"
         parts = ", ".join(f"{f} ({share:+.0%})" for f, share in ranking.contributors(pair))
         self.query_one("#pair-features", Static).update(
-            f"Score mostly from: {parts or 'no selected feature'} · strongest features "
-            f"(chosen − rejected): {listed}"
+            f"Strongest features (chosen − rejected): {listed} · score mostly from: "
+            f"{parts or 'no selected feature'}"
         )
 
     def shade_sides(self, docs: tuple[int, int]) -> None:

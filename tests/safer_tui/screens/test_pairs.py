@@ -64,7 +64,8 @@ async def test_pairs_ranked_by_tag_scores_side_by_side(encoded_workspace: Path) 
         assert (len(screen.safe), len(screen.unsafe)) == (1, 1)
         assert not screen.query_one(ProgressLine).busy  # hidden once the scores arrived
         assert not screen.query_one(ProgressLine).display
-        assert not screen.query("#pairs-notice")
+        assert not screen.query_one("#pairs-notice").display
+        assert "from tags" in screen.sub_title
         pairs = screen.query_one("#pairs", DataTable)
         assert pairs.row_count == 20
         scores = [float(pairs.get_cell_at(Coordinate(r, 1))) for r in range(pairs.row_count)]
@@ -86,7 +87,7 @@ async def test_pairs_ranked_by_tag_scores_side_by_side(encoded_workspace: Path) 
             f"rejected · S = {s_rejected:+.3f}"
         )
         assert screen.ranking.scores[pair] == pytest.approx(s_chosen - s_rejected)
-        assert "Score mostly from:" in shown(screen, "#pair-features").plain
+        assert "score mostly from:" in shown(screen, "#pair-features").plain
         prompt = screen.query_one(PromptView)
         assert prompt.prompt == examples.prompt_text(chosen) != ""
         assert prompt.prompt.split()[-1] in prompt.render().plain  # type: ignore[union-attr]
