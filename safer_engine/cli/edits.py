@@ -108,12 +108,8 @@ def show_plan(console: Console, plan: EditPlan, show: int) -> None:
         )
         if selection["source"] == "salience":
             console.print(f"[yellow]{SALIENCE_ONLY}[/]")
-    counts = Table(title="Edited pairs by slice", title_justify="left")
-    counts.add_column("slice")
-    counts.add_column("pairs", justify="right")
-    for name, count in sorted(plan.counts.items()):
-        counts.add_row(name, f"{count:,}")
-    console.print(counts)
+    by_slice = ", ".join(f"{name} {count:,}" for name, count in sorted(plan.counts.items()))
+    console.print(f"[bold]Edited pairs by slice[/]: {by_slice}")
     listed = plan.edits if show < 0 else plan.edits[:show]
     if not listed:
         return
