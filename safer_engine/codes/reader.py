@@ -6,6 +6,7 @@ and h5py.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,30 @@ def sae_files_damage(sae_dir: Path, features: bool = True) -> str | None:
     except StoreError as exc:
         return None if exc.message.startswith(_MISSING) else exc.message
     return None
+
+
+def feature_count(sae_dir: Path) -> int | None:
+    """How many features the SAE has: the rows of its salience table, else its codes'
+    latent count, else its sae-lens config's `d_sae`; None when none of them can be read."""
+    sae_dir = Path(sae_dir)
+    table = sae_dir / names.SALIENCE_FILE
+    if table.exists():
+        try:
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(table).metadata.num_rows)
+        except (OSError, ValueError):  # damaged: ask the next source
+            pass
+    try:
+        with CodesReader(sae_dir, features=False) as codes:
+            return codes.n_latents
+    except StoreError:
+        pass
+    try:
+        config = json.loads((sae_dir / names.SAE_CFG).read_text(encoding="utf-8"))
+        return int(config["d_sae"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _layout_problem(exc: BaseException) -> str:
