@@ -90,11 +90,13 @@ def labels_clear(
 ) -> None:
     """Clear tags in bulk (notes stay): one clear row per tagged feature, in one transaction."""
     if (tag is not None) + (features is not None) + all_ != 1:
-        raise typer.BadParameter(
-            "give exactly one of --tag TAG, --features 1,2,3 or --all.", param_hint="'--tag'"
+        raise WorkspaceError(
+            "Say which tags to clear.", "Give exactly one of --tag TAG, --features 1,2,3 or --all."
         )
     if tag is not None and tag not in TAGS:
-        raise typer.BadParameter(f"{tag!r} is not a tag; use one of {', '.join(TAGS)}.")
+        raise typer.BadParameter(
+            f"{tag!r} is not a tag; use one of {', '.join(TAGS)}.", param_hint="'--tag'"
+        )
     ids = _feature_ids(features) if features is not None else None
     store, sae_id, _ = _labels(workspace, sae)
     with store:
