@@ -18,6 +18,7 @@ except ImportError:  # older typer raises click's own
     from click.exceptions import ClickException as TyperClickException  # type: ignore[assignment]
     from click.exceptions import NoArgsIsHelpError  # type: ignore[assignment]
 import typer
+from rich.markup import escape
 
 from safer_engine.cli.app import app, debug, err
 from safer_engine.cli.data import parse_columns
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=args, prog_name="safer", standalone_mode=False)
     except SaferError as exc:
-        _report(exc, f"[bold red]Error:[/] {exc.message}", exc.hint)
+        _report(exc, f"[bold red]Error:[/] {escape(exc.message)}", exc.hint)
         return 2
     except NoArgsIsHelpError:
         return 0  # the help was shown
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug, not bad input: still one message unless --debug
         _report(
             exc,
-            f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}",
+            f"[bold red]Internal error:[/] {type(exc).__name__}: {escape(str(exc))}",
             "Rerun with --debug for the traceback, and please report it.",
         )
         return 1
@@ -69,7 +70,7 @@ def _report(exc: BaseException, message: str, hint: str) -> None:
         err.print("".join(traceback.format_exception(exc)), markup=False, highlight=False)
     err.print(message, highlight=False)
     if hint:
-        err.print(hint, style="dim", highlight=False)
+        err.print(hint, style="dim", highlight=False, markup=False)
 
 
 def run() -> None:

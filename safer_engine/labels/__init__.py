@@ -5,7 +5,7 @@ judge's scores beside them.
 re-exported here, the function would shadow its module's name.
 """
 
-from safer_engine.labels.csv_io import CSV_COLUMNS
+from safer_engine.labels.csv_io import CSV_COLUMNS, CsvImport
 from safer_engine.labels.fold import SOURCES, TAGS, Label, LabelRow
 from safer_engine.labels.judgements import Judgement, JudgementLog
 from safer_engine.labels.store import SCHEMA_VERSION, LabelStore
@@ -15,6 +15,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SOURCES",
     "TAGS",
+    "CsvImport",
     "Judgement",
     "JudgementLog",
     "Label",

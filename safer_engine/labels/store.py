@@ -17,9 +17,15 @@ from typing import Any
 from urllib.parse import quote
 
 from safer_engine.errors import WorkspaceError
-from safer_engine.labels.csv_io import read_labels_csv, write_labels_csv
+from safer_engine.labels.csv_io import (
+    CsvImport,
+    read_labels_csv,
+    summarise_import,
+    write_labels_csv,
+)
 from safer_engine.labels.fold import (
     SOURCES,
+    TAGS,
     Label,
     LabelRow,
     check_feature,
@@ -153,6 +159,35 @@ class LabelStore:
                 count += 1
         return count
 
+    def clear_tags(
+        self, sae_id: str, features: Iterable[int] | None = None, tag: str | None = None
+    ) -> int:
+        """Clear the tag of every tagged feature among `features` (all when None) whose tag is
+        `tag` (any when None), in one transaction, one clear row each; notes stay. Returns how
+        many tags were cleared."""
+        wanted = None if features is None else {check_feature(f) for f in features}
+        if tag is not None and check_tag(tag) == "":
+            raise WorkspaceError("Give the tag to clear.", f"Use one of: {', '.join(TAGS)}.")
+        at = utc_now()
+        with self._write() as conn:
+            # read inside the write lock, so a tag set meanwhile by another process is seen
+            rows = conn.execute(
+                f"SELECT {_ROW_COLUMNS} FROM feature_labels WHERE sae_id = ? ORDER BY id",
+                (sae_id,),
+            ).fetchall()
+            current = fold_rows(LabelRow(*row) for row in rows)
+            cleared = [
+                feature
+                for feature, label in current.items()
+                if label.tag
+                and (wanted is None or feature in wanted)
+                and (tag is None or label.tag == tag)
+            ]
+            conn.executemany(
+                _INSERT, [(sae_id, f, "", None, self.author, at, "human") for f in cleared]
+            )
+        return len(cleared)
+
     # -- reading -----------------------------------------------------------------------------
 
     def history(self, sae_id: str, feature: int) -> list[LabelRow]:
@@ -184,12 +219,14 @@ class LabelStore:
         write_labels_csv(labels.values(), Path(path))
         return len(labels)
 
-    def import_csv(self, sae_id: str, path: Path) -> int:
-        """Add the labels in a CSV file to `sae_id`, all or nothing; returns rows added."""
-        rows = read_labels_csv(Path(path), self.author)
+    def import_csv(self, sae_id: str, path: Path, n_features: int | None = None) -> CsvImport:
+        """Add the labels in a CSV file to `sae_id`, all or nothing; an empty tag clears the
+        feature's tag. With `n_features`, ids the SAE lacks are bad rows. Every bad row is
+        named in one WorkspaceError, and then nothing is added."""
+        rows = read_labels_csv(Path(path), self.author, n_features, sae_id)
         with self._write() as conn:
             conn.executemany(_INSERT, [(sae_id, *row, "import") for row in rows])
-        return len(rows)
+        return summarise_import(rows)
 
     # -- lifetime ----------------------------------------------------------------------------
 

@@ -64,3 +64,33 @@ def test_new_codes_drop_the_old_index_until_salience_runs_again(
     assert not list(sae_dir.glob("*.partial")) and not (sae_dir / FEATURES_FILE).exists()
     assert salience_stage(workspace, sae_id) is not None
     assert workspace.stale() == []
+
+
+def test_damaged_sae_files_are_rebuilt_and_named_with_one_advice(
+    encoded_workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from safer_engine.cli import main
+    from safer_engine.codes.reader import rebuild_sae_files_hint
+
+    workspace = Workspace.open(encoded_workspace)
+    sae_id = workspace.sae_ids()[-1]
+    sae_dir = workspace.sae_dir(sae_id)
+    advice = rebuild_sae_files_hint(sae_dir)
+    assert advice == (
+        f"Rebuild them with `safer encode --workspace {workspace.root} --sae {sae_id} --force`."
+    )
+    for name in (FEATURES_FILE, CODES_FILE):
+        path = sae_dir / name
+        with path.open("r+b") as handle:
+            handle.truncate(path.stat().st_size // 2)
+        assert main(["salience", "--workspace", str(encoded_workspace)]) == 2
+        printed = capsys.readouterr().err
+        assert f"The SAE file {path} is damaged" in printed
+        assert printed.rstrip().endswith(advice)
+        # plain `safer encode` rebuilds what is damaged; it never says "up to date"
+        assert main(["encode", "--workspace", str(encoded_workspace)]) == 0
+        printed = capsys.readouterr().out
+        assert ("Encoded" in printed) == (name == CODES_FILE)
+        assert "Salience of" in printed
+        with CodesReader(sae_dir) as codes:
+            assert codes.n_rows > 0

@@ -47,7 +47,7 @@ def test_missing_or_damaged_files_are_saferrors(encoded_workspace: Path) -> None
         (encoded_workspace / "moved.h5").rename(encoded_workspace / "store.h5")
         sae_dir = explorer.workspace.sae_dir(explorer.sae_id)
         (sae_dir / CODES_FILE).write_bytes(b"not hdf5")
-        with pytest.raises(SaferError, match="not a readable HDF5 file"):
+        with pytest.raises(SaferError, match=r"codes\.h5 is damaged"):
             explorer.examples(0)
     finally:
         explorer.close()
