@@ -75,3 +75,7 @@ class DiskFullError(SaferError):
             f"The disk filled up while writing {name}; nothing was replaced.",
             "Free some space and run the command again.",
         )
+
+
+class EditError(SaferError):
+    """An edit plan cannot be made, applied or exported."""

@@ -24,7 +24,7 @@ from safer_engine.cli.data import parse_columns
 from safer_engine.errors import SaferError
 
 USAGE_ERRORS = (click.ClickException, TyperClickException)
-GROUPS = ("data", "rm", "store", "sae", "judge", "labels", "explorer")
+GROUPS = ("data", "rm", "store", "sae", "judge", "scores", "edits", "labels", "explorer")
 """Command modules in pipeline order, which is the order `safer --help` lists them in."""
 
 for _group in GROUPS:

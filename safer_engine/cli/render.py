@@ -16,7 +16,7 @@ from safer_engine.store.info import StoreInfo
 from safer_engine.train.evaluate import EvalReport
 
 if TYPE_CHECKING:
-    from safer_engine.service.examples import Example
+    from safer_engine.codes.examples import Example
 
 MAX_PROBLEMS_SHOWN = 20
 

@@ -2,19 +2,25 @@
 
 from safer_engine.config.base import Config, field_docs, flag
 from safer_engine.config.data import PREFERENCES, DataConfig, Preference
+from safer_engine.config.edits import EDIT_MODES, EditConfig
 from safer_engine.config.judge import JudgeConfig
 from safer_engine.config.model import ExtractConfig, RMConfig
 from safer_engine.config.sae import SAEConfig
+from safer_engine.config.scores import SELECT_SOURCES, SelectionConfig
 
 __all__ = [
+    "EDIT_MODES",
     "PREFERENCES",
+    "SELECT_SOURCES",
     "Config",
     "DataConfig",
+    "EditConfig",
     "ExtractConfig",
     "JudgeConfig",
     "Preference",
     "RMConfig",
     "SAEConfig",
+    "SelectionConfig",
     "field_docs",
     "flag",
 ]

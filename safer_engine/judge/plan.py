@@ -14,12 +14,12 @@ from dataclasses import dataclass, field, replace
 import polars as pl
 
 from safer_engine import artifacts as names
+from safer_engine.codes.examples import Example, FeatureExamples
 from safer_engine.config import JudgeConfig
 from safer_engine.errors import JudgeError
 from safer_engine.judge.rubric import build_messages, prompt_hash
 from safer_engine.labels.judgements import Judgement, JudgementLog
 from safer_engine.progress import CancelToken, Progress, no_progress
-from safer_engine.service.examples import Example, FeatureExamples
 from safer_engine.workspace import Workspace
 
 PLAN_TASK = "reading each feature's top contexts"

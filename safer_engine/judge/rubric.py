@@ -58,7 +58,7 @@ _REFUSAL = re.compile(
 
 
 class Context(Protocol):
-    """What the prompt needs of one example (`safer_engine.service.examples.Example`)."""
+    """What the prompt needs of one example (`safer_engine.codes.examples.Example`)."""
 
     @property
     def pieces(self) -> list[str]: ...

@@ -16,8 +16,7 @@ from textual.widgets import Footer, Header, Sparkline, Static
 
 from safer_engine.errors import SaferError
 from safer_engine.labels import Label
-from safer_engine.service.examples import Example
-from safer_engine.service.explorer import Explorer
+from safer_engine.service.explorer import Example, Explorer
 from safer_tui.errors import show_error
 from safer_tui.screens.help import HelpScreen
 from safer_tui.widgets.example_lines import Chunk, ExampleLines

@@ -44,6 +44,9 @@ class ToyConfig(Config):
     loud: bool = False
     """Say it louder."""
 
+    ratios: tuple[float, ...] = (1.0, 2.5)
+    """Several numbers, comma-separated."""
+
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
     """Not on the command line."""
 
@@ -75,9 +78,15 @@ def test_each_field_is_an_option_with_its_type_default_and_help() -> None:
     assert seen == [ToyConfig(name="x", size=5, ratio=0.5, loud=True)]
     result = runner.invoke(toy_app(seen), ["run", "y"])
     assert seen[-1] == ToyConfig(name="y")
+    result = runner.invoke(toy_app(seen), ["run", "z", "--ratios", "2, 5,10"])
+    assert seen[-1].ratios == (2.0, 5.0, 10.0)
+    result = runner.invoke(toy_app(seen), ["run", "z", "--ratios", "2,x"])
+    assert isinstance(result.exception, ConfigError)
+    assert "not a comma-separated list of float" in str(result.exception)
     help_text = runner.invoke(toy_app(seen), ["run", "--help"], terminal_width=200).output
     assert "How many." in help_text and "Only this first paragraph" not in help_text
     assert "One of: fast, slow." in help_text and "--no-loud" in help_text
+    assert "1.0,2.5" in help_text
     assert "--tags" not in help_text and "--name" not in help_text
 
 

@@ -21,11 +21,13 @@ def test_features_examples_pairs_and_labels(encoded_workspace: Path) -> None:
         assert examples and len(histogram) == 32
         explorer.tag([top], "safe")
         assert explorer.labels()[top].tag == "safe" and explorer.last_label_change() > 0
-        ranking = explorer.rank_pairs([top], [], no_progress, CancelToken())
+        ranking = explorer.rank_pairs(no_progress, CancelToken())
+        assert ranking.selection.source == "tags" and ranking.selection.safe == [top]
+        assert not ranking.reused and explorer.rank_pairs(no_progress, CancelToken()).reused
         best = int(ranking.order[0])
         view = explorer.pair(best)
         assert view.pair == best and view.prompt
-        assert ranking.doc_scores[view.chosen_doc] - ranking.doc_scores[view.rejected_doc] == (
+        assert ranking.s_chosen[best] - ranking.s_rejected[best] == (
             pytest.approx(ranking.scores[best])
         )
         shading = explorer.shading(view.chosen_doc, [top], [])

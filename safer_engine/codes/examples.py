@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from safer_engine.analysis.feature_index import quantile_samples
-from safer_engine.analysis.pair_scores import SCORING_TASK, feature_weights, response_scores
+from safer_engine.analysis.pair_scores import feature_weights
 from safer_engine.codes.reader import CodesReader
-from safer_engine.progress import CancelToken, Progress, no_progress
 from safer_engine.store.reader import StoreReader
 
 # Side code of a document = 1 if it is chosen in some pair + 2 if it is rejected in some pair.
@@ -134,30 +133,6 @@ class FeatureExamples:
             values = np.where(hits, val, 0).max(axis=1)
             out[self.token_rows[first:last] - lo] = values
         return out.tolist()
-
-    def doc_scores(
-        self,
-        safe: list[int],
-        unsafe: list[int],
-        progress: Progress = no_progress,
-        cancel: CancelToken | None = None,
-    ) -> np.ndarray:
-        """S(r) of every document from the tagged features (a pass over all codes)."""
-        s = self.store
-        if not safe and not unsafe:  # every S(r) is 0: skip the pass
-            progress(SCORING_TASK, 1, 1)
-            return np.zeros(s.n_docs)
-        weights = feature_weights(self.n_latents, safe, unsafe)
-        return response_scores(
-            self.idx,
-            self.val,
-            np.asarray(s.row_doc),
-            np.asarray(s.selected),
-            s.n_docs,
-            weights,
-            progress,
-            cancel,
-        )
 
     def pair_id(self, pair: int) -> str:
         """The pair's id in the canonical data (a hash of its three texts)."""
