@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         args.remove("--debug")
         debug["on"] = True
     try:
-        app(args=args, prog_name="safer", standalone_mode=False)
+        # Outside standalone mode click returns a command's `typer.Exit(code)` instead of
+        # raising it.
+        code = app(args=args, prog_name="safer", standalone_mode=False)
     except SaferError as exc:
         _report(exc, f"[bold red]Error:[/] {escape(exc.message)}", exc.hint)
         return 2
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             "Rerun with --debug for the traceback, and please report it.",
         )
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def _report(exc: BaseException, message: str, hint: str) -> None:

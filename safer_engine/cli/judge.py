@@ -106,7 +106,7 @@ def show_dry_run(console: Console, plan: JudgePlan) -> None:
 def show_report(console: Console, report: JudgeReport) -> None:
     """Each feature's score (or failure) and explanation, then the totals."""
     table = Table(title="Judge: safety relevance, 1–5", title_justify="left")
-    for name in ("feature", "salience", "score", "explanation", ""):
+    for name in ("feature", "salience", "score", "explanation", "source"):
         table.add_column(name, justify="right" if name in ("feature", "salience") else "left")
     for job, judgement in report.rows():
         salience = "" if math.isnan(job.salience) else f"{job.salience:+.3f}"
@@ -117,16 +117,17 @@ def show_report(console: Console, report: JudgeReport) -> None:
         else:
             score = Text("failed", style="red")
             text = Text(f"{judgement.failure_kind}: {judgement.failure}", style="red")
-        origin = "cached" if job.cached is not None else ""
+        origin = "" if judgement is None else "cached" if job.cached is not None else "new"
         table.add_row(str(job.feature), salience, score, text, Text(origin, style="dim"))
     console.print(table)
     t = report.totals
     console.print(
         f"Judged {t.judged}, cached {t.cached}, failed {t.failed}; {t.calls} call(s), "
         f"{t.retries} retr{'y' if t.retries == 1 else 'ies'}, {t.prompt_tokens:,} prompt + "
-        f"{t.completion_tokens:,} completion tokens. {_describe(report.plan)}.",
+        f"{t.completion_tokens:,} completion tokens.",
         highlight=False,
     )
+    console.print(_describe(report.plan), style="dim", highlight=False)
     _show_never_fire(console, report.plan)
 
 

@@ -123,24 +123,12 @@ class _Run:
     async def ask_all(self, concurrency: int) -> None:
         jobs = self.plan.to_ask
         self.progress(JUDGE_TASK, 0, len(jobs))
-        await self.backend.start()
         limit = asyncio.Semaphore(concurrency)
-
-        async def ask(job: FeatureJob) -> _Outcome | None:
-            async with limit:
-                if self.fatal is not None:  # the run is stopping: send nothing new
-                    return None
-                try:
-                    return job, await self.backend.complete(job.messages)
-                except RequestFailed as exc:
-                    return job, exc
-                except SaferError as exc:
-                    self.fatal = self.fatal or exc
-                    return None
-
-        pending = {asyncio.create_task(ask(job)) for job in jobs}
-        tasks = set(pending)
+        tasks: set[asyncio.Task[_Outcome | None]] = set()
         try:
+            await self.backend.start()
+            tasks = {asyncio.create_task(self._ask(job, limit)) for job in jobs}
+            pending = set(tasks)
             while pending:
                 done, pending = await asyncio.wait(
                     pending, timeout=POLL_S, return_when=asyncio.FIRST_COMPLETED
@@ -153,6 +141,19 @@ class _Run:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.backend.close()
+
+    async def _ask(self, job: FeatureJob, limit: asyncio.Semaphore) -> _Outcome | None:
+        """One feature's reply or failed request; None once the run is stopping."""
+        async with limit:
+            if self.fatal is not None:  # send nothing new
+                return None
+            try:
+                return job, await self.backend.complete(job.messages)
+            except RequestFailed as exc:
+                return job, exc
+            except SaferError as exc:
+                self.fatal = self.fatal or exc
+                return None
 
     def _finish(self, done: set[asyncio.Task[_Outcome | None]]) -> None:
         """Store every answer that came in, then stop on a fatal error (or a bug) or when

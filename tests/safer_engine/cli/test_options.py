@@ -12,7 +12,14 @@ from typer.testing import CliRunner
 
 from safer_engine.cli import app
 from safer_engine.cli.options import config_options
-from safer_engine.config import Config, ExtractConfig, RMConfig, SAEConfig, flag
+from safer_engine.config import (
+    Config,
+    ExtractConfig,
+    JudgeConfig,
+    RMConfig,
+    SAEConfig,
+    flag,
+)
 from safer_engine.errors import ConfigError
 
 
@@ -93,7 +100,12 @@ def test_the_config_validates_not_the_command_line() -> None:
 
 @pytest.mark.parametrize(
     ("command", "config"),
-    [(["train-rm"], RMConfig), (["extract"], ExtractConfig), (["train-sae"], SAEConfig)],
+    [
+        (["train-rm"], RMConfig),
+        (["extract"], ExtractConfig),
+        (["train-sae"], SAEConfig),
+        (["judge"], JudgeConfig),
+    ],
 )
 def test_every_field_of_a_stage_config_has_its_option(
     command: list[str], config: type[Config]
