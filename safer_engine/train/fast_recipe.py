@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -153,7 +154,8 @@ class FastRM:
         from safetensors.torch import save_file
 
         partial = folder.with_name(folder.name + ".partial")
-        partial.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
         state = {k: v.detach().contiguous() for k, v in self.head.state_dict().items()}
         save_file(state, str(partial / HEAD_WEIGHTS))
         record = {"recipe": self.recipe.to_dict(), **self.info}
@@ -165,16 +167,18 @@ def load_fast_rm(folder: Path) -> FastRM:
     info_path = folder / HEAD_INFO
     if not info_path.exists():
         raise ModelError(f"No fast reward model in {folder}.", "Train one with train_fast.")
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    info = json.loads(info_path.read_text(encoding="utf-8"))
-    recipe = RecipeConfig.from_dict(info.pop("recipe"))
-    head = _new_head(int(info["width"]), recipe)
     try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+        recipe = RecipeConfig.from_dict(info.pop("recipe"))
+        head = _new_head(int(info["width"]), recipe)
         head.load_state_dict(load_file(str(folder / HEAD_WEIGHTS)))
-    except (OSError, RuntimeError) as exc:
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
         raise ModelError(
-            f"The head in {folder} cannot be read ({exc}).", "Train it again with train_fast."
+            f"The fast reward model in {folder} cannot be read ({exc}).",
+            "Train it again with train_fast.",
         ) from exc
     return FastRM(head.eval(), recipe, info)
 

@@ -235,13 +235,14 @@ def load_cache(cache_dir: Path) -> FrozenCache | None:
     info_path = cache_dir / CACHE_INFO
     if not info_path.exists():
         return None
+    from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
     try:
         info = json.loads(info_path.read_text(encoding="utf-8"))
         features = load_file(str(cache_dir / FEATURES))["features"]
         frame = pl.read_parquet(cache_dir / TEXTS)
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, SafetensorError):
         return None  # a damaged cache is rebuilt, never trusted
     texts = list(zip(frame["prompt"].to_list(), frame["response"].to_list(), strict=True))
     if features.shape[0] != len(texts):

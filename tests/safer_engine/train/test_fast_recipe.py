@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 import torch
 
-from safer_engine.errors import Cancelled, ConfigError, TrainingError
+from safer_engine.errors import Cancelled, ConfigError, ModelError, TrainingError
 from safer_engine.progress import CancelToken, no_progress
 from safer_engine.train import frozen_cache
 from safer_engine.train.fast_recipe import (
@@ -78,6 +78,11 @@ def test_the_cache_is_reused_by_edited_tables_and_rebuilt_for_other_settings(
     assert rebuilt.key != first.key
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frozen"]  # no partial or old left
 
+    (folder / frozen_cache.FEATURES).write_bytes(b"damaged")
+    repaired = build_cache(str(tiny_bert), table, other, folder, no_progress, CancelToken())
+    assert len(loads) == 3
+    np.testing.assert_array_equal(repaired.features, rebuilt.features)
+
 
 def test_training_is_seeded_and_leaves_the_global_random_state_alone(
     cache: FrozenCache,
@@ -114,6 +119,9 @@ def test_a_saved_head_scores_the_same_and_only_on_its_own_cache(
     other = FrozenCache(cache.features, cache.texts, {**cache.info, "key": "other"})
     with pytest.raises(TrainingError, match="another frozen cache"):
         score(loaded, other)
+    (tmp_path / "head" / "head.safetensors").write_bytes(b"damaged")
+    with pytest.raises(ModelError, match="cannot be read"):
+        load_fast_rm(tmp_path / "head")
 
 
 def test_cancel_stops_the_cache_build_and_training(
