@@ -76,8 +76,9 @@ class RecipeConfig(Config):
     """AdamW weight decay."""
 
     threads: int = 1
-    """CPU threads while training the head (0 keeps torch's setting): its matrices are small,
-    so one thread wastes no time waking others and copes best with a busy machine."""
+    """CPU threads while training the head (0 keeps torch's setting; the setting is process-wide
+    until training ends): its matrices are small, so one thread wastes no time waking others
+    and copes best with a busy machine."""
 
     CACHE_FIELDS: ClassVar[tuple[str, ...]] = (
         "max_length",
