@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from safer_engine.errors import DataError, ModelError
+from safer_engine.activations.blocks import num_layers
+from safer_engine.errors import DataError
 from safer_engine.models.registry import resolve_model
 from safer_engine.models.reward_model import (
     Encoded,
@@ -28,7 +29,7 @@ from safer_engine.models.reward_model import (
     load_reward_model,
     load_tokenizer,
 )
-from safer_engine.progress import CancelToken, Progress
+from safer_engine.progress import CancelToken, Progress, no_progress
 
 if TYPE_CHECKING:
     import torch
@@ -102,13 +103,14 @@ def build_cache(
     table: pl.DataFrame,
     recipe: RecipeConfig,
     cache_dir: Path,
-    progress: Progress,
-    cancel: CancelToken,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
 ) -> FrozenCache:
     """Pooled features of every distinct text of `table`, kept in `cache_dir`.
 
     A cache already there from the same backbone, cache settings and texts is loaded
     instead; any other is replaced once the new one is complete."""
+    cancel = cancel or CancelToken()
     texts = distinct_texts(table)
     if not texts:
         raise DataError("The table has no pairs to cache.", "Import some data first.")
@@ -127,7 +129,7 @@ def build_cache(
             progress("tokenising", i, len(texts))
         encoded.append(encode_example(tokenizer, fmt, prompt, response))
     model = load_reward_model(source, tokenizer)
-    layers = recipe.resolved_layers(_depth(model))
+    layers = recipe.resolved_layers(num_layers(model))
     features = _pooled_features(
         model, encoded, layers, recipe, tokenizer.pad_token_id, progress, cancel
     )
@@ -144,16 +146,6 @@ def build_cache(
     cache = FrozenCache(features, texts, info)
     _save_cache(cache, cache_dir)
     return cache
-
-
-def _depth(model: Any) -> int:
-    depth = getattr(model.config, "num_hidden_layers", None)
-    if not isinstance(depth, int):
-        raise ModelError(
-            "The backbone's config has no num_hidden_layers.",
-            "Use a transformers model with a standard config.",
-        )
-    return depth
 
 
 def _pooled_features(
