@@ -5,6 +5,7 @@ from safer_engine.config.data import PREFERENCES, DataConfig, Preference
 from safer_engine.config.edits import EDIT_MODES, EditConfig
 from safer_engine.config.judge import JudgeConfig
 from safer_engine.config.model import ExtractConfig, RMConfig
+from safer_engine.config.recipe import RecipeConfig
 from safer_engine.config.sae import SAEConfig
 from safer_engine.config.scores import SELECT_SOURCES, SelectionConfig
 
@@ -19,6 +20,7 @@ __all__ = [
     "JudgeConfig",
     "Preference",
     "RMConfig",
+    "RecipeConfig",
     "SAEConfig",
     "SelectionConfig",
     "field_docs",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from safer_engine.activations.blocks import num_layers
 from safer_engine.errors import DataError
+from safer_engine.files import atomic_dir
+from safer_engine.models.blocks import num_layers
 from safer_engine.models.registry import resolve_model
 from safer_engine.models.reward_model import (
     Encoded,
@@ -34,7 +34,7 @@ from safer_engine.progress import CancelToken, Progress, no_progress
 if TYPE_CHECKING:
     import torch
 
-    from safer_engine.train.fast_recipe import RecipeConfig
+    from safer_engine.config.recipe import RecipeConfig
 
 CACHE_VERSION = 1
 CACHE_INFO = "cache.json"
@@ -247,25 +247,10 @@ def _save_cache(cache: FrozenCache, cache_dir: Path) -> None:
     one, never a half-written folder."""
     from safetensors.numpy import save_file
 
-    partial = cache_dir.with_name(cache_dir.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    save_file({"features": cache.features}, str(partial / FEATURES))
-    prompts, responses = zip(*cache.texts, strict=True)
-    pl.DataFrame({"prompt": list(prompts), "response": list(responses)}).write_parquet(
-        partial / TEXTS
-    )
-    (partial / CACHE_INFO).write_text(json.dumps(cache.info, indent=2) + "\n", encoding="utf-8")
-    replace_folder(partial, cache_dir)
-
-
-def replace_folder(partial: Path, target: Path) -> None:
-    """Move a completed `partial` folder to `target`, replacing any old one."""
-    if target.exists():
-        old = target.with_name(target.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        target.rename(old)
-        partial.rename(target)
-        shutil.rmtree(old)
-    else:
-        partial.rename(target)
+    with atomic_dir(cache_dir) as partial:
+        save_file({"features": cache.features}, str(partial / FEATURES))
+        prompts, responses = zip(*cache.texts, strict=True)
+        texts = pl.DataFrame({"prompt": list(prompts), "response": list(responses)})
+        texts.write_parquet(partial / TEXTS)
+        info = json.dumps(cache.info, indent=2) + "\n"
+        (partial / CACHE_INFO).write_text(info, encoding="utf-8")
