@@ -83,7 +83,7 @@ def _option(field: dataclasses.Field[Any], hint: Any, help_text: str) -> inspect
     )
     default = factory() if factory is not None else field.default
     if isinstance(default, tuple):
-        default = ",".join(str(v) for v in default)
+        default = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in default)
     names = (
         [flag(field.name)]
         if kind is not bool

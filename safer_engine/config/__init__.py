@@ -3,6 +3,7 @@
 from safer_engine.config.base import Config, field_docs, flag
 from safer_engine.config.data import PREFERENCES, DataConfig, Preference
 from safer_engine.config.edits import EDIT_MODES, EditConfig
+from safer_engine.config.experiment import ExperimentConfig
 from safer_engine.config.judge import JudgeConfig
 from safer_engine.config.model import ExtractConfig, RMConfig
 from safer_engine.config.recipe import RecipeConfig
@@ -16,6 +17,7 @@ __all__ = [
     "Config",
     "DataConfig",
     "EditConfig",
+    "ExperimentConfig",
     "ExtractConfig",
     "JudgeConfig",
     "Preference",

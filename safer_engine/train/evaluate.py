@@ -15,6 +15,7 @@ import polars as pl
 from safer_engine.data.rewardbench import EXAMPLE_COUNTS as RB_EXAMPLE_COUNTS
 from safer_engine.data.rewardbench import SECTIONS as RB_SECTIONS
 from safer_engine.errors import TrainingError
+from safer_engine.files import write_text_atomic
 from safer_engine.models.batching import pad_batch
 from safer_engine.models.reward_model import load_trained_rm
 from safer_engine.progress import CancelToken, Progress, no_progress
@@ -71,9 +72,7 @@ class EvalReport:
         )
 
     def save(self, path: Path) -> None:
-        partial = path.with_suffix(".json.partial")
-        partial.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        partial.replace(path)
+        write_text_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
 
 def wilson_interval(correct: int, total: int) -> tuple[float, float]:
