@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -70,7 +71,7 @@ def experiment(
     ws = Workspace.open(workspace)
     with rich_progress(err, "Experiment") as progress:
         result = run_experiment(ws, config, recipe, selection, progress)
-    out.print(result.report.read_text(encoding="utf-8"), markup=False, highlight=False)
+    show_summary(out, pl.read_parquet(result.report.with_name("summary.parquet")))
     out.print(
         f"[green]Report[/] {result.report} and {result.report.with_name('report.png')} "
         f"({result.runs} runs, {result.trained} trained now, {result.seconds:.0f} s)"
@@ -97,6 +98,32 @@ def runs(workspace: WorkspaceOption) -> None:
         status = run.status if not run.error else f"{run.status}: {run.error}"
         table.add_row(run.run_id, status, run.plan or "", *cells)
     out.print(table)
+
+
+def show_summary(console: Console, summary: pl.DataFrame) -> None:
+    """The experiment's table per slice: accuracy and the change against clean."""
+    from safer_engine.experiment.report import METHOD_LABELS, slice_order
+
+    for name in slice_order(summary):
+        part = summary.filter(pl.col("slice") == name)
+        table = Table(title=f"{name} ({part['pairs'][0]:,} test pairs)", title_justify="left")
+        for column in ("method", "ratio", "accuracy", "change vs clean (95% CI)", "edited"):
+            table.add_column(column, justify="left" if column == "method" else "right")
+        for row in part.iter_rows(named=True):
+            clean = row["method"] == "clean"
+            change = (
+                ""
+                if clean
+                else f"{row['change']:+.3f} ({row['change_low']:+.3f} to {row['change_high']:+.3f})"
+            )
+            table.add_row(
+                METHOD_LABELS[row["method"]],
+                "" if clean else f"{row['ratio']:g}%",
+                f"{row['accuracy']:.3f}",
+                change,
+                f"{row['edited']:.0f}",
+            )
+        console.print(table)
 
 
 def show_report(console: Console, report: EvalReport) -> None:

@@ -104,7 +104,7 @@ def markdown(summary: pl.DataFrame, title: str, notes: list[str]) -> str:
     """The report: one table per slice, then the notes (command, time, data)."""
     lines = [f"# {title}", ""]
     lines += [*notes, ""]
-    for name in sorted(set(summary["slice"].to_list())):
+    for name in slice_order(summary):
         part = summary.filter(pl.col("slice") == name)
         pairs = int(part["pairs"][0])
         lines += [f"## {name} slice ({pairs:,} test pairs)", ""]
@@ -129,6 +129,11 @@ def markdown(summary: pl.DataFrame, title: str, notes: list[str]) -> str:
     return "\n".join(lines)
 
 
+def slice_order(summary: pl.DataFrame) -> list[str]:
+    """The safety slice first: it is what the edits aim at."""
+    return sorted(set(summary["slice"].to_list()), key=lambda name: (name != "safety", name))
+
+
 def plot(summary: pl.DataFrame, path: Path) -> None:
     """Accuracy against the ratio per method, poisoning and denoising apart, one column per
     slice, with 95% bands; the clean runs as a band across."""
@@ -137,7 +142,7 @@ def plot(summary: pl.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")  # no display: write the file only
     import matplotlib.pyplot as plt
 
-    slices = sorted(set(summary["slice"].to_list()))
+    slices = slice_order(summary)
     families = (("safer-poison", "random-flip"), ("safer-denoise", "random-remove"))
     fig, axes = plt.subplots(2, len(slices), figsize=(5 * len(slices), 7), squeeze=False)
     for col, name in enumerate(slices):
@@ -151,9 +156,13 @@ def plot(summary: pl.DataFrame, path: Path) -> None:
                 runs = part.filter(pl.col("method") == method).sort("ratio")
                 if runs.height == 0:
                     continue
-                x = runs["ratio"].to_numpy()
-                ax.plot(x, runs["accuracy"].to_numpy(), marker="o", label=METHOD_LABELS[method])
-                ax.fill_between(x, runs["accuracy_low"], runs["accuracy_high"], alpha=0.2)
+                # every line starts at 0% edited: the clean runs
+                x = np.concatenate([[0.0], runs["ratio"].to_numpy()])
+                y = [clean["accuracy"], *runs["accuracy"]]
+                low = [clean["accuracy_low"], *runs["accuracy_low"]]
+                high = [clean["accuracy_high"], *runs["accuracy_high"]]
+                ax.plot(x, y, marker="o", label=METHOD_LABELS[method])
+                ax.fill_between(x, low, high, alpha=0.2)
             ax.set_title(f"{name}: {'poisoning' if row == 0 else 'denoising'}")
             ax.set_xlabel("% of train pairs edited")
             ax.set_ylabel("test accuracy")
