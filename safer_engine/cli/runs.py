@@ -4,16 +4,20 @@ comparing the runs."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
 
+if TYPE_CHECKING:
+    from safer_engine.demo import DemoComparison
+
 from safer_engine.cli.app import app, err, out
 from safer_engine.cli.options import WorkspaceOption, config_options
 from safer_engine.cli.progress import rich_progress
+from safer_engine.cli.scores import SALIENCE_ONLY
 from safer_engine.config import ExperimentConfig, RecipeConfig, SelectionConfig
 from safer_engine.errors import EditError
 from safer_engine.train.evaluate import EvalReport
@@ -124,6 +128,34 @@ def show_summary(console: Console, summary: pl.DataFrame) -> None:
                 f"{row['edited']:.0f}",
             )
         console.print(table)
+
+
+def show_comparison(console: Console, comparison: DemoComparison) -> None:
+    """Clean, SAFER-poisoned and randomly flipped runs side by side, per slice."""
+    selection = comparison.selection
+    console.print(
+        f"[bold]Poisoning {comparison.ratio:g}% of the train pairs[/] ranked by "
+        f"{len(selection.features)} safety features from {selection.source}, against "
+        f"flipping as many at random (fast recipe, seed 0; test on the clean test pairs):"
+    )
+    if selection.by_salience_alone:
+        console.print(f"[yellow]{SALIENCE_ONLY}[/]")
+    slices = [s.name for s in next(iter(comparison.runs.values())).report.slices]
+    slices.sort(key=lambda name: (name != "safety", name))
+    table = Table()
+    table.add_column("run")
+    for name in slices:
+        table.add_column(f"{name} accuracy (95% CI)", justify="right")
+    table.add_column("pairs flipped", justify="right")
+    for label, result in comparison.runs.items():
+        parts = {s.name: s for s in result.report.slices}
+        cells = [
+            f"{parts[n].accuracy:.3f} ({parts[n].ci_low:.3f}–{parts[n].ci_high:.3f})"
+            for n in slices
+        ]
+        flipped = sum(result.run.info.get("edited", {}).values())
+        table.add_row(label, *cells, f"{flipped:,}")
+    console.print(table)
 
 
 def show_report(console: Console, report: EvalReport) -> None:

@@ -60,6 +60,15 @@ def backbone_of(workspace: Workspace) -> str:
     return str(rm.config.get("model", DEFAULT_BACKBONE)) if rm else DEFAULT_BACKBONE
 
 
+def recipe_for(workspace: Workspace) -> RecipeConfig:
+    """The default recipe, reading texts as the analysed reward model did."""
+    rm = workspace.stage(RM)
+    if rm is None:
+        return RecipeConfig()
+    keep = ("max_length", "max_prompt_tokens")
+    return RecipeConfig(**{k: rm.config[k] for k in keep if k in rm.config})
+
+
 def frozen_cache(
     workspace: Workspace,
     recipe: RecipeConfig,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from safer_engine.errors import DataError
+from safer_engine.errors import ConfigError, DataError
 from safer_engine.files import atomic_dir
 from safer_engine.models.blocks import num_layers
 from safer_engine.models.registry import resolve_model
@@ -129,6 +129,13 @@ def build_cache(
             progress("tokenising", i, len(texts))
         encoded.append(encode_example(tokenizer, fmt, prompt, response))
     model = load_reward_model(source, tokenizer)
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if isinstance(positions, int) and recipe.max_length > positions:
+        raise ConfigError(
+            f"--max-length {recipe.max_length} is longer than the backbone's {positions} "
+            "positions.",
+            f"Use --max-length {positions} or less.",
+        )
     layers = recipe.resolved_layers(num_layers(model))
     features = _pooled_features(
         model, encoded, layers, recipe, tokenizer.pad_token_id, progress, cancel
