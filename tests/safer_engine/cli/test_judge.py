@@ -1,4 +1,4 @@
-"""`safer judge` on the tiny encoded workspace (32 features), against a chat-completions
+"""`safer judge` on the tiny encoded workspace (64 features), against a chat-completions
 server on 127.0.0.1 or the tiny local chat model."""
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def test_a_listed_feature_that_never_fires_is_one_message(
         (["--sae", "nope"], "has no SAE 'nope'"),
         (["--top", "0"], "--top must be at least 1, not 0"),
         (["--top", "3", "--features", "1"], "--top and --features both"),
-        (["--features", "40"], "Feature 40 is not in SAE"),
+        (["--features", "99"], "Feature 99 is not in SAE"),
         (["--features", "x"], "--features must be feature ids"),
     ],
 )
@@ -178,16 +178,21 @@ def test_an_sae_without_salience_says_what_to_run(
     assert "has no salience table yet" in printed and "safer encode" in printed
 
 
-def test_the_local_backend_stores_a_random_model_s_answers_as_failures(
+def test_the_local_backend_guides_a_random_model_into_the_format(
     encoded_workspace: Path, tiny_llama: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["--backend", "local", "--local-model", str(tiny_llama), "--top", "2"]
     assert judge(encoded_workspace, *args, "--max-tokens", "8") == 0
     printed = flat(capsys.readouterr().out)
-    assert "Judged 0, cached 0, failed 2; 2 call(s)" in printed
-    assert [kind for _, _, kind in rows(encoded_workspace)] == ["answer", "answer"]
+    assert "2 call(s)" in printed
+    stored = rows(encoded_workspace)
+    assert len(stored) == 2
+    # each answer is either a guided score 1-5 or, when the random model wrote no
+    # explanation, a failure: never anything in between
+    for _, score, kind in stored:
+        assert (score is not None and 1 <= score <= 5 and kind is None) or kind == "answer"
     assert judge(encoded_workspace, *args, "--max-tokens", "8") == 0
-    assert "cached 2, failed 0; 0 call(s)" in flat(capsys.readouterr().out)
+    assert "0 call(s)" in flat(capsys.readouterr().out)
 
 
 def test_ctrl_c_keeps_finished_judgements_and_exits_130(

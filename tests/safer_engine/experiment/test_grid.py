@@ -15,7 +15,7 @@ from safer_engine.workspace import Workspace
 from safer_engine.workspace.runs import list_runs
 
 CONFIG = ExperimentConfig(poison=(25.0,), denoise=(25.0,), seeds=2)
-RECIPE = RecipeConfig(epochs=2, hidden=8)
+RECIPE = RecipeConfig(epochs=2, hidden=8, max_length=32, max_prompt_tokens=8)
 
 
 def test_the_grid() -> None:

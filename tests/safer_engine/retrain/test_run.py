@@ -15,7 +15,7 @@ from safer_engine.retrain.run import retrain, run_id_of
 from safer_engine.workspace import Workspace
 from safer_engine.workspace.runs import BASE_RUN, list_runs, read_run
 
-RECIPE = RecipeConfig(epochs=3, hidden=8)
+RECIPE = RecipeConfig(epochs=3, hidden=8, max_length=32, max_prompt_tokens=8)
 
 
 def test_clean_and_edited_runs(trained_workspace: Path) -> None:
