@@ -9,6 +9,7 @@ import numpy as np
 from safer_engine.analysis.pair_scores import pair_scores
 from safer_engine.progress import CancelToken, Progress
 from safer_engine.service.examples import FeatureExamples
+from safer_engine.service.text import Span
 
 SHOWN_PAIRS = 2000
 """The table lists the highest-scoring pairs; scores cover every pair."""
@@ -42,9 +43,12 @@ class PairView:
     pair_id: str
     chosen_doc: int
     rejected_doc: int
-    prompt: str
+    prompt: list[Span]
+    """The whole prompt; what the model never read of it is marked."""
     strongest: list[tuple[int, float]]
     """Features whose activation differs most between the responses (chosen − rejected)."""
+    original: bool
+    """Whether texts are the data's own (else re-joined from token pieces: an older store)."""
 
 
 def rank_pairs(
@@ -73,6 +77,7 @@ def pair_view(examples: FeatureExamples, pair: int) -> PairView:
         pair_id=examples.pair_id(pair),
         chosen_doc=chosen,
         rejected_doc=rejected,
-        prompt=examples.prompt_text(chosen),
+        prompt=examples.prompt(chosen),
         strongest=examples.strongest_features(chosen, rejected),
+        original=examples.original_text,
     )

@@ -42,7 +42,7 @@ from safer_engine.errors import ConfigError
 from safer_engine.progress import CancelToken, Progress, no_progress
 from safer_engine.salience.stage import salience_stage
 from safer_engine.store.reader import StoreReader
-from safer_engine.store.writer import StoreTables, save_shard, write_store
+from safer_engine.store.writer import StoreTables, StoreTexts, save_shard, write_store
 from safer_engine.testing.synthetic_text import (
     N_SPECIAL,
     PAIR_CHUNK,
@@ -169,6 +169,35 @@ def _store_tables(vocab: Vocab, corpus: Corpus) -> StoreTables:
         split_names=list(SPLITS),
         token_ids=corpus.tokens.reshape(-1),
         pieces=vocab.pieces,
+        texts=_store_texts(vocab, corpus),
+    )
+
+
+def _store_texts(vocab: Vocab, corpus: Corpus) -> StoreTexts:
+    """The data's texts and each token's character span in them, as `safer extract` keeps
+    them: a text is its tokens' pieces joined and stripped (`Vocab.text`), so a token's
+    span ends where the running length of its part's pieces does, less the first piece's
+    leading space. Response texts run on past the stored tokens (the rest of a phrase)."""
+    index: dict[str, int] = {}
+    prompt = [index.setdefault(text, len(index)) for text in corpus.prompts]
+    response = [index.setdefault(text, len(index)) for text in corpus.responses]
+    length = np.array([len(p) for p in vocab.pieces], dtype=np.int64)
+    lead = np.array([len(p) - len(p.lstrip()) for p in vocab.pieces], dtype=np.int64)
+    tokens = corpus.tokens
+    rows = np.arange(corpus.n_docs)
+    in_prompt = np.arange(tokens.shape[1])[None, :] < corpus.prompt_len[:, None]
+    sizes = length[tokens]
+    running = np.cumsum(sizes, axis=1)
+    prompt_chars = running[rows, corpus.prompt_len - 1]
+    first = np.where(in_prompt, lead[tokens[:, :1]], lead[tokens[rows, corpus.prompt_len]][:, None])
+    end = running - np.where(in_prompt, 0, prompt_chars[:, None]) - first
+    start = np.maximum(end - sizes, 0)
+    return StoreTexts(
+        texts=list(index),
+        prompt_text=np.array(prompt, dtype=np.int64),
+        response_text=np.array(response, dtype=np.int64),
+        char_start=start.reshape(-1).astype(np.int32),
+        char_end=end.reshape(-1).astype(np.int32),
     )
 
 

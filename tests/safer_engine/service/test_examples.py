@@ -29,9 +29,12 @@ def test_examples_carry_the_features_activation_on_each_token(encoded_workspace:
         assert found
         best = found[0]
         assert best.quantile == 1.0
-        assert best.activations[best.focus] == pytest.approx(best.activation, rel=1e-3)
         assert max(e.activation for e in found) == best.activation
-        assert all(len(e.pieces) == len(e.activations) == len(e.in_response) for e in found)
+        for example in found:  # the token drawn is one span, carrying its activation
+            (focus,) = [span for span in example.spans if span.focus]
+            assert focus.value == pytest.approx(example.activation, rel=1e-3)
+            assert focus.part == "response" and focus.text.strip()
+            assert examples.store.tok_start[example.doc] <= example.token
     finally:
         examples.close()
 
@@ -74,6 +77,7 @@ def test_pair_scores_text_and_ids_for_the_pairs_screen(encoded_workspace: Path) 
     from safer_engine.progress import CancelToken, no_progress
     from safer_engine.service.examples import FeatureExamples
     from safer_engine.service.pairs import rank_pairs
+    from safer_engine.service.text import plain_text
 
     workspace = Workspace.open(encoded_workspace)
     examples = FeatureExamples(workspace.store_path, workspace.sae_dir(sae_id(encoded_workspace)))
@@ -98,9 +102,9 @@ def test_pair_scores_text_and_ids_for_the_pairs_screen(encoded_workspace: Path) 
         assert seen == [(1, 1)]
         assert [examples.pair_id(p) for p in range(store.n_pairs)] == store.pair_ids()
         first = int(store.chosen_doc[0])
-        prompt = examples.prompt_text(first)
-        response = "".join(piece for piece, in_resp in store.doc_pieces(first) if in_resp)
-        assert prompt and store.doc_text(first).strip().startswith(prompt)
-        assert response.strip() not in prompt
+        prompt = plain_text(examples.prompt(first))
+        assert prompt == store.doc_prompt(first) != ""  # the data's own prompt, whole
+        response = examples.response_shading(first, [1], [2])
+        assert plain_text(response) == store.doc_response(first)
     finally:
         examples.close()

@@ -119,8 +119,9 @@ def test_the_top_feature_has_examples(tiny: Path) -> None:
         assert found
         best = found[0]
         assert best.activation > 0
-        assert best.activations[best.focus] == pytest.approx(best.activation, rel=1e-3)
-        assert best.in_response[best.focus]
+        (focus,) = [span for span in best.spans if span.focus]
+        assert focus.value == pytest.approx(best.activation, rel=1e-3)
+        assert focus.part == "response"
     finally:
         examples.close()
 
