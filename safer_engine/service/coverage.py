@@ -20,15 +20,8 @@ NOUNS = {
     "all": "response tokens",
 }
 """What the selected tokens are called, by selection policy."""
-ALL_COLUMNS = (
-    "sum_chosen_all",
-    "sum_rejected_all",
-    "mean_act_chosen_all",
-    "mean_act_rejected_all",
-    "fire_rate_chosen_all",
-    "fire_rate_rejected_all",
-)
-TOKEN_COLUMNS = ("tokens_chosen", "tokens_rejected", "tokens_chosen_all", "tokens_rejected_all")
+TOKEN_COLUMNS = ("tokens_chosen", "tokens_rejected")
+ALL_TOKEN_COLUMNS = ("tokens_chosen_all", "tokens_rejected_all")
 
 
 def count_text(n: float) -> str:
@@ -58,8 +51,8 @@ class Coverage:
         selected = every = None
         if all(name in first for name in TOKEN_COLUMNS):
             selected = float(first["tokens_chosen"] + first["tokens_rejected"])
-            if all(name in first for name in ALL_COLUMNS):
-                every = float(first["tokens_chosen_all"] + first["tokens_rejected_all"])
+        if all(name in first for name in ALL_TOKEN_COLUMNS):
+            every = float(first["tokens_chosen_all"] + first["tokens_rejected_all"])
         return cls(policy, selected, every)
 
     @property

@@ -186,10 +186,13 @@ class DocumentText:
         t0, r0, r1 = int(s.tok_start[doc]), int(s.resp_start[doc]), int(s.resp_end[doc])
         if not self.original:
             ids = np.asarray(s.token_ids[r0:r1]).tolist()
-            return [
+            spans = [
                 Span(s.pieces[t], "response", float(v), True)
                 for t, v in zip(ids, values[r0 - t0 : r1 - t0].tolist(), strict=True)
             ]
+            if spans:  # the space the first piece carries is the format's, not the text's
+                spans[0] = replace(spans[0], text=spans[0].text.lstrip())
+            return spans
         text = s.doc_response(doc)
         tokens = self._tokens(r0, r1, values[r0 - t0 : r1 - t0], None)
         seen = max((t.end for t in tokens if t.start >= 0), default=0)

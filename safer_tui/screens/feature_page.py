@@ -113,11 +113,16 @@ def rate(value: float) -> str:
     return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
 
 
+FIGURES = tuple(
+    f"{kind}_{side}" for kind in ("sum", "fire_rate", "mean_act") for side in ("chosen", "rejected")
+)
+
+
 def figures_table(row: dict[str, Any], coverage: Coverage) -> list[str]:
     """The chosen / rejected figures as aligned lines: a header, the selected tokens (what
     salience uses) and, where they differ, every stored token (what examples come from)."""
     kinds = [("", coverage.selected_text())]
-    if coverage.has_all and "sum_chosen_all" in row:
+    if coverage.has_all and all(f"{name}_all" in row for name in FIGURES):
         kinds.append(("_all", coverage.every_text()))
     cells = [["chosen / rejected", "sums", "firing", "mean act"]]
     for suffix, label in kinds:

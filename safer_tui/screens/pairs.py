@@ -62,8 +62,8 @@ def shade(spans: list[Span], peak: float, by_feature: bool) -> Text:
     (unsafe). What the model never read follows ✂, dim and unshaded."""
     text = Text()
     for span in spans:
-        if span.part == "stop":
-            text.append(" ✂ ", style=MARK)
+        if span.part == "stop":  # exactly where the model stopped: the text is unchanged
+            text.append(span.text, style=MARK)
             continue
         if span.part == "unseen":
             text.append(span.text, style=UNSEEN)
@@ -85,7 +85,7 @@ def prompt_text(spans: list[Span], expanded: bool) -> Text:
     text = Text.assemble(("prompt ", "bold"))
     for span in spans:
         if span.part == "stop":
-            text.append(" ✂ ", style=MARK)
+            text.append(span.text, style=MARK)
         elif span.part in ("cut", "start"):
             text.append(span.text, style=BAR)
         else:
