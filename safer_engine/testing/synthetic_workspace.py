@@ -181,23 +181,27 @@ def _store_texts(vocab: Vocab, corpus: Corpus) -> StoreTexts:
     index: dict[str, int] = {}
     prompt = [index.setdefault(text, len(index)) for text in corpus.prompts]
     response = [index.setdefault(text, len(index)) for text in corpus.responses]
-    length = np.array([len(p) for p in vocab.pieces], dtype=np.int64)
-    lead = np.array([len(p) - len(p.lstrip()) for p in vocab.pieces], dtype=np.int64)
-    tokens = corpus.tokens
-    rows = np.arange(corpus.n_docs)
-    in_prompt = np.arange(tokens.shape[1])[None, :] < corpus.prompt_len[:, None]
-    sizes = length[tokens]
-    running = np.cumsum(sizes, axis=1)
-    prompt_chars = running[rows, corpus.prompt_len - 1]
-    first = np.where(in_prompt, lead[tokens[:, :1]], lead[tokens[rows, corpus.prompt_len]][:, None])
-    end = running - np.where(in_prompt, 0, prompt_chars[:, None]) - first
-    start = np.maximum(end - sizes, 0)
+    length = np.array([len(p) for p in vocab.pieces], dtype=np.int32)
+    lead = np.array([len(p) - len(p.lstrip()) for p in vocab.pieces], dtype=np.int32)
+    start = np.empty(corpus.tokens.shape, dtype=np.int32)
+    end = np.empty(corpus.tokens.shape, dtype=np.int32)
+    for first in range(0, corpus.n_docs, 2 * PAIR_CHUNK):  # bounded temporaries
+        docs = slice(first, min(first + 2 * PAIR_CHUNK, corpus.n_docs))
+        tokens, prompt_len = corpus.tokens[docs], corpus.prompt_len[docs]
+        rows = np.arange(tokens.shape[0])
+        in_prompt = np.arange(tokens.shape[1])[None, :] < prompt_len[:, None]
+        sizes = length[tokens]
+        running = np.cumsum(sizes, axis=1, dtype=np.int32)
+        prompt_chars = running[rows, prompt_len - 1]
+        strip = np.where(in_prompt, lead[tokens[:, :1]], lead[tokens[rows, prompt_len]][:, None])
+        end[docs] = running - np.where(in_prompt, 0, prompt_chars[:, None]) - strip
+        start[docs] = np.maximum(end[docs] - sizes, 0)
     return StoreTexts(
         texts=list(index),
         prompt_text=np.array(prompt, dtype=np.int64),
         response_text=np.array(response, dtype=np.int64),
-        char_start=start.reshape(-1).astype(np.int32),
-        char_end=end.reshape(-1).astype(np.int32),
+        char_start=start.reshape(-1),
+        char_end=end.reshape(-1),
     )
 
 
