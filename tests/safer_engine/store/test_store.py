@@ -84,6 +84,7 @@ def test_reader_does_not_import_torch(trained_workspace: Path) -> None:
         "from safer_engine.store.reader import StoreReader\n"
         f"r = StoreReader(Path({str(workspace.store_path)!r}))\n"
         "r.doc_text(0); r.activations(slice(0, 4)); r.token_window(5, 2, 2)\n"
+        "r.doc_prompt(0); r.doc_response(0); r.doc_char_spans(0)\n"
         "print(','.join(m for m in ('torch', 'transformers', 'sae_lens') if m in sys.modules))"
     )
     result = subprocess.run(

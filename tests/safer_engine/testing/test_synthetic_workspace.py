@@ -188,7 +188,15 @@ def test_memory_mapped_datasets_are_aligned(tmp_path: Path) -> None:
     root = build_synthetic_workspace(tmp_path / "ws", 20, 12, 64, 4)
     workspace = Workspace.open(root)
     with StoreReader(workspace.store_path) as store:
-        for array in (store.token_row, store.token_ids, store.row_doc, store.values):
+        for array in (
+            store.token_row,
+            store.token_ids,
+            store.row_doc,
+            store.values,
+            store.text_utf8,
+            store.char_start,
+            store.char_end,
+        ):
             assert isinstance(array, np.memmap) and array.flags.aligned
     sae_dir = workspace.sae_dir(workspace.sae_ids()[-1])
     for path, names in (
