@@ -16,6 +16,9 @@ from safer_engine.analysis.code_chunks import (
 )
 from safer_engine.errors import AnalysisError
 
+SIDE_ENTRIES = 1 << 18
+"""Codes per step of the weighted sums (see `_SideSums.add`)."""
+
 
 @dataclass(frozen=True)
 class FeatureStats:
@@ -178,27 +181,52 @@ class _SideSums:
         return cls(weights[0], weights[1], zeros(), zeros(), zeros(), zeros())
 
     def add(self, ic: np.ndarray, bc: np.ndarray, docs: np.ndarray, at: np.ndarray | None) -> None:
-        """Add the chunk's rows `at` (None: all of them)."""
+        """Add the chunk's rows `at` (None: all of them).
+
+        A text is almost always a response on one side only, so each row's codes go into
+        one bincount over [chosen | rejected] bins with that side's weight (0 for rows of no
+        pair in the split): two passes over the codes (sums, firing counts) instead of four.
+        Rows used on both sides are rare; their chosen side is added apart."""
         if at is not None:
             if at.size == 0:
                 return
             ic, bc, docs = ic[at], bc[at], docs[at]
-        if docs.size == 0:
-            return
-        n = self.sum_chosen.shape[0]
+        # A few hundred thousand codes at a time: the temporaries (keys, weighted values)
+        # then stay in the CPU's cache, twice as fast as a million at a time.
+        step = max(1, SIDE_ENTRIES // max(ic.shape[1], 1))
+        for r0 in range(0, docs.shape[0], step):
+            rows = slice(r0, r0 + step)
+            self._add_rows(ic[rows], bc[rows], docs[rows])
+
+    def _add_rows(self, ic: np.ndarray, bc: np.ndarray, docs: np.ndarray) -> None:
         wc, wr = self.chosen_weight[docs], self.rejected_weight[docs]
-        ids = ic.reshape(-1)
-        act = bc.view(np.float16).astype(np.float64)
-        fired = (bc > 0).astype(np.float64)
         self.tokens_chosen += float(wc.sum())
         self.tokens_rejected += float(wr.sum())
-        for total, values, weight in (
-            (self.sum_chosen, act, wc),
-            (self.sum_rejected, act, wr),
-            (self.fires_chosen, fired, wc),
-            (self.fires_rejected, fired, wr),
-        ):
-            total += np.bincount(ids, weights=(values * weight[:, None]).reshape(-1), minlength=n)
+        rejected = wr > 0
+        side = np.where(rejected, self.n_latents, 0)
+        self._add_sides(np.add(ic, side[:, None], dtype=np.int64), bc, np.where(rejected, wr, wc))
+        both = np.flatnonzero(rejected & (wc > 0))
+        if both.size:
+            self._add_sides(ic[both].astype(np.int64), bc[both], wc[both])
+
+    @property
+    def n_latents(self) -> int:
+        return int(self.sum_chosen.shape[0])
+
+    def _add_sides(self, keys: np.ndarray, bits: np.ndarray, weight: np.ndarray) -> None:
+        """Weighted sums and firing counts of rows whose keys are latent ids (+ n_latents
+        for the rejected side)."""
+        n = self.n_latents
+        flat = keys.reshape(-1)
+        act = bits.view(np.float16).astype(np.float64)
+        act *= weight[:, None]
+        sums = np.bincount(flat, weights=act.reshape(-1), minlength=2 * n)
+        fired = (bits > 0) * weight[:, None]
+        fires = np.bincount(flat, weights=fired.reshape(-1), minlength=2 * n)
+        self.sum_chosen += sums[:n]
+        self.sum_rejected += sums[n:]
+        self.fires_chosen += fires[:n]
+        self.fires_rejected += fires[n:]
 
 
 @dataclass
