@@ -203,9 +203,15 @@ class _SideSums:
         self.tokens_chosen += float(wc.sum())
         self.tokens_rejected += float(wr.sum())
         rejected = wr > 0
+        both = np.flatnonzero(rejected & (wc > 0))
+        if 4 * both.size > docs.shape[0]:  # many texts on both sides: a pass for each side
+            keys = ic.astype(np.int64)
+            self._add_sides(keys, bc, wc)
+            keys += self.n_latents
+            self._add_sides(keys, bc, wr)
+            return
         side = np.where(rejected, self.n_latents, 0)
         self._add_sides(np.add(ic, side[:, None], dtype=np.int64), bc, np.where(rejected, wr, wc))
-        both = np.flatnonzero(rejected & (wc > 0))
         if both.size:
             self._add_sides(ic[both].astype(np.int64), bc[both], wc[both])
 

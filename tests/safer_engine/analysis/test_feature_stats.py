@@ -137,10 +137,15 @@ def test_max_density_and_histogram_cover_all_rows() -> None:
     assert stats.n_latents == N_LATENTS
 
 
+@pytest.mark.parametrize("one_sided", [False, True])
 @pytest.mark.parametrize("ties", [False, True])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_stats_match_brute_force(seed: int, ties: bool) -> None:
+def test_stats_match_brute_force(seed: int, ties: bool, one_sided: bool) -> None:
     codes = random_codes(seed, ties)
+    if one_sided:  # as in real data, each text on one side (but one, on both)
+        chosen = codes["chosen_weight"]
+        codes["rejected_weight"][1:] = np.where(chosen[1:] > 0, 0, codes["rejected_weight"][1:])
+        codes["chosen_weight"][0] = codes["rejected_weight"][0] = 2
     stats = stats_of(codes, n_latents=6, n_bins=5, chunk_rows=7)
     expected = brute_stats(codes, 6, 5)
     for name in (*SUMS, *ALL_SUMS, "density"):
