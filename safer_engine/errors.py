@@ -49,14 +49,21 @@ class WorkspaceError(SaferError):
 
 
 class Cancelled(SaferError):
-    """Long work was cancelled by the user; nothing partial was kept."""
+    """Long work was cancelled by the user; nothing partial was kept (unless `hint` says so:
+    work written piece by piece, such as judgements, keeps the pieces that finished)."""
 
-    def __init__(self, what: str = "the operation") -> None:
-        super().__init__(f"Cancelled {what}.", "Nothing partial was written; run it again.")
+    def __init__(
+        self, what: str = "the operation", hint: str = "Nothing partial was written; run it again."
+    ) -> None:
+        super().__init__(f"Cancelled {what}.", hint)
 
 
 class AnalysisError(SaferError):
     """Arrays handed to an analysis function have the wrong shape, type or values."""
+
+
+class JudgeError(SaferError):
+    """An LLM judge cannot be reached, refuses us, or cannot judge what it was asked to."""
 
 
 class DiskFullError(SaferError):
@@ -68,3 +75,7 @@ class DiskFullError(SaferError):
             f"The disk filled up while writing {name}; nothing was replaced.",
             "Free some space and run the command again.",
         )
+
+
+class EditError(SaferError):
+    """An edit plan cannot be made, applied or exported."""

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.chat_server import ChatServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MODEL_FIXTURES = frozenset(
@@ -111,3 +115,21 @@ def encoded_workspace(encoded_workspace_template: Path, tmp_path: Path) -> Path:
     import shutil
 
     return Path(shutil.copytree(encoded_workspace_template, tmp_path / "ws"))
+
+
+@pytest.fixture
+def chat_server() -> Iterator[ChatServer]:
+    """A chat-completions server on 127.0.0.1 answering from a script (tests/chat_server.py)."""
+    from tests.chat_server import ChatServer
+
+    with ChatServer().running() as server:
+        yield server
+
+
+@pytest.fixture
+def judge_env(chat_server: ChatServer, monkeypatch: pytest.MonkeyPatch) -> ChatServer:
+    """The openai judge backend's environment, pointing at `chat_server`."""
+    monkeypatch.setenv("OPENAI_BASE_URL", chat_server.base_url)
+    monkeypatch.setenv("SAFER_JUDGE_MODEL", "judge-test")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
+    return chat_server

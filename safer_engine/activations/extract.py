@@ -45,6 +45,8 @@ class ExtractResult:
     selected: int
     seconds: float
     shards_reused: int
+    damage: tuple[str, ...] = ()
+    """What was wrong with the damaged store this extraction replaced, if it replaced one."""
 
 
 @dataclass(frozen=True)

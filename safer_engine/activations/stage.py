@@ -4,6 +4,7 @@ training stage, activations of generic text (`generic`)."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +12,13 @@ import numpy as np
 from safer_engine.activations.extract import ExtractResult, extract_store
 from safer_engine.activations.generic_text import text_activations
 from safer_engine.config import ExtractConfig
-from safer_engine.errors import DataError, StoreError
+from safer_engine.errors import DataError
 from safer_engine.files import atomic_file
 from safer_engine.progress import CancelToken, Progress, no_progress
+from safer_engine.store.check import check_store
 from safer_engine.store.reader import StoreReader
 from safer_engine.workspace import Stage, Workspace
-from safer_engine.workspace.stages import EXTRACT, GENERIC
+from safer_engine.workspace.stages import DATA, EXTRACT, GENERIC
 
 
 def extract_stage_of(workspace: Workspace, config: ExtractConfig) -> Stage:
@@ -25,10 +27,15 @@ def extract_stage_of(workspace: Workspace, config: ExtractConfig) -> Stage:
 
 
 def store_is_current(workspace: Workspace, config: ExtractConfig) -> bool:
-    """Recorded with this config, RM and data, and the file still opens as a store."""
-    return workspace.is_current(extract_stage_of(workspace, config)) and _opens(
-        workspace.store_path
-    )
+    """Recorded with this config, RM and data, and the file still opens as a sound store."""
+    return workspace.is_current(extract_stage_of(workspace, config)) and not store_damage(workspace)
+
+
+def store_damage(workspace: Workspace) -> list[str]:
+    """What is wrong with the workspace's store as far as a quick check sees (the file opens,
+    its layout, documents, pairs, dataset lengths and data fingerprint); empty when sound."""
+    data = workspace.stage(DATA)
+    return check_store(workspace.store_path, data.fingerprint if data else None, quick=True)
 
 
 def extract_stage(
@@ -38,10 +45,15 @@ def extract_stage(
     cancel: CancelToken | None = None,
     force: bool = False,
 ) -> ExtractResult | None:
-    """None when the store is already up to date with this config, RM and data."""
+    """None when the store is already up to date with this config, RM and data; a store
+    recorded as up to date that is damaged (truncated, corrupted) is extracted again, and
+    the result's `damage` says what was wrong with it."""
     stage = extract_stage_of(workspace, config)
-    if not force and store_is_current(workspace, config):
-        return None
+    damage: list[str] = []
+    if not force and workspace.is_current(stage):
+        damage = store_damage(workspace)
+        if not damage:
+            return None
     result = extract_store(workspace, config, progress, cancel)
     workspace.record(
         stage,
@@ -52,7 +64,7 @@ def extract_stage(
         selected=result.selected,
         seconds=round(result.seconds, 1),
     )
-    return result
+    return replace(result, damage=tuple(damage))
 
 
 def generic_stage(
@@ -93,11 +105,3 @@ def _file_hash(path: Path) -> str:
             f"Cannot read the generic text {path}: {exc.strerror or exc}.",
             "Give a local UTF-8 text file to --pretrain-text.",
         ) from exc
-
-
-def _opens(path: Path) -> bool:
-    try:
-        StoreReader(path).close()
-    except StoreError:
-        return False
-    return True

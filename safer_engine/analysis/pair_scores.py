@@ -37,15 +37,38 @@ def response_scores(
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
-    """S(r) for every document: the mean weighted code over its selected tokens (0 if none).
+    """S(r) for every document: the mean weighted code over its selected tokens (0 if none)."""
+    features = np.flatnonzero(weights)
+    means = doc_feature_means(
+        idx, val, row_doc, selected, n_docs, features, len(weights), progress, cancel
+    )
+    return means @ weights[features].astype(np.float64)
+
+
+def doc_feature_means(
+    idx: np.ndarray,
+    val: np.ndarray,
+    row_doc: np.ndarray,
+    selected: np.ndarray,
+    n_docs: int,
+    features: np.ndarray,
+    n_latents: int,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+) -> np.ndarray:
+    """float64 [n_docs, len(features)]: each feature's mean activation over each document's
+    selected tokens (0 for a document without any); `features` are latent ids < n_latents.
 
     A pass over every code row (seconds on a large store), so it reports progress and stops
     between chunks when `cancel` is set, raising `Cancelled`.
     """
     cancel = cancel or CancelToken()
-    n_rows = int(idx.shape[0])
-    totals = np.zeros(n_docs, dtype=np.float64)
+    column = np.full(n_latents, -1, dtype=np.int64)
+    column[np.asarray(features, dtype=np.int64)] = np.arange(len(features))
+    width = max(len(features), 1)
+    totals = np.zeros(n_docs * width, dtype=np.float64)
     counts = np.zeros(n_docs, dtype=np.float64)
+    n_rows = int(idx.shape[0])
     for start in range(0, n_rows, CHUNK_ROWS):
         cancel.check(SCORING_TASK)
         progress(SCORING_TASK, start, n_rows)
@@ -53,17 +76,40 @@ def response_scores(
         keep = np.asarray(selected[chunk])
         if not keep.any():
             continue
-        codes = np.asarray(idx[chunk])[keep]
-        values = np.asarray(val[chunk])[keep].astype(np.float32)
-        row_scores = (weights[codes] * values).sum(axis=1)
         docs = np.asarray(row_doc[chunk])[keep]
-        totals += np.bincount(docs, weights=row_scores, minlength=n_docs)
         counts += np.bincount(docs, minlength=n_docs)
+        cols = column[np.asarray(idx[chunk])[keep]]
+        hit = cols >= 0
+        if hit.any():
+            values = np.asarray(val[chunk])[keep].astype(np.float64)
+            keys = (docs[:, None] * width + cols)[hit]
+            totals += np.bincount(keys, weights=values[hit], minlength=n_docs * width)
     progress(SCORING_TASK, n_rows, n_rows)
-    return np.divide(totals, counts, out=np.zeros(n_docs), where=counts > 0)
+    means = totals.reshape(n_docs, width)[:, : len(features)]
+    return np.divide(means, counts[:, None], out=np.zeros_like(means), where=counts[:, None] > 0)
+
+
+def pair_contributions(
+    means: np.ndarray, signs: np.ndarray, chosen_doc: np.ndarray, rejected_doc: np.ndarray
+) -> np.ndarray:
+    """float64 [n_pairs, len(signs)]: each feature's part of each pair's score, so a row sums
+    to score(pair) = S(chosen) − S(rejected)."""
+    return (means[chosen_doc] - means[rejected_doc]) * signs[None, :]
+
+
+def top_contributors(contributions: np.ndarray, n: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair, the columns of its `n` largest contributions by size and their shares of the
+    sum of all contributions' sizes (signed: a share below 0 works against the score)."""
+    n = min(n, contributions.shape[1])
+    order = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, :n]
+    picked = np.take_along_axis(contributions, order, axis=1)
+    total = np.abs(contributions).sum(axis=1, keepdims=True)
+    shares = np.divide(picked, total, out=np.zeros_like(picked), where=total > 0)
+    return order, shares
 
 
 def pair_scores(
     doc_scores: np.ndarray, chosen_doc: np.ndarray, rejected_doc: np.ndarray
 ) -> np.ndarray:
+    """score(pair) = S(chosen) − S(rejected) for every pair."""
     return doc_scores[chosen_doc] - doc_scores[rejected_doc]

@@ -18,13 +18,14 @@ except ImportError:  # older typer raises click's own
     from click.exceptions import ClickException as TyperClickException  # type: ignore[assignment]
     from click.exceptions import NoArgsIsHelpError  # type: ignore[assignment]
 import typer
+from rich.markup import escape
 
 from safer_engine.cli.app import app, debug, err
 from safer_engine.cli.data import parse_columns
 from safer_engine.errors import SaferError
 
 USAGE_ERRORS = (click.ClickException, TyperClickException)
-GROUPS = ("data", "rm", "store", "sae", "labels", "explorer")
+GROUPS = ("data", "rm", "store", "sae", "judge", "scores", "edits", "runs", "labels", "explorer")
 """Command modules in pipeline order, which is the order `safer --help` lists them in."""
 
 for _group in GROUPS:
@@ -40,9 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         args.remove("--debug")
         debug["on"] = True
     try:
-        app(args=args, prog_name="safer", standalone_mode=False)
+        # Outside standalone mode click returns a command's `typer.Exit(code)` instead of
+        # raising it.
+        code = app(args=args, prog_name="safer", standalone_mode=False)
     except SaferError as exc:
-        _report(exc, f"[bold red]Error:[/] {exc.message}", exc.hint)
+        _report(exc, f"[bold red]Error:[/] {escape(exc.message)}", exc.hint)
         return 2
     except NoArgsIsHelpError:
         return 0  # the help was shown
@@ -57,11 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug, not bad input: still one message unless --debug
         _report(
             exc,
-            f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}",
+            f"[bold red]Internal error:[/] {type(exc).__name__}: {escape(str(exc))}",
             "Rerun with --debug for the traceback, and please report it.",
         )
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def _report(exc: BaseException, message: str, hint: str) -> None:
@@ -69,7 +72,7 @@ def _report(exc: BaseException, message: str, hint: str) -> None:
         err.print("".join(traceback.format_exception(exc)), markup=False, highlight=False)
     err.print(message, highlight=False)
     if hint:
-        err.print(hint, style="dim", highlight=False)
+        err.print(hint, style="dim", highlight=False, markup=False)
 
 
 def run() -> None:

@@ -1,6 +1,6 @@
 """The `safer` Typer application, its consoles and the options every group shares.
 
-Command modules (one per group: data, rm, store, sae, labels, explorer) add their commands
+Command modules (one per group: data, rm, store, sae, judge, labels, explorer) add their commands
 to `app` when imported; `safer_engine.cli` imports them all and runs the app.
 """
 

@@ -12,6 +12,7 @@ import typer
 from safer_engine.cli.app import app, err, out
 from safer_engine.cli.progress import rich_progress
 from safer_engine.cli.render import show_data, show_eval
+from safer_engine.cli.runs import show_comparison
 from safer_engine.cli.sae import show_top_features
 from safer_engine.workspace import Workspace, default_workspace
 
@@ -40,6 +41,7 @@ def demo(
         out.print(f"[green]{stage}: {state}[/]")
     show_eval(out, result.evaluation)
     show_top_features(result.workspace, result.sae_id, top=5, examples=2)
+    show_comparison(out, result.comparison)
     out.print(f"Workspace: {result.workspace.root}")
     if not no_tui:
         open_explorer(result.workspace.root)

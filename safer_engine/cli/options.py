@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import typer
 
 from safer_engine.config import Config, field_docs, flag
+from safer_engine.errors import ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,9 +27,15 @@ WorkspaceOption = Annotated[Path, typer.Option(help="Workspace folder.")]
 
 
 def config_options(
-    cls: type[Config], exclude: Sequence[str] = (), help: dict[str, str] | None = None
+    cls: type[Config],
+    exclude: Sequence[str] = (),
+    help: dict[str, str] | None = None,
+    name: str = "config",
 ) -> Callable[[F], F]:
     """Decorate a command `def cmd(config: cls, ...)` to take the config's fields as options.
+
+    `name` is the parameter the config is passed as, so a command can take two configs
+    (two decorators, two names).
 
     `exclude` names fields that get no option of their own: a command parameter of the same
     name (a positional argument, say) fills them, and the others keep their defaults. `help`
@@ -41,6 +48,7 @@ def config_options(
         _option(f, hints[f.name], (help or {}).get(f.name) or _first_sentences(docs.get(f.name)))
         for f in fields
     ]
+    parsers = {f.name: _parser(hints[f.name]) for f in fields}
 
     def decorate(command: F) -> F:
         signature = inspect.signature(command)
@@ -49,16 +57,16 @@ def config_options(
         own = [
             p.replace(annotation=resolved.get(p.name, p.annotation))
             for p in signature.parameters.values()
-            if p.name != "config"
+            if p.name != name
         ]
 
         shared = [name for name in exclude if name in signature.parameters]
 
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> Any:
-            values = {f.name: kwargs.pop(f.name) for f in fields}
+            values = {f.name: parsers[f.name](kwargs.pop(f.name)) for f in fields}
             values |= {name: kwargs[name] for name in shared}
-            return command(config=cls(**values), **kwargs)
+            return command(**{name: cls(**values)}, **kwargs)
 
         wrapper.__signature__ = signature.replace(parameters=own + options)  # type: ignore[attr-defined]
         return typing.cast(F, wrapper)
@@ -74,6 +82,8 @@ def _option(field: dataclasses.Field[Any], hint: Any, help_text: str) -> inspect
         None if field.default_factory is dataclasses.MISSING else field.default_factory
     )
     default = factory() if factory is not None else field.default
+    if isinstance(default, tuple):
+        default = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in default)
     names = (
         [flag(field.name)]
         if kind is not bool
@@ -96,7 +106,31 @@ def _cli_type(hint: Any) -> tuple[Any, list[str]]:
         return (str | None if optional else str), [str(a) for a in typing.get_args(inner)]
     if inner in (int, float, str, bool):
         return (inner | None if optional else inner), []
+    if typing.get_origin(inner) is tuple:  # typed as a comma-separated list
+        return (str | None if optional else str), []
     raise TypeError(f"a config field of type {hint} has no command-line form")
+
+
+def _parser(hint: Any) -> Callable[[Any], Any]:
+    """What turns an option's value into the field's: `1,2.5,5` into a tuple, else as is."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    inner = args[0] if len(args) == 1 and typing.get_origin(hint) is not tuple else hint
+    if typing.get_origin(inner) is not tuple:
+        return lambda value: value
+    item = typing.get_args(inner)[0]
+
+    def parse(value: Any) -> Any:
+        if value is None or isinstance(value, tuple):
+            return value
+        try:
+            return tuple(item(part.strip()) for part in str(value).split(",") if part.strip())
+        except ValueError:
+            raise ConfigError(
+                f"{value!r} is not a comma-separated list of {item.__name__} values.",
+                "Example: 1,2.5,5",
+            ) from None
+
+    return parse
 
 
 def _union_type() -> Any:

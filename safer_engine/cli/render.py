@@ -13,10 +13,10 @@ from rich.text import Text
 from safer_engine.data.load import PreferenceData
 from safer_engine.data.summary import summarise
 from safer_engine.store.info import StoreInfo
-from safer_engine.train.evaluate import EvalReport
+from safer_engine.train.evaluate import RB_OVERALL, EvalReport
 
 if TYPE_CHECKING:
-    from safer_engine.service.examples import Example
+    from safer_engine.codes.examples import Example
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -98,9 +98,12 @@ def show_eval(console: Console, report: EvalReport) -> None:
         f"median {m.median:.3f}, 5–95% {m.p05:.3f} … {m.p95:.3f}"
     )
     if report.rewardbench:
+        sections = dict(report.rewardbench)
+        overall = sections.pop(RB_OVERALL, None)
+        if overall is not None:
+            console.print(f"RewardBench overall score: {overall:.3f} (the mean of its sections)")
         console.print(
-            "RewardBench sections: "
-            + ", ".join(f"{k} {v:.3f}" for k, v in report.rewardbench.items())
+            "RewardBench sections: " + ", ".join(f"{k} {v:.3f}" for k, v in sections.items())
         )
 
 

@@ -121,7 +121,7 @@ def show_top_features(
     import polars as pl
 
     from safer_engine.cli.render import show_salience
-    from safer_engine.service.examples import FeatureExamples
+    from safer_engine.codes.examples import FeatureExamples
 
     path = ws.sae_dir(sae_id) / names.SALIENCE_FILE
     if not path.exists():

@@ -40,6 +40,8 @@ def extract(
     if result is None:
         out.print(f"[green]Store up to date[/] at {ws.store_path} (--force re-extracts)")
         return
+    if result.damage:
+        out.print(f"[yellow]Replaced a damaged store:[/] {' '.join(result.damage)}")
     reused = f", {result.shards_reused} shard(s) reused" if result.shards_reused else ""
     out.print(
         f"[green]Extracted[/] layer {result.layer}: {result.docs:,} texts, "
@@ -68,6 +70,7 @@ def store_info_command(workspace: WorkspaceOption) -> None:
 def store_check_command(workspace: WorkspaceOption) -> None:
     """Verify the store: shapes, offsets, finite values, data fingerprint."""
     from safer_engine.store.check import check_store
+    from safer_engine.store.reader import rebuild_store_hint
 
     path, fingerprint = _store_path(workspace)
     problems = check_store(path, fingerprint)
@@ -77,6 +80,5 @@ def store_check_command(workspace: WorkspaceOption) -> None:
     for problem in problems:
         out.print(f"[red]✗[/] {problem}")
     raise SaferError(
-        f"The store at {path} failed {len(problems)} check(s).",
-        "Run `safer extract --workspace DIR --force` to rebuild it.",
+        f"The store at {path} failed {len(problems)} check(s).", rebuild_store_hint(path)
     )

@@ -2,17 +2,29 @@
 
 from safer_engine.config.base import Config, field_docs, flag
 from safer_engine.config.data import PREFERENCES, DataConfig, Preference
+from safer_engine.config.edits import EDIT_MODES, EditConfig
+from safer_engine.config.experiment import ExperimentConfig
+from safer_engine.config.judge import JudgeConfig
 from safer_engine.config.model import ExtractConfig, RMConfig
+from safer_engine.config.recipe import RecipeConfig
 from safer_engine.config.sae import SAEConfig
+from safer_engine.config.scores import SELECT_SOURCES, SelectionConfig
 
 __all__ = [
+    "EDIT_MODES",
     "PREFERENCES",
+    "SELECT_SOURCES",
     "Config",
     "DataConfig",
+    "EditConfig",
+    "ExperimentConfig",
     "ExtractConfig",
+    "JudgeConfig",
     "Preference",
     "RMConfig",
+    "RecipeConfig",
     "SAEConfig",
+    "SelectionConfig",
     "field_docs",
     "flag",
 ]

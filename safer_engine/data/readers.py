@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import polars as pl
 
 from safer_engine.errors import DataError
+from safer_engine.hub import check_hub, hub_host, quiet_hub_logs
 
 ROW = "source_row"
 TEXT_SUFFIXES = {".jsonl", ".ndjson", ".json", ".csv", ".tsv"}
@@ -208,11 +210,28 @@ def _read_datasets_folder(path: Path) -> pl.DataFrame:
 
 
 def _read_hub(source: str, hub_split: str | None) -> pl.DataFrame:
+    offline, unreachable = check_hub()  # no network: the cache only, at once
     import datasets
 
     try:
-        loaded = datasets.load_dataset(source, split=hub_split)
+        with quiet_hub_logs(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loaded = datasets.load_dataset(source, split=hub_split)
     except Exception as exc:  # datasets raises many unrelated types for "cannot get it"
+        if unreachable is not None:
+            raise DataError(
+                f"{source}: not a local path, and the Hugging Face hub ({hub_host()}) cannot be "
+                f"reached to load it as a hub data set ({unreachable}); it is not in your "
+                "datasets cache either.",
+                "Connect to the network, or download the data set where you have one and pass "
+                "its local path.",
+            ) from exc
+        if offline is not None:
+            raise DataError(
+                f"{source}: not a local path, and not in your datasets cache ({offline} is set, "
+                "so the hub was not asked).",
+                f"Unset {offline} to download it, or pass the local path of a copy.",
+            ) from exc
         raise DataError(
             f"{source}: not a local path, and loading it as a hub data set failed "
             f"({_first_line(exc)}).",

@@ -14,38 +14,12 @@ import polars as pl
 
 from safer_engine.config import DataConfig
 from safer_engine.data.readers import ROW
+from safer_engine.data.rewardbench import SUBSET_TO_SECTION
 from safer_engine.errors import SchemaError
 
 CANONICAL_TEXT = ("prompt", "chosen", "rejected")
 DEFAULT_SLICE = "all"
 
-# RewardBench's sections and their subsets, as its leaderboard groups them.
-REWARDBENCH_SECTIONS: dict[str, tuple[str, ...]] = {
-    "chat": (
-        "alpacaeval-easy",
-        "alpacaeval-length",
-        "alpacaeval-hard",
-        "mt-bench-easy",
-        "mt-bench-med",
-    ),
-    "chat-hard": (
-        "mt-bench-hard",
-        "llmbar-natural",
-        "llmbar-adver-neighbor",
-        "llmbar-adver-GPTInst",
-        "llmbar-adver-GPTOut",
-        "llmbar-adver-manual",
-    ),
-    "safety": (
-        "refusals-dangerous",
-        "refusals-offensive",
-        "xstest-should-refuse",
-        "xstest-should-respond",
-        "donotanswer",
-    ),
-    "reasoning": ("math-prm", "hep-cpp", "hep-go", "hep-java", "hep-js", "hep-python", "hep-rust"),
-}
-SUBSET_TO_SECTION = {s: sec for sec, subs in REWARDBENCH_SECTIONS.items() for s in subs}
 HH_ASSISTANT = "\n\nAssistant:"
 
 

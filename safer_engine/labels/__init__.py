@@ -1,7 +1,24 @@
-"""Feature labels: tags, notes and judge suggestions in an append-only SQLite table."""
+"""Feature labels: tags, notes and judge suggestions in an append-only SQLite table, and the
+judge's scores beside them.
 
-from safer_engine.labels.csv_io import CSV_COLUMNS
+`judgements(labels_path, sae_id)` is imported from `safer_engine.labels.judgements` itself:
+re-exported here, the function would shadow its module's name.
+"""
+
+from safer_engine.labels.csv_io import CSV_COLUMNS, CsvImport
 from safer_engine.labels.fold import SOURCES, TAGS, Label, LabelRow
+from safer_engine.labels.judgements import Judgement, JudgementLog
 from safer_engine.labels.store import SCHEMA_VERSION, LabelStore
 
-__all__ = ["CSV_COLUMNS", "SCHEMA_VERSION", "SOURCES", "TAGS", "Label", "LabelRow", "LabelStore"]
+__all__ = [
+    "CSV_COLUMNS",
+    "SCHEMA_VERSION",
+    "SOURCES",
+    "TAGS",
+    "CsvImport",
+    "Judgement",
+    "JudgementLog",
+    "Label",
+    "LabelRow",
+    "LabelStore",
+]

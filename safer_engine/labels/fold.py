@@ -26,6 +26,13 @@ class Label:
     note: str | None
     author: str
     at: str
+    by_judge: bool = False
+    """The tag is a judge's suggestion (no person has tagged this feature)."""
+
+    @property
+    def human_tag(self) -> str | None:
+        """The tag a person (or an import) gave, ignoring judge suggestions."""
+        return None if self.by_judge else self.tag
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,8 @@ class _Fold:
         author, at = self.author, self.at
         if not self.human_tagged and self.judge_tag is not None and self.judge_at > at:
             author, at = self.judge_author, self.judge_at
-        return Label(feature, tag or None, self.note or None, author, at)
+        by_judge = not self.human_tagged and self.judge_tag is not None
+        return Label(feature, tag or None, self.note or None, author, at, by_judge)
 
 
 def fold_rows(rows: Iterable[LabelRow]) -> dict[int, Label]:

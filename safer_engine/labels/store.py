@@ -10,16 +10,22 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 from safer_engine.errors import WorkspaceError
-from safer_engine.labels.csv_io import read_labels_csv, write_labels_csv
+from safer_engine.labels.csv_io import (
+    CsvImport,
+    read_labels_csv,
+    summarise_import,
+    write_labels_csv,
+)
 from safer_engine.labels.fold import (
     SOURCES,
+    TAGS,
     Label,
     LabelRow,
     check_feature,
@@ -28,23 +34,10 @@ from safer_engine.labels.fold import (
     fold_rows,
     utc_now,
 )
+from safer_engine.labels.schema import SCHEMA, SCHEMA_VERSION
 
-SCHEMA_VERSION = 1
 DEFAULT_BUSY_TIMEOUT_S = 5.0
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feature_labels (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    sae_id TEXT NOT NULL,
-    feature INTEGER NOT NULL,
-    tag TEXT,
-    note TEXT,
-    author TEXT NOT NULL,
-    at TEXT NOT NULL,
-    source TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS feature_labels_by_feature ON feature_labels (sae_id, feature, id);
-"""
 _INSERT = (
     "INSERT INTO feature_labels (sae_id, feature, tag, note, author, at, source) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -117,7 +110,7 @@ class LabelStore:
         with self._write() as conn:
             # Checked inside the write lock so two processes creating the file agree.
             self._check_version(self._user_version())
-            for statement in _SCHEMA.split(";"):
+            for statement in SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -166,6 +159,35 @@ class LabelStore:
                 count += 1
         return count
 
+    def clear_tags(
+        self, sae_id: str, features: Iterable[int] | None = None, tag: str | None = None
+    ) -> int:
+        """Clear the tag of every tagged feature among `features` (all when None) whose tag is
+        `tag` (any when None), in one transaction, one clear row each; notes stay. Returns how
+        many tags were cleared."""
+        wanted = None if features is None else {check_feature(f) for f in features}
+        if tag is not None and check_tag(tag) == "":
+            raise WorkspaceError("Give the tag to clear.", f"Use one of: {', '.join(TAGS)}.")
+        at = utc_now()
+        with self._write() as conn:
+            # read inside the write lock, so a tag set meanwhile by another process is seen
+            rows = conn.execute(
+                f"SELECT {_ROW_COLUMNS} FROM feature_labels WHERE sae_id = ? ORDER BY id",
+                (sae_id,),
+            ).fetchall()
+            current = fold_rows(LabelRow(*row) for row in rows)
+            cleared = [
+                feature
+                for feature, label in current.items()
+                if label.tag
+                and (wanted is None or feature in wanted)
+                and (tag is None or label.tag == tag)
+            ]
+            conn.executemany(
+                _INSERT, [(sae_id, f, "", None, self.author, at, "human") for f in cleared]
+            )
+        return len(cleared)
+
     # -- reading -----------------------------------------------------------------------------
 
     def history(self, sae_id: str, feature: int) -> list[LabelRow]:
@@ -197,12 +219,14 @@ class LabelStore:
         write_labels_csv(labels.values(), Path(path))
         return len(labels)
 
-    def import_csv(self, sae_id: str, path: Path) -> int:
-        """Add the labels in a CSV file to `sae_id`, all or nothing; returns rows added."""
-        rows = read_labels_csv(Path(path), self.author)
+    def import_csv(self, sae_id: str, path: Path, n_features: int | None = None) -> CsvImport:
+        """Add the labels in a CSV file to `sae_id`, all or nothing; an empty tag clears the
+        feature's tag. With `n_features`, ids the SAE lacks are bad rows. Every bad row is
+        named in one WorkspaceError, and then nothing is added."""
+        rows = read_labels_csv(Path(path), self.author, n_features, sae_id)
         with self._write() as conn:
             conn.executemany(_INSERT, [(sae_id, *row, "import") for row in rows])
-        return len(rows)
+        return summarise_import(rows)
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -220,6 +244,17 @@ class LabelStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    # -- other tables of this database (judgements) ----------------------------------------
+
+    def query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """Rows of one read query, with this store's error translation; [] on a read-only
+        file that predates the queried table."""
+        return self._select(sql, params)
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction with this store's locking, retries and error translation."""
+        return self._write()
 
     # -- plumbing ----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safer_engine.errors import ModelError
+from safer_engine.hub import check_hub
 
 DEFAULT_MODEL = "minilm"
 
@@ -82,4 +83,5 @@ def resolve_model(name: str) -> ModelSource:
             f"Model path {name} does not exist.",
             f"Check the path, or use an embedded model: {', '.join(EMBEDDED)}.",
         )
+    check_hub()  # no network: offline mode, so the cache answers at once instead of retries
     return ModelSource(name, name, None)

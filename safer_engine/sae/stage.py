@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from safer_engine import artifacts as names
+from safer_engine.codes.reader import sae_files_damage
 from safer_engine.config import SAEConfig
 from safer_engine.errors import WorkspaceError
 from safer_engine.progress import CancelToken, Progress, no_progress
@@ -114,12 +115,17 @@ def encode_stage(
     cancel: CancelToken | None = None,
     force: bool = False,
 ) -> EncodeResult | None:
-    """None when the codes are up to date with this SAE and store."""
+    """None when the codes are up to date with this SAE and store (and still open: damaged
+    codes are written again)."""
     store = _require_store(workspace)
     sae_dir = workspace.sae_dir(sae_id)
     codes = workspace.relative(sae_dir / names.CODES_FILE)
     stage = Stage(ENCODE, {}, workspace.inputs(ENCODE, sae_id), (codes,), sae_id)
-    if not force and workspace.is_current(stage):
+    if (
+        not force
+        and workspace.is_current(stage)
+        and sae_files_damage(sae_dir, features=False) is None
+    ):
         return None
     for derived in (names.FEATURES_FILE, names.SALIENCE_FILE):  # they index the old codes
         (sae_dir / derived).unlink(missing_ok=True)

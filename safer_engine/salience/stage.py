@@ -18,7 +18,7 @@ from safer_engine import artifacts as names
 from safer_engine.analysis.feature_index import build_feature_index
 from safer_engine.analysis.feature_stats import feature_stats
 from safer_engine.analysis.salience import salience_table
-from safer_engine.codes.reader import CodesReader
+from safer_engine.codes.reader import CodesReader, sae_files_damage
 from safer_engine.codes.writer import write_features
 from safer_engine.files import atomic_file
 from safer_engine.progress import CancelToken, Progress, no_progress
@@ -111,9 +111,14 @@ def salience_stage(
     cancel: CancelToken | None = None,
     force: bool = False,
 ) -> SalienceResult | None:
-    """None when the salience table is up to date with these codes and this split."""
+    """None when the salience table is up to date with these codes and this split (and the
+    feature files still open: damaged ones are written again)."""
     stage = salience_stage_of(workspace, sae_id, split)
-    if not force and workspace.is_current(stage):
+    if (
+        not force
+        and workspace.is_current(stage)
+        and sae_files_damage(workspace.sae_dir(sae_id)) is None
+    ):
         return None
     started = time.perf_counter()
     table = compute_salience(

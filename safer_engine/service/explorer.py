@@ -18,17 +18,21 @@ import polars as pl
 
 from safer_engine import artifacts as names
 from safer_engine.analysis.word_search import WordMatches, features_on_word
+from safer_engine.codes.examples import Example, FeatureExamples
+from safer_engine.config import SelectionConfig
 from safer_engine.errors import SaferError, StoreError, WorkspaceError
 from safer_engine.labels import Label, LabelStore
 from safer_engine.progress import CancelToken, Progress
+from safer_engine.scores.judged import judge_scores
+from safer_engine.scores.stage import compute_pair_scores, current_selection, score_pairs
 from safer_engine.service.coverage import Coverage
-from safer_engine.service.examples import Example, FeatureExamples
-from safer_engine.service.pairs import PairRanking, PairView, pair_view, rank_pairs
+from safer_engine.service.pairs import PairRanking, PairView, pair_view, ranking_from
 from safer_engine.service.text import Span
 from safer_engine.workspace import Workspace
 from safer_engine.workspace.stages import COMMANDS, ENCODE, EXTRACT, RM, SAE, SALIENCE
 
 T = TypeVar("T")
+__all__ = ["OLD_TEXT", "Example", "Explorer", "PairRanking", "PairView"]
 OLD_TEXT = (
     "Text re-joined from the model's tokens (this store predates the data's own text): "
     "`safer extract --force` and the stages after it show the original."
@@ -149,9 +153,23 @@ class Explorer:
 
     @user_errors
     def rank_pairs(
-        self, safe: list[int], unsafe: list[int], progress: Progress, cancel: CancelToken
+        self,
+        progress: Progress,
+        cancel: CancelToken,
+        config: SelectionConfig | None = None,
     ) -> PairRanking:
-        return rank_pairs(self.reader(), safe, unsafe, progress, cancel)
+        """Every pair scored by the selected safety features (the rule of `safer
+        score-pairs`): saved scores are reused while the selection is unchanged, otherwise
+        one pass over the codes (and, unless the workspace is read-only, saved)."""
+        config = config or SelectionConfig()
+        judged = judge_scores(self.workspace, self.sae_id)
+        if not self.read_only:
+            result = score_pairs(self.workspace, self.sae_id, config, judged, progress, cancel)
+            return ranking_from(result.table, result.selection, result.reused)
+        selection = current_selection(self.workspace, self.sae_id, config, judged)
+        sae_dir = self.workspace.sae_dir(self.sae_id)
+        table = compute_pair_scores(self.workspace.store_path, sae_dir, selection, progress, cancel)
+        return ranking_from(table, selection, reused=False)
 
     @user_errors
     def pair(self, pair: int) -> PairView:

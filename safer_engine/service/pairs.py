@@ -1,14 +1,14 @@
-"""Pairs ranked by the pair score of a safe and an unsafe feature set, for the explorer."""
+"""Pairs ranked by the pair score of the selected safety features, for the explorer."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 
-from safer_engine.analysis.pair_scores import pair_scores
-from safer_engine.progress import CancelToken, Progress
-from safer_engine.service.examples import FeatureExamples
+from safer_engine.codes.examples import FeatureExamples
+from safer_engine.scores.selection import Selection
 from safer_engine.service.text import Span
 
 SHOWN_PAIRS = 2000
@@ -17,22 +17,32 @@ SHOWN_PAIRS = 2000
 
 @dataclass(frozen=True)
 class PairRanking:
-    """Every pair's score, its parts and what the table lists beside it."""
+    """Every pair's score (store order), its parts and the pairs the table lists."""
 
-    doc_scores: np.ndarray
+    selection: Selection
     scores: np.ndarray
+    s_chosen: np.ndarray
+    s_rejected: np.ndarray
+    slices: np.ndarray
+    splits: np.ndarray
+    top_features: np.ndarray
+    """int [n_pairs, 3]: the features that contribute most to each score (−1: none)."""
+    top_shares: np.ndarray
     order: np.ndarray
     """The pairs listed, highest score first."""
-    slices: np.ndarray
-    slice_names: list[str]
-    splits: np.ndarray
-    split_names: list[str]
+    reused: bool
+    """The scores were saved earlier for this same selection."""
 
     def slice_of(self, pair: int) -> str:
-        return self.slice_names[self.slices[pair]]
+        return str(self.slices[pair])
 
     def split_of(self, pair: int) -> str:
-        return self.split_names[self.splits[pair]]
+        return str(self.splits[pair])
+
+    def contributors(self, pair: int) -> list[tuple[int, float]]:
+        """(feature, signed share of the score) of the pair's main contributors."""
+        found = zip(self.top_features[pair].tolist(), self.top_shares[pair].tolist(), strict=True)
+        return [(int(f), float(s)) for f, s in found if f >= 0 and s != 0]
 
 
 @dataclass(frozen=True)
@@ -51,22 +61,25 @@ class PairView:
     """Whether texts are the data's own (else re-joined from token pieces: an older store)."""
 
 
-def rank_pairs(
-    examples: FeatureExamples,
-    safe: list[int],
-    unsafe: list[int],
-    progress: Progress,
-    cancel: CancelToken,
-    shown: int = SHOWN_PAIRS,
+def ranking_from(
+    table: pl.DataFrame, selection: Selection, reused: bool, shown: int = SHOWN_PAIRS
 ) -> PairRanking:
-    """Score every pair (a pass over all codes) and order the best `shown` of them."""
-    store = examples.store
-    doc_scores = examples.doc_scores(safe, unsafe, progress, cancel)
-    slices, slice_names = store.codes("slice")
-    splits, split_names = store.codes("split")
-    scores = pair_scores(doc_scores, store.chosen_doc, store.rejected_doc)
-    order = np.argsort(-scores, kind="stable")[:shown]
-    return PairRanking(doc_scores, scores, order, slices, slice_names, splits, split_names)
+    """The ranking of a pair-scores table (one row per pair, in store order)."""
+    scores = table["score"].to_numpy()
+    top = [c for c in table.columns if c.startswith("feature_")]
+    shares = [c.replace("feature_", "share_") for c in top]
+    return PairRanking(
+        selection=selection,
+        scores=scores,
+        s_chosen=table["s_chosen"].to_numpy(),
+        s_rejected=table["s_rejected"].to_numpy(),
+        slices=table["slice"].to_numpy(),
+        splits=table["split"].to_numpy(),
+        top_features=table.select(top).to_numpy(),
+        top_shares=table.select(shares).to_numpy(),
+        order=np.argsort(-scores, kind="stable")[:shown],
+        reused=reused,
+    )
 
 
 def pair_view(examples: FeatureExamples, pair: int) -> PairView:

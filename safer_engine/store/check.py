@@ -14,13 +14,25 @@ SCAN_ROWS = 65536
 SCAN_TOKENS = 1 << 22
 
 
-def check_store(path: Path, data_fingerprint: str | None = None) -> list[str]:
-    """Every problem found, as one sentence each; an empty list means the store is sound."""
+def check_store(path: Path, data_fingerprint: str | None = None, quick: bool = False) -> list[str]:
+    """Every problem found, as one sentence each; an empty list means the store is sound.
+
+    `quick` checks only what needs no pass over the tokens or activations (the file opens,
+    its layout, documents, pairs, dataset lengths and data fingerprint): what `safer
+    extract` checks before it calls a store up to date.
+    """
     try:
         reader = StoreReader(path)
     except StoreError as exc:
         return [exc.message]
     with reader:
+        if quick:
+            return [
+                *_check_docs(reader),
+                *_check_pairs(reader),
+                *_check_lengths(reader),
+                *_check_fingerprint(reader, data_fingerprint),
+            ]
         return [
             *_check_docs(reader),
             *_check_pairs(reader),
@@ -85,15 +97,27 @@ def _check_tokens(r: StoreReader) -> list[str]:
     )
 
 
+def _lengths_differ(r: StoreReader) -> list[str]:
+    lengths = {int(a.shape[0]) for a in (r.values, r.token_row, r.row_doc, r.selected)}
+    return (
+        [f"activation datasets disagree in length: {sorted(lengths)}."] if len(lengths) > 1 else []
+    )
+
+
+def _check_lengths(r: StoreReader) -> list[str]:
+    if differ := _lengths_differ(r):
+        return differ
+    if r.values.shape[1:] != (r.d_model,):
+        return [f"activations have width {r.values.shape[1:]}, but d_model is {r.d_model}."]
+    return []
+
+
 def _check_rows(r: StoreReader) -> list[str]:
-    problems = []
+    if differ := _lengths_differ(r):
+        return differ
+    problems = _check_lengths(r)
     rows = np.asarray(r.token_row)
     docs = np.asarray(r.row_doc)
-    lengths = {r.values.shape[0], rows.shape[0], docs.shape[0], np.asarray(r.selected).shape[0]}
-    if len(lengths) > 1:
-        return [f"activation datasets disagree in length: {sorted(lengths)}."]
-    if r.values.shape[1:] != (r.d_model,):
-        problems.append(f"activations have width {r.values.shape[1:]}, but d_model is {r.d_model}.")
     if rows.size and np.any(np.diff(rows) <= 0):
         first = int(np.flatnonzero(np.diff(rows) <= 0)[0]) + 1
         problems.append(f"acts token_row is not strictly increasing (row {first}).")

@@ -34,6 +34,23 @@ def normalise_rows(values: np.ndarray) -> np.ndarray:
     return (x - mean) / (std + EPS)
 
 
+def rebuild_store_hint(path: Path) -> str:
+    """The one advice every command gives for a store that is damaged or fails a check."""
+    return f"Rebuild it with `safer extract --workspace {Path(path).parent} --force`."
+
+
+def damaged_store(path: Path, detail: str) -> StoreError:
+    """The error every reader raises for a store that is truncated, corrupted or incomplete."""
+    return StoreError(
+        f"The activation store {path} is damaged ({detail}).", rebuild_store_hint(path)
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return " ".join(text.split()) if text else type(exc).__name__
+
+
 class StoreReader:
     """Open `store.h5` read-only; small tables load eagerly, big ones are memory-mapped."""
 
@@ -48,10 +65,7 @@ class StoreReader:
         try:
             self._file = h5py.File(self.path, "r")
         except OSError as exc:
-            raise StoreError(
-                f"{self.path} is not a readable HDF5 store (truncated or corrupted: {exc}).",
-                "Delete it and run `safer extract` again.",
-            ) from exc
+            raise damaged_store(self.path, f"truncated or corrupted: {_first_line(exc)}") from exc
         version = int(self._file.attrs.get("schema_version", 0))
         if version > SCHEMA_VERSION:
             self._file.close()
@@ -64,10 +78,12 @@ class StoreReader:
             self._load()
         except KeyError as exc:
             self._file.close()
-            raise StoreError(
-                f"{self.path} lacks part of the store layout ({exc}).",
-                "Run `safer store check` for details, then extract again.",
+            raise damaged_store(
+                self.path, f"part of its layout is missing: {_first_line(exc)}"
             ) from exc
+        except (OSError, ValueError, TypeError) as exc:  # corrupted metadata or dataset headers
+            self._file.close()
+            raise damaged_store(self.path, f"unreadable layout: {_first_line(exc)}") from exc
 
     def _load(self) -> None:
         f = self._file

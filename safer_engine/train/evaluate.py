@@ -12,14 +12,18 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from safer_engine.data.schemas import REWARDBENCH_SECTIONS
+from safer_engine.data.rewardbench import EXAMPLE_COUNTS as RB_EXAMPLE_COUNTS
+from safer_engine.data.rewardbench import SECTIONS as RB_SECTIONS
 from safer_engine.errors import TrainingError
+from safer_engine.files import write_text_atomic
 from safer_engine.models.batching import pad_batch
 from safer_engine.models.reward_model import load_trained_rm
 from safer_engine.progress import CancelToken, Progress, no_progress
 from safer_engine.train.pairs import EncodedPairs, encode_pairs
 
 Z95 = 1.959963984540054
+RB_OVERALL = "overall"
+"""The key of RewardBench's overall score (the mean of its four sections) in `rewardbench`."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class EvalReport:
     slices: list[SliceAccuracy]
     margins: MarginStats
     rewardbench: dict[str, float] | None
+    """RewardBench section scores and their mean (`overall`) on data with RewardBench subsets."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,9 +72,7 @@ class EvalReport:
         )
 
     def save(self, path: Path) -> None:
-        partial = path.with_suffix(".json.partial")
-        partial.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        partial.replace(path)
+        write_text_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
 
 def wilson_interval(correct: int, total: int) -> tuple[float, float]:
@@ -96,15 +99,32 @@ def margin_stats(margins: np.ndarray) -> MarginStats:
 
 
 def rewardbench_sections(subsets: list[str], correct: np.ndarray) -> dict[str, float]:
-    """Each section's accuracy: its subsets' accuracies weighted by their example counts."""
-    frame = pl.DataFrame({"subset": subsets, "correct": correct})
-    per_subset = frame.group_by("subset").agg(pl.col("correct").mean().alias("acc"), pl.len())
-    scores = {}
-    for section, members in REWARDBENCH_SECTIONS.items():
-        part = per_subset.filter(pl.col("subset").is_in(members))
-        if part.height:
-            weighted = float((part["acc"] * part["len"]).sum())
-            scores[section] = weighted / float(part["len"].sum())
+    """RewardBench's scores, computed as its package does (`calculate_scores_per_section`).
+
+    Each subset's accuracy is over its rows present; each section is the mean of its
+    subsets' accuracies weighted by the package's FIXED example counts (`EXAMPLE_COUNTS`:
+    math-prm counts 984, as much as the six code subsets together), not by the rows present.
+    `overall` is the mean of the four sections, the leaderboard's score; it is given only
+    when every section has data. Sections without data and unknown subsets are left out.
+    """
+    wins: dict[str, int] = {}
+    rows: dict[str, int] = {}
+    for subset, won in zip(subsets, correct.tolist(), strict=True):
+        wins[subset] = wins.get(subset, 0) + int(bool(won))
+        rows[subset] = rows.get(subset, 0) + 1
+    per_subset = {subset: wins[subset] / rows[subset] for subset in rows}
+    scores: dict[str, float] = {}
+    for section, members in RB_SECTIONS.items():
+        # summed in the package's order, so the scores match it to the last bit
+        weighted, examples = 0.0, 0
+        for subset in members:
+            if subset in per_subset:
+                weighted += per_subset[subset] * RB_EXAMPLE_COUNTS[subset]
+                examples += RB_EXAMPLE_COUNTS[subset]
+        if examples:
+            scores[section] = weighted / examples
+    if len(scores) == len(RB_SECTIONS):
+        scores[RB_OVERALL] = sum(scores[section] for section in RB_SECTIONS) / len(RB_SECTIONS)
     return scores
 
 

@@ -213,6 +213,7 @@ def _describe(kind: str) -> str:
         "sae": "SAE",
         "encode": "SAE codes",
         "salience": "salience table",
+        "scores": "pair scores",
     }[kind]
 
 

@@ -24,8 +24,9 @@ GENERIC = "generic"
 SAE = "sae"
 ENCODE = "encode"
 SALIENCE = "salience"
+SCORES = "scores"
 
-PER_SAE = frozenset({SAE, ENCODE, SALIENCE})
+PER_SAE = frozenset({SAE, ENCODE, SALIENCE, SCORES})
 """Kinds recorded once per SAE id (`sae/<id>`, ...); the others once per workspace."""
 
 UPSTREAM: dict[str, tuple[str, ...]] = {
@@ -37,6 +38,7 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     SAE: (EXTRACT,),  # and GENERIC when the SAE was pretrained on generic text
     ENCODE: (EXTRACT, SAE),
     SALIENCE: (ENCODE,),
+    SCORES: (ENCODE, SALIENCE),  # and the labels, through the selection in its config
 }
 """Each kind's required inputs. Per-SAE kinds depend on the stages of the same SAE id."""
 
@@ -49,6 +51,7 @@ COMMANDS: dict[str, str] = {
     SAE: "safer train-sae --workspace DIR",
     ENCODE: "safer encode --workspace DIR",
     SALIENCE: "safer encode --workspace DIR",
+    SCORES: "safer score-pairs --workspace DIR",
 }
 """The command that makes each kind, for messages that say what to run next."""
 

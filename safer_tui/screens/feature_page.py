@@ -17,8 +17,7 @@ from textual.widgets import Footer, Header, Sparkline, Static
 from safer_engine.errors import SaferError
 from safer_engine.labels import Label
 from safer_engine.service.coverage import Coverage
-from safer_engine.service.examples import Example
-from safer_engine.service.explorer import OLD_TEXT, Explorer
+from safer_engine.service.explorer import OLD_TEXT, Example, Explorer
 from safer_engine.service.text import Span
 from safer_tui.errors import show_error
 from safer_tui.screens.help import HelpScreen

@@ -1,9 +1,12 @@
-"""Pairs ranked by safety score from the tagged features, both responses side by side under
-the pair's prompt, every token shaded by all tagged features (green safe, red unsafe) or by
-one feature's activation (`h` switches).
+"""Pairs ranked by the pair score of the safety features (the same selection as `safer
+score-pairs`: tags, else judge scores, else salience), both responses side by side under the
+pair's prompt, every token shaded by those features (green safe, red unsafe) or by one
+feature's activation (`h` switches).
 
-Scoring is a pass over every stored code (seconds on a large store), so it runs in a thread
-worker with a progress bar; leaving the screen cancels it through a `CancelToken`.
+Scores saved for the same selection are reused; otherwise scoring is a pass over every stored
+code (seconds on a large store), so it runs in a thread worker with a progress bar; leaving
+the screen cancels it through a `CancelToken`. Coming back from a feature page where tags
+changed rescores.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ from safer_tui.screens.help import HelpScreen
 from safer_tui.widgets.progress_line import ProgressLine, reporter
 
 SAFE_RGB, UNSAFE_RGB = (0, 170, 80), (200, 40, 40)
+SALIENCE_ONLY = (
+    "Nothing is tagged or judged yet: pairs are scored by the top {n} features by |salience| "
+    "alone (the paper's candidate set), which nobody has called safety features. Tag "
+    "features safe (t) or unsafe (u) on the Features screen."
+)
 ZERO_SCORES = (
     "Every pair scores 0: the tagged features never fire on the selected tokens (the "
     "sentence ends that scores and salience use). Tag features with a clear salience."
@@ -37,7 +45,7 @@ ZERO_SCORES = (
 PROMPT_LINES = 3  # of the prompt shown until `o` shows all of it
 HELP_KEYS = [  # descriptions fit the help box: 46 columns
     ("j / k", "next / previous pair (arrows too)"),
-    ("h", "shade tokens by all tagged features (green"),
+    ("h", "shade tokens by the safety features (green"),
     ("", "safe, red unsafe) or by one feature: the one"),
     ("", "picked in the list, else the pair's strongest"),
     ("g", "open the pair's strongest feature"),
@@ -52,7 +60,9 @@ HELP_KEYS = [  # descriptions fit the help box: 46 columns
     ("", ""),
     ("score", "S(chosen) − S(rejected); S(r): mean over the"),
     ("", "response's selected tokens of the activations"),
-    ("", "of safe-tagged minus unsafe-tagged features"),
+    ("", "of safe (P) minus unsafe (N) features: the"),
+    ("", "tagged ones, else judged, else the top 32 by"),
+    ("", "|salience| (as `safer score-pairs`)"),
 ]
 
 
@@ -146,14 +156,15 @@ class PairsScreen(Screen[None]):
         super().__init__()
         self.data = data
         self.feature = feature
-        labels = data.labels()
-        self.safe = sorted(f for f, label in labels.items() if label.tag == "safe")
-        self.unsafe = sorted(f for f, label in labels.items() if label.tag == "unsafe")
-        # With nothing tagged, tagged shading would be blank: start with one feature's.
-        self.by_feature = not (self.safe or self.unsafe)
+        # P and N come with the scores; until then, and with nothing tagged, shading by
+        # the tagged features would be blank: start with one feature's.
+        self.safe: list[int] = []
+        self.unsafe: list[int] = []
+        self.by_feature = not any(label.human_tag for label in data.labels().values())
         self.prompt_expanded = False
         self.cancel = CancelToken()
         self.ranking: PairRanking | None = None
+        self.scored_at_change = -1
         self.pair: int | None = None
         self.strongest: list[tuple[int, float]] = []
         self.original = True  # the store holds the data's own texts (else: a hint says so)
@@ -162,12 +173,7 @@ class PairsScreen(Screen[None]):
         yield Header()
         yield Static(id="pairs-status")
         yield ProgressLine()
-        if not (self.safe or self.unsafe):
-            yield Static(
-                "No features are tagged yet, so every pair scores 0 and the list is in data "
-                "order. Tag features safe (t) or unsafe (u) on the Features screen.",
-                id="pairs-notice",
-            )
+        yield Static(id="pairs-notice")
         yield DataTable(id="pairs", cursor_type="row", zebra_stripes=True)
         yield Static(id="pair-info")
         yield Static(id="pair-features")
@@ -184,19 +190,29 @@ class PairsScreen(Screen[None]):
             table.add_column(name, width=width, key=name)
         self.query_one("#chosen-side").border_title = "chosen"
         self.query_one("#rejected-side").border_title = "rejected"
-        self.sub_title = f"{len(self.safe)} safe and {len(self.unsafe)} unsafe tagged features"
+        self.query_one("#pairs-notice").display = False
+        table.focus()
+        self.rescore()
+
+    def on_screen_resume(self) -> None:
+        """Back from a feature page where tags may have changed: rescore if they did."""
+        if self.ranking is not None and self.data.last_label_change() != self.scored_at_change:
+            self.rescore()
+
+    # -- scoring, off the UI thread ----------------------------------------------------
+
+    def rescore(self) -> None:
+        self.sub_title = "scoring pairs…"
         self.show_status("scoring pairs…")
         line = self.query_one(ProgressLine)
         line.start("scoring pairs")
-        table.focus()
+        self.scored_at_change = self.data.last_label_change()
         self.score_pairs(reporter(line))
-
-    # -- scoring, off the UI thread ----------------------------------------------------
 
     @work(thread=True, exclusive=True, group="pair-scores")
     def score_pairs(self, progress: Progress) -> None:
         try:
-            ranking = self.data.rank_pairs(self.safe, self.unsafe, progress, self.cancel)
+            ranking = self.data.rank_pairs(progress, self.cancel)
         except Cancelled:
             return  # the screen was left: nobody is waiting for the scores
         except SaferError as exc:
@@ -205,9 +221,14 @@ class PairsScreen(Screen[None]):
         self.post_message(self.Scored(ranking))
 
     def on_pairs_screen_scored(self, message: Scored) -> None:
-        self.ranking = message.ranking
+        ranking = self.ranking = message.ranking
+        self.safe, self.unsafe = ranking.selection.safe, ranking.selection.unsafe
         self.query_one(ProgressLine).finish()
-        self.fill(message.ranking)
+        source = ranking.selection.source
+        self.sub_title = (
+            f"{len(self.safe)} safe and {len(self.unsafe)} unsafe features from {source}"
+        )
+        self.fill(ranking)
 
     def on_pairs_screen_scoring_failed(self, message: ScoringFailed) -> None:
         self.query_one(ProgressLine).finish()
@@ -217,6 +238,7 @@ class PairsScreen(Screen[None]):
 
     def fill(self, ranking: PairRanking) -> None:
         table = self.query_one(DataTable)
+        table.clear()
         for pair in ranking.order.tolist():
             table.add_row(
                 str(pair),
@@ -225,10 +247,13 @@ class PairsScreen(Screen[None]):
                 ranking.split_of(pair),
                 key=str(pair),
             )
-        if (self.safe or self.unsafe) and not ranking.scores.any():
+        notice = self.query_one("#pairs-notice", Static)
+        if ranking.selection.by_salience_alone:
+            notice.update(SALIENCE_ONLY.format(n=len(ranking.selection.features)))
+        elif not ranking.scores.any():
             # Scores use only the selected tokens (sentence ends by default), as salience does.
-            notice = Static(ZERO_SCORES, id="pairs-notice")
-            self.mount(notice, before=table)
+            notice.update(ZERO_SCORES)
+        notice.display = ranking.selection.by_salience_alone or not ranking.scores.any()
         self.show_status()
 
     def action_back(self) -> None:
@@ -249,7 +274,7 @@ class PairsScreen(Screen[None]):
 
     def show_status(self, doing: str = "") -> None:
         if not self.by_feature:
-            mode = "tagged features"
+            mode = "safety features"
         elif (feature := self.shading_feature()) is None:
             mode = "one feature (none fires here)"
         else:
@@ -290,14 +315,13 @@ class PairsScreen(Screen[None]):
                 (f"{ranking.scores[pair]:+.3f}", "bold"),
             )
         )
-        docs = (view.chosen_doc, view.rejected_doc)
-        for side, doc in zip(("chosen", "rejected"), docs, strict=True):
-            self.query_one(
-                f"#{side}-side"
-            ).border_title = f"{side} · S = {ranking.doc_scores[doc]:+.3f}"
+        for side, s_value in (("chosen", ranking.s_chosen), ("rejected", ranking.s_rejected)):
+            self.query_one(f"#{side}-side").border_title = f"{side} · S = {s_value[pair]:+.3f}"
         listed = ", ".join(f"{f} ({v:+.1f})" for f, v in self.strongest) or "none"
+        parts = ", ".join(f"{f} ({share:+.0%})" for f, share in ranking.contributors(pair))
         self.query_one("#pair-features", Static).update(
-            f"Strongest features (chosen − rejected): {listed}"
+            f"Strongest features (chosen − rejected): {listed} · score mostly from: "
+            f"{parts or 'no selected feature'}"
         )
 
     def shade_sides(self, docs: tuple[int, int]) -> None:

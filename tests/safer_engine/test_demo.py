@@ -5,7 +5,7 @@ from pathlib import Path
 
 import polars as pl
 
-from safer_engine.config import RMConfig, SAEConfig
+from safer_engine.config import ExtractConfig, RMConfig, SAEConfig
 from safer_engine.data.split import prompts_in_both_splits
 from safer_engine.demo import demo_data_path, run_demo
 
@@ -14,9 +14,11 @@ def test_demo_builds_every_stage_then_reuses_them(tmp_path: Path, tiny_bert: Pat
     # The real demo trains MiniLM for minutes; the stages are the same with a tiny backbone.
     config = RMConfig(model=str(tiny_bert), max_steps=3, max_length=32, max_prompt_tokens=8)
     sae = SAEConfig(n_latents=64, k=4, epochs=1)
-    first = run_demo(tmp_path / "ws", rm_config=config, sae_config=sae)
+    # the tiny tokenizer knows no punctuation, so sentence ends would select no token
+    extract = ExtractConfig(policy="all")
+    first = run_demo(tmp_path / "ws", rm_config=config, extract_config=extract, sae_config=sae)
     stages = ("data", "reward model", "evaluation", "activations", "SAE", "codes", "salience")
-    assert first.stages == dict.fromkeys(stages, False)
+    assert first.stages == dict.fromkeys((*stages, "retraining"), False)
     assert first.workspace.store_path.exists()
     assert (first.workspace.sae_dir(first.sae_id) / "salience.parquet").exists()
     table = pl.read_parquet(first.workspace.pairs_path)
@@ -25,8 +27,17 @@ def test_demo_builds_every_stage_then_reuses_them(tmp_path: Path, tiny_bert: Pat
     assert set(table["pair_id"]) == set(embedded["pair_id"])
     assert {s.name for s in first.evaluation.slices} == {"safety", "general"}
     assert first.evaluation.overall.pairs == (embedded["split"] == "test").sum()
-    again = run_demo(tmp_path / "ws", rm_config=config, sae_config=sae)
-    assert again.stages == dict.fromkeys(stages, True)
+    comparison = first.comparison
+    assert comparison.selection.source == "salience" and comparison.selection.features
+    assert list(comparison.runs) == ["clean", "SAFER poisoning", "random flipping"]
+    train = int((embedded["split"] == "train").sum())
+    for label in ("SAFER poisoning", "random flipping"):
+        run = comparison.runs[label].run
+        assert sum(run.info["edited"].values()) == round(train * 0.05)
+        assert run.plan is not None and run.status == "done"
+    assert comparison.runs["clean"].run.plan is None
+    again = run_demo(tmp_path / "ws", rm_config=config, extract_config=extract, sae_config=sae)
+    assert again.stages == dict.fromkeys((*stages, "retraining"), True)
     assert again.evaluation == first.evaluation
 
 

@@ -192,7 +192,7 @@ def cased_pairs() -> pl.DataFrame:
 def test_the_store_keeps_the_datas_own_text_and_each_tokens_span(
     fixture: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    from safer_engine.service.text import STOP, DocumentText, plain_text
+    from safer_engine.store.text import STOP, DocumentText, plain_text
     from tests.conftest import make_trained_workspace
 
     model = request.getfixturevalue(fixture)

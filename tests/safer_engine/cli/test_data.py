@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,47 @@ def test_failed_import_creates_no_workspace(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert not (tmp_path / "ws").exists()
+
+
+@pytest.mark.parametrize("endpoint", ["default", "closed port"])
+def test_a_hub_id_without_network_fails_fast_with_one_message(
+    endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from safer_engine.hub import OFFLINE_VARIABLES, hub_unreachable
+
+    for name in OFFLINE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache
+    if endpoint == "closed port":
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    else:
+        monkeypatch.delenv("HF_ENDPOINT", raising=False)
+        if hub_unreachable() is None:
+            pytest.skip("the hub is reachable from here: this test is about having no network")
+    started = time.perf_counter()
+    result = run_cli("data", "info", "PKU-Alignment/PKU-SafeRLHF")
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 2
+    assert elapsed < 15, f"took {elapsed:.1f} s"  # retries took 24 s; startup is ~2 s
+    assert result.stderr.count("Error:") == 1
+    assert "cannot be reached to load it as a hub data set" in result.stderr
+    assert "not in your datasets cache either" in result.stderr
+    for noise in ("Retry", "retry", "Warning", "WARNING", "thrown while requesting", "Traceback"):
+        assert noise not in result.stderr + result.stdout
+
+
+def test_a_hub_id_in_offline_mode_says_it_is_not_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = run_cli("data", "info", "PKU-Alignment/PKU-SafeRLHF")
+    assert result.returncode == 2
+    assert "not in your datasets cache (HF_HUB_OFFLINE is set" in result.stderr
+    assert "Unset HF_HUB_OFFLINE" in result.stderr
+    assert "Warning" not in result.stderr and "Traceback" not in result.stderr

@@ -12,7 +12,14 @@ from typer.testing import CliRunner
 
 from safer_engine.cli import app
 from safer_engine.cli.options import config_options
-from safer_engine.config import Config, ExtractConfig, RMConfig, SAEConfig, flag
+from safer_engine.config import (
+    Config,
+    ExtractConfig,
+    JudgeConfig,
+    RMConfig,
+    SAEConfig,
+    flag,
+)
 from safer_engine.errors import ConfigError
 
 
@@ -36,6 +43,9 @@ class ToyConfig(Config):
 
     loud: bool = False
     """Say it louder."""
+
+    ratios: tuple[float, ...] = (1.0, 2.5)
+    """Several numbers, comma-separated."""
 
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
     """Not on the command line."""
@@ -68,9 +78,15 @@ def test_each_field_is_an_option_with_its_type_default_and_help() -> None:
     assert seen == [ToyConfig(name="x", size=5, ratio=0.5, loud=True)]
     result = runner.invoke(toy_app(seen), ["run", "y"])
     assert seen[-1] == ToyConfig(name="y")
+    result = runner.invoke(toy_app(seen), ["run", "z", "--ratios", "2, 5,10"])
+    assert seen[-1].ratios == (2.0, 5.0, 10.0)
+    result = runner.invoke(toy_app(seen), ["run", "z", "--ratios", "2,x"])
+    assert isinstance(result.exception, ConfigError)
+    assert "not a comma-separated list of float" in str(result.exception)
     help_text = runner.invoke(toy_app(seen), ["run", "--help"], terminal_width=200).output
     assert "How many." in help_text and "Only this first paragraph" not in help_text
     assert "One of: fast, slow." in help_text and "--no-loud" in help_text
+    assert "1,2.5" in help_text
     assert "--tags" not in help_text and "--name" not in help_text
 
 
@@ -84,7 +100,12 @@ def test_the_config_validates_not_the_command_line() -> None:
 
 @pytest.mark.parametrize(
     ("command", "config"),
-    [(["train-rm"], RMConfig), (["extract"], ExtractConfig), (["train-sae"], SAEConfig)],
+    [
+        (["train-rm"], RMConfig),
+        (["extract"], ExtractConfig),
+        (["train-sae"], SAEConfig),
+        (["judge"], JudgeConfig),
+    ],
 )
 def test_every_field_of_a_stage_config_has_its_option(
     command: list[str], config: type[Config]

@@ -3,9 +3,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import polars as pl
 import pytest
+from rich.console import Console
 
 from safer_engine.cli import main
+from safer_engine.cli.render import show_eval
+from safer_engine.train.evaluate import report_from_margins
 from safer_engine.workspace import Workspace
 from tests.safer_engine.cli import run_cli
 
@@ -94,3 +99,21 @@ def test_eval_on_other_data_scores_every_pair(
     assert "on the all split" in printed
     assert "RewardBench sections" in printed
     assert "Report written to" in printed and "eval-" in printed
+
+
+def test_eval_output_shows_the_rewardbench_overall_score() -> None:
+    subsets = ["alpacaeval-hard", "llmbar-natural", "refusals-offensive", "math-prm"]
+    table = pl.DataFrame({"slice": ["chat", "chat-hard", "safety", "reasoning"], "subset": subsets})
+    console = Console(record=True, width=120)
+    show_eval(console, report_from_margins(table, np.array([1.0, 1.0, -1.0, 1.0]), "all"))
+    printed = console.export_text()
+    assert "RewardBench overall score: 0.750" in printed
+    assert "chat 1.000, chat-hard 1.000, safety 0.000, reasoning 1.000" in printed
+
+
+def test_train_rm_on_a_missing_folder_names_both_ways_to_make_a_workspace(tmp_path: Path) -> None:
+    result = run_cli("train-rm", "--workspace", str(tmp_path / "missing"))
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr
+    assert "safer data import" in result.stderr and "safer demo" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from safer_engine.config import DataConfig
+from safer_engine.config import DataConfig, JudgeConfig
 from safer_engine.errors import ConfigError
 
 
@@ -39,3 +39,33 @@ def test_damaged_json(tmp_path: Path) -> None:
     (tmp_path / "c.json").write_text("{")
     with pytest.raises(ConfigError, match="Cannot read config"):
         DataConfig.load(tmp_path / "c.json")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"top": 0}, "--top must be at least 1, not 0"),
+        ({"top": -3}, "--top must be at least 1, not -3"),
+        ({"top": 5, "features": "1,2"}, "--top and --features both"),
+        ({"features": ""}, "--features must be feature ids"),
+        ({"features": "1,,2"}, "--features must be feature ids"),
+        ({"features": "1,-2"}, "--features must be feature ids"),
+        ({"features": "a,b"}, "--features must be feature ids"),
+        ({"backend": "vllm"}, "--backend must be openai or local"),
+        ({"examples": 0}, "--examples must be at least 1"),
+        ({"concurrency": 0}, "--concurrency must be between 1 and 64"),
+        ({"max_tokens": 2}, "--max-tokens must be at least 8"),
+        ({"timeout": 0}, "--timeout must be positive"),
+        ({"retries": 11}, "--retries must be between 0 and 10"),
+        ({"local_model": " "}, "--local-model must name a model"),
+    ],
+)
+def test_judge_config_rejects_bad_values(kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        JudgeConfig(**kwargs)
+
+
+def test_judge_config_chooses_top_20_or_the_listed_features() -> None:
+    assert JudgeConfig().n_top == 20 and JudgeConfig().feature_ids() is None
+    assert JudgeConfig(top=5).n_top == 5
+    assert JudgeConfig(features=" 3, 17,3,0 ").feature_ids() == (3, 17, 0)

@@ -142,7 +142,7 @@ def test_csv_round_trip_into_another_sae(store: LabelStore, tmp_path: Path) -> N
     out = tmp_path / "labels.csv"
     assert store.export_csv(SAE, out) == 3
     assert out.read_text().splitlines()[0] == "feature,tag,note,author,at"
-    assert store.import_csv("copy", out) == 3
+    assert store.import_csv("copy", out).rows == 3
     original, copy = store.current(SAE), store.current("copy")
     assert copy == original
     assert {row.source for row in store.history("copy", 9)} == {"import"}
@@ -152,18 +152,94 @@ def test_csv_import_uses_importing_user_without_author_column(
     store: LabelStore, tmp_path: Path
 ) -> None:
     path = tmp_path / "in.csv"
-    path.write_text("feature,tag\n1,safe\n2,\n")
-    assert store.import_csv(SAE, path) == 1
+    path.write_text("feature,tag\n1,safe\n")
+    assert store.import_csv(SAE, path).rows == 1
     assert store.current(SAE)[1].author == "alice"
 
 
-def test_csv_bad_row_names_its_line_and_imports_nothing(store: LabelStore, tmp_path: Path) -> None:
+def test_csv_names_every_bad_row_and_imports_nothing(store: LabelStore, tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
-    path.write_text("feature,tag,note\n1,safe,ok\n2,bogus,bad\n3,unsafe,\n")
-    with pytest.raises(WorkspaceError, match="line 3") as caught:
-        store.import_csv(SAE, path)
-    assert "Nothing was imported" in caught.value.message
+    path.write_text(
+        "feature,tag,note,author,at\n"
+        "1,safe,ok,,\n"
+        "x2,unsafe,,,\n"  # line 3
+        "3,bogus,,,\n"  # line 4
+        "4,unsafe,,,\n"
+        "5,safe,,,yesterday\n"  # line 6
+        ",,,,\n"  # blank: skipped
+        "64,safe,,,\n"  # line 8: the SAE has 64 features, 0-63
+    )
+    with pytest.raises(WorkspaceError) as caught:
+        store.import_csv(SAE, path, n_features=64)
+    message = caught.value.message
+    assert "has 4 bad row(s); nothing was imported" in message
+    assert "line 3: feature 'x2' is not a whole number" in message
+    assert "line 4: unknown tag 'bogus'" in message
+    assert "line 6: at 'yesterday' is not an ISO-8601 time" in message
+    assert f"line 8: SAE {SAE} has no feature 64 (it has 64)" in message
+    assert "line 2" not in message and "line 5" not in message and "line 7" not in message
+    assert "empty to clear" in caught.value.hint and "--allow-unknown" in caught.value.hint
+    assert "check_" not in message + caught.value.hint  # no internal names
     assert store.current(SAE) == {}
+
+
+def test_csv_unknown_features_are_imported_when_unchecked(
+    store: LabelStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text("feature,tag\n64,safe\n")
+    with pytest.raises(WorkspaceError, match="has no feature 64"):
+        store.import_csv(SAE, path, n_features=64)
+    assert store.import_csv(SAE, path).rows == 1  # no feature count: not checked
+    assert store.current(SAE)[64].tag == "safe"
+
+
+def test_csv_empty_tag_clears_the_tag(store: LabelStore, tmp_path: Path) -> None:
+    store.tag(SAE, 1, "safe")
+    store.tag(SAE, 2, "unsafe")
+    store.note(SAE, 2, "kept")
+    path = tmp_path / "in.csv"
+    path.write_text("feature,tag,note\n1,,\n2,,\n3,irrelevant,new\n")
+    done = store.import_csv(SAE, path)
+    assert (done.rows, done.tags, done.clears, done.notes) == (3, 1, 2, 1)
+    labels = store.current(SAE)
+    assert 1 not in labels
+    assert (labels[2].tag, labels[2].note) == (None, "kept")
+    assert (labels[3].tag, labels[3].note) == ("irrelevant", "new")
+    assert [row.tag for row in store.history(SAE, 1)] == ["safe", ""]  # a clear row
+
+
+def test_clear_tags_by_tag_features_or_all(store: LabelStore) -> None:
+    for feature, tag in enumerate(["safe", "unsafe", "safe", "irrelevant", "unsure"]):
+        store.tag(SAE, feature, tag)
+    store.note(SAE, 0, "stays")
+    store.tag("other-sae", 0, "safe")
+    before = len(store.history(SAE, 0))
+    assert store.clear_tags(SAE, tag="safe") == 2
+    assert {f: label.tag for f, label in store.current(SAE).items()} == {
+        0: None,
+        1: "unsafe",
+        3: "irrelevant",
+        4: "unsure",
+    }
+    assert store.current(SAE)[0].note == "stays"
+    assert len(store.history(SAE, 0)) == before + 1  # appended, never rewritten
+    assert store.clear_tags(SAE, features=[1, 2, 99]) == 1  # 2 and 99 have no tag
+    assert store.clear_tags(SAE) == 2
+    assert all(label.tag is None for label in store.current(SAE).values())
+    assert store.clear_tags(SAE) == 0
+    assert store.current("other-sae")[0].tag == "safe"
+    with pytest.raises(WorkspaceError, match="Unknown tag"):
+        store.clear_tags(SAE, tag="maybe")
+
+
+def test_clear_tags_is_one_change_at_one_time(store: LabelStore, db: Path) -> None:
+    store.bulk_tag(SAE, range(50), "unsafe")
+    assert store.clear_tags(SAE) == 50
+    rows = sqlite3.connect(db).execute(
+        "SELECT count(*), count(DISTINCT at) FROM feature_labels WHERE tag = ''"
+    )
+    assert rows.fetchone() == (50, 1)
 
 
 def test_csv_without_tag_column_is_refused(store: LabelStore, tmp_path: Path) -> None:
@@ -304,3 +380,29 @@ def test_export_to_a_pipe_writes_through_it(db: Path, tmp_path: Path) -> None:
     reader.join(timeout=10)
     assert fifo.exists() and not fifo.is_file()  # still the pipe, not replaced by a file
     assert received and received[0].splitlines()[1].startswith("3,safe")
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_export_to_a_stream_name_writes_through_it(db: Path, tmp_path: Path) -> None:
+    # /dev/stdout with stdout redirected to a file is a link into /proc naming that file
+    redirected = tmp_path / "redirected.txt"
+    with LabelStore.open(db, author="a") as store, redirected.open("w") as handle:
+        store.tag(SAE, 3, "safe")
+        stream = tmp_path / "stdout"
+        stream.symlink_to(f"/proc/self/fd/{handle.fileno()}")
+        inode = redirected.stat().st_ino
+        assert store.export_csv(SAE, stream) == 1
+    assert stream.is_symlink() and redirected.stat().st_ino == inode
+    assert redirected.read_text().splitlines()[1].startswith("3,safe")
+
+
+def test_export_through_a_link_replaces_the_file_it_names(db: Path, tmp_path: Path) -> None:
+    target = tmp_path / "tags.csv"
+    target.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    with LabelStore.open(db, author="a") as store:
+        store.tag(SAE, 4, "unsafe")
+        assert store.export_csv(SAE, link) == 1
+    assert link.is_symlink()
+    assert target.read_text().splitlines()[1].startswith("4,unsafe")

@@ -10,13 +10,13 @@ import pytest
 
 from safer_engine.activations.stage import extract_stage, generic_stage
 from safer_engine.artifacts import CODES_FILE, SALIENCE_FILE
+from safer_engine.codes.examples import FeatureExamples
 from safer_engine.config import ExtractConfig, SAEConfig
 from safer_engine.errors import ConfigError, StoreError, WorkspaceError
 from safer_engine.sae.encode import encode_rows, load_sae
 from safer_engine.sae.stage import encode_stage, resolve_sae, train_sae_stage
 from safer_engine.sae.train import measure, sae_lens_config, train_sae
 from safer_engine.salience.stage import salience_stage
-from safer_engine.service.examples import FeatureExamples
 from safer_engine.store.reader import StoreReader
 from safer_engine.workspace import Workspace
 

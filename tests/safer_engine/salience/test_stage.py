@@ -98,3 +98,33 @@ def test_the_table_says_what_its_figures_cover_and_adds_every_token(tmp_path: Pa
         assert table[f"tokens_{side}_all"][0] == pytest.approx(tokens[side])
         assert table[f"tokens_{side}"][0] == pytest.approx(selected_tokens[side])
     assert 0 < selected_tokens["chosen"] < tokens["chosen"]  # sentence ends are a subset
+
+
+def test_damaged_sae_files_are_rebuilt_and_named_with_one_advice(
+    encoded_workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from safer_engine.cli import main
+    from safer_engine.codes.reader import rebuild_sae_files_hint
+
+    workspace = Workspace.open(encoded_workspace)
+    sae_id = workspace.sae_ids()[-1]
+    sae_dir = workspace.sae_dir(sae_id)
+    advice = rebuild_sae_files_hint(sae_dir)
+    assert advice == (
+        f"Rebuild them with `safer encode --workspace {workspace.root} --sae {sae_id} --force`."
+    )
+    for name in (FEATURES_FILE, CODES_FILE):
+        path = sae_dir / name
+        with path.open("r+b") as handle:
+            handle.truncate(path.stat().st_size // 2)
+        assert main(["salience", "--workspace", str(encoded_workspace)]) == 2
+        printed = capsys.readouterr().err
+        assert f"The SAE file {path} is damaged" in printed
+        assert printed.rstrip().endswith(advice)
+        # plain `safer encode` rebuilds what is damaged; it never says "up to date"
+        assert main(["encode", "--workspace", str(encoded_workspace)]) == 0
+        printed = capsys.readouterr().out
+        assert ("Encoded" in printed) == (name == CODES_FILE)
+        assert "Salience of" in printed
+        with CodesReader(sae_dir) as codes:
+            assert codes.n_rows > 0

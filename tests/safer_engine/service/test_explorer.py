@@ -22,11 +22,13 @@ def test_features_examples_pairs_and_labels(encoded_workspace: Path) -> None:
         assert examples and len(histogram) == 32
         explorer.tag([top], "safe")
         assert explorer.labels()[top].tag == "safe" and explorer.last_label_change() > 0
-        ranking = explorer.rank_pairs([top], [], no_progress, CancelToken())
+        ranking = explorer.rank_pairs(no_progress, CancelToken())
+        assert ranking.selection.source == "tags" and ranking.selection.safe == [top]
+        assert not ranking.reused and explorer.rank_pairs(no_progress, CancelToken()).reused
         best = int(ranking.order[0])
         view = explorer.pair(best)
         assert view.pair == best and view.prompt
-        assert ranking.doc_scores[view.chosen_doc] - ranking.doc_scores[view.rejected_doc] == (
+        assert ranking.s_chosen[best] - ranking.s_rejected[best] == (
             pytest.approx(ranking.scores[best])
         )
         shading = explorer.shading(view.chosen_doc, [top], [])
@@ -49,7 +51,7 @@ def test_missing_or_damaged_files_are_saferrors(encoded_workspace: Path) -> None
         (encoded_workspace / "moved.h5").rename(encoded_workspace / "store.h5")
         sae_dir = explorer.workspace.sae_dir(explorer.sae_id)
         (sae_dir / CODES_FILE).write_bytes(b"not hdf5")
-        with pytest.raises(SaferError, match="not a readable HDF5 file"):
+        with pytest.raises(SaferError, match=r"codes\.h5 is damaged"):
             explorer.examples(0)
     finally:
         explorer.close()

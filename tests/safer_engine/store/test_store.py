@@ -154,3 +154,29 @@ def test_a_store_from_before_texts_passes_the_check(tmp_path: Path) -> None:
     assert check_store(path) == []
     with StoreReader(path) as store:
         assert not store.has_texts and store.n_texts == 0
+
+
+def test_quick_check_sees_damage_without_scanning_the_activations(tmp_path: Path) -> None:
+    from safer_engine.testing.synthetic_workspace import build_synthetic_workspace
+
+    root = build_synthetic_workspace(tmp_path / "ws", 20, 12, 64, 4)
+    path = root / "store.h5"
+    original = path.read_bytes()
+    assert check_store(path, quick=True) == []
+
+    damage(path, lambda f: f["acts/12/values"].__setitem__(3, np.nan))
+    assert check_store(path, quick=True) == []  # values are scanned by the full check only
+    assert any("NaN or inf" in p for p in check_store(path))
+
+    path.write_bytes(original)
+    damage(path, lambda f: f["docs/tok_start"].__setitem__(2, f["docs/tok_start"][2] + 1))
+    assert any("not contiguous" in p for p in check_store(path, quick=True))
+
+    path.write_bytes(original)
+    damage(path, lambda f: f.__delitem__("acts/12/selected"))
+    [problem] = check_store(path, quick=True)
+    assert "is damaged (part of its layout is missing" in problem
+
+    path.write_bytes(original[: len(original) // 2])
+    [problem] = check_store(path, quick=True)
+    assert "is damaged (truncated or corrupted" in problem

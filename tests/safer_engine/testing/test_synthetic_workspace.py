@@ -108,7 +108,7 @@ def test_same_seed_same_bytes_other_seed_other_table(tiny: Path, tmp_path: Path)
 
 
 def test_the_top_feature_has_examples(tiny: Path) -> None:
-    from safer_engine.service.examples import FeatureExamples
+    from safer_engine.codes.examples import FeatureExamples
 
     workspace = Workspace.open(tiny)
     table = pl.read_parquet(workspace.sae_dir(SAE) / SALIENCE_FILE)
@@ -162,7 +162,7 @@ def test_cancel_leaves_no_store_and_no_codes(tmp_path: Path) -> None:
 
 
 def test_example_windows_find_the_rows_of_their_tokens(tiny: Path) -> None:
-    from safer_engine.service.examples import FeatureExamples
+    from safer_engine.codes.examples import FeatureExamples
 
     workspace = Workspace.open(tiny)
     examples = FeatureExamples(workspace.store_path, workspace.sae_dir(SAE))

@@ -13,9 +13,9 @@ from textual.coordinate import Coordinate
 from textual.pilot import Pilot
 from textual.widgets import DataTable, ProgressBar, Static
 
+import safer_engine.scores.stage as stage_module
 from safer_engine.errors import StoreError
-from safer_engine.progress import CancelToken, Progress
-from safer_engine.service.examples import FeatureExamples
+from safer_engine.progress import CancelToken
 from safer_engine.service.text import Span, plain_text
 from safer_tui.app import SaferApp
 from safer_tui.screens.feature_list import FeaturesScreen
@@ -65,7 +65,8 @@ async def test_pairs_ranked_by_tag_scores_side_by_side(encoded_workspace: Path) 
         assert (len(screen.safe), len(screen.unsafe)) == (1, 1)
         assert not screen.query_one(ProgressLine).busy  # hidden once the scores arrived
         assert not screen.query_one(ProgressLine).display
-        assert not screen.query("#pairs-notice")
+        assert not screen.query_one("#pairs-notice").display
+        assert "from tags" in screen.sub_title
         pairs = screen.query_one("#pairs", DataTable)
         assert pairs.row_count == 20
         scores = [float(pairs.get_cell_at(Coordinate(r, 1))) for r in range(pairs.row_count)]
@@ -77,24 +78,17 @@ async def test_pairs_ranked_by_tag_scores_side_by_side(encoded_workspace: Path) 
         await pilot.pause()
         assert screen.pair is not None and screen.ranking is not None
         examples, pair = app.data.reader(), screen.pair  # type: ignore[union-attr]
-        chosen, rejected = (
-            int(examples.store.chosen_doc[pair]),
-            int(examples.store.rejected_doc[pair]),
-        )
+        chosen = int(examples.store.chosen_doc[pair])
         info = shown(screen, "#pair-info").plain
         assert examples.pair_id(pair) in info and f"{screen.ranking.scores[pair]:+.3f}" in info
         assert "train" in info or "test" in info
-        doc_scores = screen.ranking.doc_scores
-        assert (
-            screen.query_one("#chosen-side").border_title
-            == f"chosen · S = {doc_scores[chosen]:+.3f}"
-        )
+        s_chosen, s_rejected = screen.ranking.s_chosen[pair], screen.ranking.s_rejected[pair]
+        assert screen.query_one("#chosen-side").border_title == f"chosen · S = {s_chosen:+.3f}"
         assert screen.query_one("#rejected-side").border_title == (
-            f"rejected · S = {doc_scores[rejected]:+.3f}"
+            f"rejected · S = {s_rejected:+.3f}"
         )
-        assert screen.ranking.scores[pair] == pytest.approx(
-            doc_scores[chosen] - doc_scores[rejected]
-        )
+        assert screen.ranking.scores[pair] == pytest.approx(s_chosen - s_rejected)
+        assert "score mostly from:" in shown(screen, "#pair-features").plain
         prompt = screen.query_one(PromptView)
         assert plain_text(prompt.spans) == examples.store.doc_prompt(chosen) != ""
         assert plain_text(prompt.spans).split()[-1] in prompt.render().plain  # type: ignore[union-attr]
@@ -113,7 +107,7 @@ async def test_h_switches_between_tagged_and_one_feature_shading(encoded_workspa
         app.push_screen(PairsScreen(app.data))  # no feature picked: h uses the strongest
         screen = await scored(app, pilot)
         assert not screen.by_feature
-        assert "tagged features" in shown(screen, "#pairs-status").plain
+        assert "safety features" in shown(screen, "#pairs-status").plain
         tagged = backgrounds(screen)
         # green (safe) blends have r < g, red (unsafe) ones g == b: never the orange r > g > b
         assert tagged and not any(r > g > b for r, g, b in tagged)
@@ -138,8 +132,10 @@ async def test_no_tags_says_so_and_shades_the_feature_passed_in(encoded_workspac
         feature = int(app.data.features["feature"][0])
         app.push_screen(PairsScreen(app.data, feature))
         screen = await scored(app, pilot)
-        assert "No features are tagged" in shown(screen, "#pairs-notice").plain
-        assert screen.ranking is not None and not screen.ranking.scores.any()
+        notice = shown(screen, "#pairs-notice").plain
+        assert "Nothing is tagged or judged yet" in notice and "|salience|" in notice
+        assert screen.ranking is not None and screen.ranking.selection.by_salience_alone
+        assert "from salience" in screen.sub_title
         assert screen.by_feature  # tagged shading would be blank
         status = shown(screen, "#pairs-status").plain
         assert f"feature {feature}" in status and "strongest" not in status
@@ -156,13 +152,9 @@ async def test_leaving_while_scoring_cancels_it(
     started, stopped = threading.Event(), threading.Event()
     seen: dict[str, bool] = {}
 
-    def slow_scores(
-        self: FeatureExamples,
-        safe: list[int],
-        unsafe: list[int],
-        progress: Progress,
-        cancel: CancelToken,
-    ) -> np.ndarray:
+    def slow_scores(*args: object, **kwargs: object) -> np.ndarray:
+        progress, cancel = args[7], args[8]
+        assert callable(progress) and isinstance(cancel, CancelToken)
         progress("scoring pairs", 1, 4)
         started.set()
         for _ in range(1000):  # a bound, not a timing: returns as soon as it is cancelled
@@ -172,9 +164,9 @@ async def test_leaving_while_scoring_cancels_it(
         seen["cancelled"] = cancel.cancelled
         stopped.set()
         cancel.check("scoring pairs")
-        return np.zeros(self.store.n_docs)
+        return np.zeros((int(args[4]), len(args[5])))  # type: ignore[arg-type]
 
-    monkeypatch.setattr(FeatureExamples, "doc_scores", slow_scores)
+    monkeypatch.setattr(stage_module, "doc_feature_means", slow_scores)
     app = SaferApp(encoded_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -203,7 +195,7 @@ async def test_a_failure_while_scoring_is_a_message_not_a_crash(
     def broken(*args: object) -> np.ndarray:
         raise StoreError("The codes file is truncated.", "Run `safer encode --force`.")
 
-    monkeypatch.setattr(FeatureExamples, "doc_scores", broken)
+    monkeypatch.setattr(stage_module, "doc_feature_means", broken)
     app = SaferApp(encoded_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()

@@ -11,11 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from safer_engine.analysis.feature_index import quantile_samples
-from safer_engine.analysis.pair_scores import SCORING_TASK, feature_weights, response_scores
+from safer_engine.analysis.pair_scores import feature_weights
 from safer_engine.codes.reader import CodesReader
-from safer_engine.progress import CancelToken, Progress, no_progress
-from safer_engine.service.text import DocumentText, Span
 from safer_engine.store.reader import StoreReader
+from safer_engine.store.text import MARKERS, DocumentText, Span
 
 # Side code of a document = 1 if it is chosen in some pair + 2 if it is rejected in some pair.
 SIDES = ("none", "chosen", "rejected", "both")
@@ -43,6 +42,26 @@ class Example:
     doc: int
     token: int
     """The drawn token's row in the store."""
+
+    @property
+    def pieces(self) -> list[str]:
+        """The window's text in stretches, markers left out: each token's text and the text
+        between tokens (the judge's prompt reads these; `safer_engine.judge.rubric.Context`)."""
+        return [span.text for span in self._text_spans]
+
+    @property
+    def in_response(self) -> list[bool]:
+        """Whether each of `pieces` is in the response."""
+        return [span.part in ("response", "special") for span in self._text_spans]
+
+    @property
+    def focus(self) -> int:
+        """The index in `pieces` of the drawn token (-1 if the window lacks it)."""
+        return next((i for i, span in enumerate(self._text_spans) if span.focus), -1)
+
+    @property
+    def _text_spans(self) -> list[Span]:
+        return [span for span in self.spans if span.part not in MARKERS]
 
 
 class FeatureExamples:
@@ -142,30 +161,6 @@ class FeatureExamples:
             values = np.where(hits, val, 0).max(axis=1)
             out[self.token_rows[first:last] - lo] = values
         return out
-
-    def doc_scores(
-        self,
-        safe: list[int],
-        unsafe: list[int],
-        progress: Progress = no_progress,
-        cancel: CancelToken | None = None,
-    ) -> np.ndarray:
-        """S(r) of every document from the tagged features (a pass over all codes)."""
-        s = self.store
-        if not safe and not unsafe:  # every S(r) is 0: skip the pass
-            progress(SCORING_TASK, 1, 1)
-            return np.zeros(s.n_docs)
-        weights = feature_weights(self.n_latents, safe, unsafe)
-        return response_scores(
-            self.idx,
-            self.val,
-            np.asarray(s.row_doc),
-            np.asarray(s.selected),
-            s.n_docs,
-            weights,
-            progress,
-            cancel,
-        )
 
     def pair_id(self, pair: int) -> str:
         """The pair's id in the canonical data (a hash of its three texts)."""

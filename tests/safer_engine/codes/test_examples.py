@@ -17,7 +17,7 @@ def test_examples_carry_the_features_activation_on_each_token(encoded_workspace:
     import h5py
     import numpy as np
 
-    from safer_engine.service.examples import FeatureExamples
+    from safer_engine.codes.examples import FeatureExamples
 
     workspace = Workspace.open(encoded_workspace)
     sae = workspace.sae_dir(sae_id(encoded_workspace))
@@ -42,7 +42,7 @@ def test_examples_carry_the_features_activation_on_each_token(encoded_workspace:
 def test_side_codes_mark_chosen_rejected_both_and_unpaired() -> None:
     import numpy as np
 
-    from safer_engine.service.examples import SIDES, side_codes
+    from safer_engine.codes.examples import SIDES, side_codes
 
     # pairs (0 > 1), (0 > 2), (2 > 1); doc 3 is in no pair
     codes = side_codes(np.array([0, 0, 2]), np.array([1, 2, 1]), 4)
@@ -50,7 +50,7 @@ def test_side_codes_mark_chosen_rejected_both_and_unpaired() -> None:
 
 
 def test_sides_agree_with_the_pairs_on_the_workspace(encoded_workspace: Path) -> None:
-    from safer_engine.service.examples import FeatureExamples
+    from safer_engine.codes.examples import FeatureExamples
 
     workspace = Workspace.open(encoded_workspace)
     examples = FeatureExamples(workspace.store_path, workspace.sae_dir(sae_id(encoded_workspace)))
@@ -70,36 +70,14 @@ def test_sides_agree_with_the_pairs_on_the_workspace(encoded_workspace: Path) ->
         examples.close()
 
 
-def test_pair_scores_text_and_ids_for_the_pairs_screen(encoded_workspace: Path) -> None:
-    import numpy as np
-
-    from safer_engine.analysis.pair_scores import feature_weights, response_scores
-    from safer_engine.progress import CancelToken, no_progress
-    from safer_engine.service.examples import FeatureExamples
-    from safer_engine.service.pairs import rank_pairs
-    from safer_engine.service.text import plain_text
+def test_pair_ids_and_texts_for_the_pairs_screen(encoded_workspace: Path) -> None:
+    from safer_engine.codes.examples import FeatureExamples
+    from safer_engine.store.text import plain_text
 
     workspace = Workspace.open(encoded_workspace)
     examples = FeatureExamples(workspace.store_path, workspace.sae_dir(sae_id(encoded_workspace)))
     try:
         store = examples.store
-        seen: list[tuple[int, int | None]] = []
-        doc = examples.doc_scores([1], [2], lambda task, done, total: seen.append((done, total)))
-        weights = feature_weights(examples.n_latents, [1], [2])
-        assert np.allclose(
-            doc,
-            response_scores(
-                examples.idx, examples.val, store.row_doc, store.selected, store.n_docs, weights
-            ),
-        )
-        assert seen[-1][0] == seen[-1][1] == store.row_doc.shape[0]
-        ranking = rank_pairs(examples, [1], [2], no_progress, CancelToken())
-        assert np.allclose(ranking.scores, doc[store.chosen_doc] - doc[store.rejected_doc])
-        # nothing tagged: every score is 0, without a pass over the codes
-        seen.clear()
-        untagged = rank_pairs(examples, [], [], lambda t, d, n: seen.append((d, n)), CancelToken())
-        assert not untagged.scores.any()
-        assert seen == [(1, 1)]
         assert [examples.pair_id(p) for p in range(store.n_pairs)] == store.pair_ids()
         first = int(store.chosen_doc[0])
         prompt = plain_text(examples.prompt(first))

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from safer_engine.service.text import CUT, START, STOP, DocumentText, Span, plain_text
 from safer_engine.store.reader import StoreReader
+from safer_engine.store.text import CUT, START, STOP, DocumentText, Span, plain_text
 from safer_engine.store.writer import StoreTables, StoreTexts, save_shard, write_store
 
 PROMPT = "Hello there. My boyfriend is\ncheating on me."

@@ -1,0 +1,172 @@
+"""`safer retrain`, `safer experiment` and `safer runs`: retraining on edited data and
+comparing the runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from safer_engine.demo import DemoComparison
+
+from safer_engine.cli.app import app, err, out
+from safer_engine.cli.options import WorkspaceOption, config_options
+from safer_engine.cli.progress import rich_progress
+from safer_engine.cli.scores import SALIENCE_ONLY
+from safer_engine.config import ExperimentConfig, RecipeConfig, SelectionConfig
+from safer_engine.errors import EditError
+from safer_engine.train.evaluate import EvalReport
+from safer_engine.workspace import Workspace
+
+SLICE_COLUMNS = ("safety", "general", "all")
+
+
+@app.command()
+@config_options(RecipeConfig, name="recipe")
+def retrain(
+    recipe: RecipeConfig,
+    plan: Annotated[
+        str | None, typer.Argument(help="A plan id (with --workspace) or its path.")
+    ] = None,
+    workspace: Annotated[Path | None, typer.Option(help="Workspace folder.")] = None,
+    clean: Annotated[
+        bool, typer.Option("--clean", help="Train the clean run (no plan) instead.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the head's training.")] = 0,
+) -> None:
+    """Retrain the reward model (fast recipe) on the edited train split, test on clean pairs."""
+    from safer_engine.edits.stage import find_plan
+    from safer_engine.retrain.run import retrain as run_retrain
+
+    if clean == (plan is not None):
+        raise EditError("Give a PLAN or --clean (one of the two).", "See `safer retrain --help`.")
+    if plan is None:
+        if workspace is None:
+            raise EditError("--clean needs --workspace DIR.")
+        ws, found = Workspace.open(workspace), None
+    else:
+        ws, found = find_plan(plan, workspace)
+    with rich_progress(err, "Retrain") as progress:
+        result = run_retrain(ws, found, recipe, seed, progress=progress)
+    verb = "reused" if result.reused else "trained"
+    out.print(f"[green]Run {result.run.run_id} {verb}[/]")
+    show_report(out, result.report)
+
+
+@app.command()
+@config_options(SelectionConfig, name="selection")
+@config_options(RecipeConfig, name="recipe")
+@config_options(ExperimentConfig)
+def experiment(
+    config: ExperimentConfig,
+    recipe: RecipeConfig,
+    selection: SelectionConfig,
+    workspace: WorkspaceOption,
+) -> None:
+    """SAFER poisoning and denoising against random edits at several ratios and seeds;
+    finished runs are reused. Writes experiments/<id>/report.md and report.png."""
+    from safer_engine.experiment.grid import run_experiment
+
+    ws = Workspace.open(workspace)
+    with rich_progress(err, "Experiment") as progress:
+        result = run_experiment(ws, config, recipe, selection, progress)
+    show_summary(out, pl.read_parquet(result.report.with_name("summary.parquet")))
+    out.print(
+        f"[green]Report[/] {result.report} and {result.report.with_name('report.png')} "
+        f"({result.runs} runs, {result.trained} trained now, {result.seconds:.0f} s)"
+    )
+
+
+@app.command()
+def runs(workspace: WorkspaceOption) -> None:
+    """The workspace's runs: the analysed reward model and every retrain, with accuracy."""
+    from safer_engine.workspace.runs import list_runs
+
+    found = list_runs(Workspace.open(workspace))
+    if not found:
+        out.print("No runs yet: train the reward model with `safer train-rm` or `safer demo`.")
+        return
+    table = Table()
+    for name in ("run", "status", "plan", "safety", "general", "all"):
+        table.add_column(name, justify="right" if name in ("safety", "general", "all") else "left")
+    for run in found:
+        accuracy = run.info.get("accuracy", {})
+        cells = [
+            f"{accuracy[k]:.3f}" if k in accuracy else "" for k in ("safety", "general", "all")
+        ]
+        status = run.status if not run.error else f"{run.status}: {run.error}"
+        table.add_row(run.run_id, status, run.plan or "", *cells)
+    out.print(table)
+
+
+def show_summary(console: Console, summary: pl.DataFrame) -> None:
+    """The experiment's table per slice: accuracy and the change against clean."""
+    from safer_engine.experiment.report import METHOD_LABELS, slice_order
+
+    for name in slice_order(summary):
+        part = summary.filter(pl.col("slice") == name)
+        table = Table(title=f"{name} ({part['pairs'][0]:,} test pairs)", title_justify="left")
+        for column in ("method", "ratio", "accuracy", "change vs clean (95% CI)", "edited"):
+            table.add_column(column, justify="left" if column == "method" else "right")
+        for row in part.iter_rows(named=True):
+            clean = row["method"] == "clean"
+            change = (
+                ""
+                if clean
+                else f"{row['change']:+.3f} ({row['change_low']:+.3f} to {row['change_high']:+.3f})"
+            )
+            table.add_row(
+                METHOD_LABELS[row["method"]],
+                "" if clean else f"{row['ratio']:g}%",
+                f"{row['accuracy']:.3f}",
+                change,
+                f"{row['edited']:.0f}",
+            )
+        console.print(table)
+
+
+def show_comparison(console: Console, comparison: DemoComparison) -> None:
+    """Clean, SAFER-poisoned and randomly flipped runs side by side, per slice."""
+    selection = comparison.selection
+    console.print(
+        f"[bold]Poisoning {comparison.ratio:g}% of the train pairs[/] ranked by "
+        f"{len(selection.features)} safety features from {selection.source}, against "
+        f"flipping as many at random (fast recipe, seed 0; test on the clean test pairs):"
+    )
+    if selection.by_salience_alone:
+        console.print(f"[yellow]{SALIENCE_ONLY}[/]")
+    slices = [s.name for s in next(iter(comparison.runs.values())).report.slices]
+    slices.sort(key=lambda name: (name != "safety", name))
+    table = Table()
+    table.add_column("run")
+    for name in slices:
+        table.add_column(f"{name} accuracy (95% CI)", justify="right")
+    table.add_column("pairs flipped", justify="right")
+    for label, result in comparison.runs.items():
+        parts = {s.name: s for s in result.report.slices}
+        cells = [
+            f"{parts[n].accuracy:.3f} ({parts[n].ci_low:.3f}–{parts[n].ci_high:.3f})"
+            for n in slices
+        ]
+        flipped = sum(result.run.info.get("edited", {}).values())
+        table.add_row(label, *cells, f"{flipped:,}")
+    console.print(table)
+
+
+def show_report(console: Console, report: EvalReport) -> None:
+    table = Table(title="Accuracy on the clean test pairs", title_justify="left")
+    for name in ("slice", "pairs", "accuracy", "95% interval"):
+        table.add_column(name, justify="left" if name == "slice" else "right")
+    for part in [*report.slices, report.overall]:
+        table.add_row(
+            part.name,
+            f"{part.pairs:,}",
+            f"{part.accuracy:.3f}",
+            f"{part.ci_low:.3f}–{part.ci_high:.3f}",
+        )
+    console.print(table)

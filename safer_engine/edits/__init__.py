@@ -1,0 +1,1 @@
+"""Edits of the training data: plans (poison, denoise, baselines, manual), applying, exporting."""

@@ -1,0 +1,1 @@
+"""Experiments over many retraining runs: the edit grid and its report (table and plot)."""

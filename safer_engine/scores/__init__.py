@@ -1,0 +1,1 @@
+"""Safety features and pair scores: which features form P and N, and every pair's score."""

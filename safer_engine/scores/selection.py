@@ -1,0 +1,130 @@
+"""Selecting the safety features: which features form P (safe) and N (unsafe).
+
+One rule for the command line, the explorer and the edits. Eligible features come from human
+tags, judge scores at or above a threshold, or (with neither) salience alone; of the eligible,
+the top N by |salience| are kept. A feature a person tagged keeps its tag's side, even when
+the sign of its salience disagrees (that is flagged); every other feature goes by its sign:
+s > 0 (fires more on chosen responses) is safe, s < 0 unsafe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from safer_engine.config import SelectionConfig
+from safer_engine.files import write_text_atomic
+from safer_engine.labels import Label
+
+SIDES = ("safe", "unsafe")
+
+
+@dataclass(frozen=True)
+class SelectedFeature:
+    """One feature of P or N, with what put it there."""
+
+    feature: int
+    salience: float
+    side: str
+    """safe (in P) or unsafe (in N)."""
+    tag: str | None
+    """A person's tag, if any (it decides the side)."""
+    judge_score: int | None
+
+    @property
+    def disagrees(self) -> bool:
+        """Tagged one way while its salience leans the other."""
+        lean = "safe" if self.salience > 0 else "unsafe" if self.salience < 0 else None
+        return self.tag in SIDES and lean is not None and lean != self.tag
+
+
+@dataclass(frozen=True)
+class Selection:
+    """P and N, the source they came from and the rule that chose them."""
+
+    source: str
+    """tags, judge or salience: what made the features eligible."""
+    config: dict[str, Any]
+    features: tuple[SelectedFeature, ...]
+
+    @property
+    def safe(self) -> list[int]:
+        return [f.feature for f in self.features if f.side == "safe"]
+
+    @property
+    def unsafe(self) -> list[int]:
+        return [f.feature for f in self.features if f.side == "unsafe"]
+
+    @property
+    def signs(self) -> np.ndarray:
+        """+1 for each safe and −1 for each unsafe feature, in `features` order."""
+        return np.array([1.0 if f.side == "safe" else -1.0 for f in self.features])
+
+    @property
+    def by_salience_alone(self) -> bool:
+        """No person or judge said these features are about safety."""
+        return self.source == "salience"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "config": self.config,
+            "features": [{**asdict(f), "disagrees": f.disagrees} for f in self.features],
+        }
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes exactly when the source, the rule or any feature's side or data change."""
+        payload = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+    def save(self, path: Path) -> None:
+        write_text_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> Selection:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        features = tuple(
+            SelectedFeature(**{k: v for k, v in f.items() if k != "disagrees"})
+            for f in data["features"]
+        )
+        return cls(data["source"], data["config"], features)
+
+
+def select_features(
+    salience: pl.DataFrame,
+    labels: dict[int, Label],
+    judge_scores: dict[int, int],
+    config: SelectionConfig,
+) -> Selection:
+    """P and N from the salience table (`feature`, `salience`), the current labels and the
+    judge's scores (feature → 1–5; failures left out)."""
+    tags = {f: label.human_tag for f, label in labels.items() if label.human_tag}
+    tagged = {f for f, tag in tags.items() if tag in SIDES}
+    judged = {f for f, score in judge_scores.items() if score >= config.judge_threshold} - {
+        f for f, tag in tags.items() if tag == "irrelevant"
+    }
+    source = config.select
+    if source == "auto":
+        source = "tags" if tagged else "judge" if judged else "salience"
+    s = dict(zip(salience["feature"].to_list(), salience["salience"].to_list(), strict=True))
+    eligible = {
+        "tags": tagged,
+        "judge": tagged | judged,
+        "salience": {f for f, value in s.items() if value != 0},
+    }[source]
+    ranked = sorted((f for f in eligible if f in s), key=lambda f: (-abs(s[f]), f))
+    chosen = []
+    for feature in ranked[: config.top]:
+        side = tags.get(feature) if feature in tagged else "safe" if s[feature] > 0 else "unsafe"
+        if side in SIDES and (feature in tagged or s[feature] != 0):
+            tag = tags.get(feature)
+            score = judge_scores.get(feature)
+            chosen.append(SelectedFeature(feature, float(s[feature]), str(side), tag, score))
+    return Selection(source, config.to_dict(), tuple(chosen))
