@@ -31,11 +31,14 @@ class Column:
     """Sort by absolute value: strong negative salience matters as much as positive."""
     descending: bool = True
     """The direction a first sort by this column uses."""
-    wide: bool = False
-    """Shown only on terminals of at least `WIDE` columns."""
+    min_width: int = 0
+    """Shown only on terminals at least this wide (`WIDE`, `WIDER`)."""
+    optional: bool = False
+    """Older feature tables lack it; then it is not shown."""
 
 
 WIDE = 100
+WIDER = 120
 SALIENCE = Column("salience", 8, "salience", by_magnitude=True)
 WORD_COLUMN = Column("lift", 6, "lift")
 COLUMNS = (
@@ -44,21 +47,43 @@ COLUMNS = (
     SALIENCE,
     Column("chosen", 6, "fire_rate_chosen"),
     Column("rejected", 8, "fire_rate_rejected"),
-    Column("mean Δ", 7, "mean_act_diff", by_magnitude=True, wide=True),
-    Column("rate Δ", 7, "firing_rate_diff", by_magnitude=True, wide=True),
+    Column("all ch", 6, "fire_rate_chosen_all", min_width=WIDER, optional=True),
+    Column("all rej", 7, "fire_rate_rejected_all", min_width=WIDER, optional=True),
+    Column("mean Δ", 7, "mean_act_diff", by_magnitude=True, min_width=WIDE),
+    Column("rate Δ", 7, "firing_rate_diff", by_magnitude=True, min_width=WIDE),
     Column("density", 7, "density"),
     Column("max", 6, "max_act"),
     Column("tag", 10, "tag", descending=False),
     Column("note", 0, "note", descending=False),
 )
 NUMERIC = tuple(c.source for c in COLUMNS if c.source not in ("tag", "note", "lift"))
+ZERO = frozenset("+-0.")
+
+
+def sign_of(text: str) -> str:
+    """'positive', 'negative' or 'zero' for a signed figure as printed: +0.000 is zero."""
+    if set(text) <= ZERO:
+        return "zero"
+    return "positive" if text.startswith("+") else "negative"
 
 
 class FeatureView:
     """The feature table with the explorer's labels, and the rows currently shown."""
 
-    def __init__(self, table: pl.DataFrame, labels: dict[int, Label]) -> None:
-        self.values = {name: table[name].to_numpy() for name in NUMERIC}
+    def __init__(
+        self, table: pl.DataFrame, labels: dict[int, Label], all_tokens: bool = True
+    ) -> None:
+        """`all_tokens`: show the all-token firing rates (when the table has them and they
+        differ from the selected ones)."""
+        self.missing = {
+            c.source
+            for c in COLUMNS
+            if c.optional and (c.source not in table.columns or not all_tokens)
+        }
+        self.values = {
+            name: table[name].to_numpy() if name in table.columns else np.zeros(table.height)
+            for name in NUMERIC
+        }
         self.features = self.values["feature"].astype(np.int64)
         self.row_of = np.full(int(self.features.max(initial=-1)) + 1, -1, dtype=np.int64)
         self.row_of[self.features] = np.arange(len(self.features))
@@ -115,10 +140,16 @@ class FeatureView:
         else:
             self.update()
 
-    def columns(self, wide: bool) -> list[Column]:
-        """The columns to draw: the differences only on wide terminals, lift only while a
-        word search is shown."""
-        return [c for c in COLUMNS if (wide or not c.wide) and (c is not WORD_COLUMN or self.word)]
+    def columns(self, width: int) -> list[Column]:
+        """The columns to draw on a terminal this wide: the differences and the all-token
+        rates only on wide terminals, lift only while a word search is shown."""
+        return [
+            c
+            for c in COLUMNS
+            if width >= c.min_width
+            and c.source not in self.missing
+            and (c is not WORD_COLUMN or self.word)
+        ]
 
     def sort_by(self, column: Column, descending: bool | None = None) -> None:
         self.sort_column = column
@@ -222,6 +253,8 @@ class FeatureView:
             "salience": f"{value['salience']:+.3f}",
             "chosen": f"{value['fire_rate_chosen']:.3f}",
             "rejected": f"{value['fire_rate_rejected']:.3f}",
+            "all ch": f"{value['fire_rate_chosen_all']:.3f}",
+            "all rej": f"{value['fire_rate_rejected_all']:.3f}",
             "mean Δ": f"{value['mean_act_diff']:+.3f}",
             "rate Δ": f"{value['firing_rate_diff']:+.3f}",
             "density": f"{value['density']:.4f}",

@@ -25,12 +25,18 @@ from safer_engine.labels import Label, LabelStore
 from safer_engine.progress import CancelToken, Progress
 from safer_engine.scores.judged import judge_scores
 from safer_engine.scores.stage import compute_pair_scores, current_selection, score_pairs
+from safer_engine.service.coverage import Coverage
 from safer_engine.service.pairs import PairRanking, PairView, pair_view, ranking_from
+from safer_engine.service.text import Span
 from safer_engine.workspace import Workspace
 from safer_engine.workspace.stages import COMMANDS, ENCODE, EXTRACT, RM, SAE, SALIENCE
 
 T = TypeVar("T")
-__all__ = ["Example", "Explorer", "PairRanking", "PairView"]
+__all__ = ["OLD_TEXT", "Example", "Explorer", "PairRanking", "PairView"]
+OLD_TEXT = (
+    "Text re-joined from the model's tokens (this store predates the data's own text): "
+    "`safer extract --force` and the stages after it show the original."
+)
 
 
 def user_errors(method: Callable[..., T]) -> Callable[..., T]:
@@ -68,6 +74,10 @@ class Explorer:
         self.features = features
         self._labels = labels
         self.read_only = read_only
+        extract = workspace.stage(EXTRACT)
+        policy = str(extract.config.get("policy", "")) if extract else ""
+        self.coverage = Coverage.of(features, policy)
+        """Which tokens the feature table's figures cover."""
         self._examples: FeatureExamples | None = None
         self._opening = threading.Lock()
 
@@ -166,9 +176,15 @@ class Explorer:
         return pair_view(self.reader(), pair)
 
     @user_errors
-    def shading(self, doc: int, safe: list[int], unsafe: list[int]) -> list[tuple[str, float]]:
-        """The response's pieces, each with Σ safe − Σ unsafe activations on its token."""
+    def shading(self, doc: int, safe: list[int], unsafe: list[int]) -> list[Span]:
+        """The whole response, each token's text with Σ safe − Σ unsafe activations on it."""
         return self.reader().response_shading(doc, safe, unsafe)
+
+    @user_errors
+    def original_text(self) -> bool:
+        """Whether the store holds the data's own texts; stores from before they were kept
+        show texts re-joined from the model's tokens (see `OLD_TEXT`)."""
+        return self.reader().original_text
 
     # -- lifetime --------------------------------------------------------------------------
 

@@ -52,6 +52,10 @@ HELP_KEYS = [
     ("", ""),
     ("tags", "what the feature is about: safe = safe"),
     ("", "behaviour (e.g. refusals), unsafe = harm"),
+    ("stats", "salience, chosen and rejected (firing rates)"),
+    ("", "cover the selected tokens (sentence ends by"),
+    ("", "default, as the status line says); all ch,"),
+    ("", "all rej (120+ columns): rates on all tokens"),
 ]
 
 
@@ -121,7 +125,7 @@ class FeaturesScreen(Screen[None]):
     def __init__(self, data: Explorer) -> None:
         super().__init__()
         self.data = data
-        self.view = FeatureView(data.features, data.labels())
+        self.view = FeatureView(data.features, data.labels(), data.coverage.has_all)
         self.seen_change = data.last_label_change()
         self.word_cancel = CancelToken()
 
@@ -160,6 +164,9 @@ class FeaturesScreen(Screen[None]):
             status.append(f" · {len(view.marked)} marked")
         if self.data.read_only:
             status.append(" · labels read-only", style="red")
+        # Last: cut first on a narrow terminal, where the sort and filter matter more.
+        if self.data.coverage.known:
+            status.append(f" · stats on {self.data.coverage.selected_text()}", style="dim")
         # One line of fixed height: no layout pass, so the table's frame is the only one.
         self.query_one("#features-status", Static).update(status, layout=False)
 

@@ -16,7 +16,9 @@ from textual.widgets import Footer, Header, Sparkline, Static
 
 from safer_engine.errors import SaferError
 from safer_engine.labels import Label
-from safer_engine.service.explorer import Example, Explorer
+from safer_engine.service.coverage import Coverage
+from safer_engine.service.explorer import OLD_TEXT, Example, Explorer
+from safer_engine.service.text import Span
 from safer_tui.errors import show_error
 from safer_tui.screens.help import HelpScreen
 from safer_tui.widgets.example_lines import Chunk, ExampleLines
@@ -28,13 +30,19 @@ SIDE_STYLES = {
     "none": "dim",
 }
 BAR = Style(bold=True, color="cyan")
+MARK = Style(bold=True, color="yellow")  # … and ✂: text left out, or never read by the model
+UNSEEN = Style(dim=True, italic=True)
 SHADE = (255, 140, 0)  # activation colour, blended over the background by strength
 BASE = 30  # the background grey that shading blends from
 LABEL_WIDTH = 18  # "rejected top   6.5": side, quantile, activation
 HELP_KEYS = [  # descriptions fit the help box: 46 columns
     ("", "examples: top = strongest activations; p90,"),
     ("", "p50, p10 = drawn around those percentiles;"),
-    ("", "the prompt is dim, ▍ marks where it ends"),
+    ("", "the prompt is dim, ▍ marks where it ends,"),
+    ("", "… marks text left out, ✂ where the model's"),
+    ("", "input ended (text after it was never read)"),
+    ("", "sums, firing: over the selected tokens (as"),
+    ("", "salience) and over all tokens (as examples)"),
     ("[ / ]", "previous / next feature (in the list's order)"),
     ("j / k", "scroll the examples"),
     ("t u i m", "tag safe / unsafe / irrelevant / unsure"),
@@ -58,19 +66,33 @@ def example_label(example: Example) -> Chunk:
     return label, Style.parse(SIDE_STYLES.get(example.side, ""))
 
 
+def newlines(text: str) -> str:
+    """Line breaks as a visible ⏎ (an example is one paragraph), with room to wrap after."""
+    return text.replace("\n", "⏎") + (" " if text.endswith("\n") else "")
+
+
+def span_chunk(span: Span, peak: float) -> Chunk:
+    """One span as the examples draw it: markers in their colours, the prompt dim, text the
+    model never read dim and italic, each token on a background as strong as its value."""
+    if span.part == "start":
+        return " ▍", BAR  # where the prompt ends and the response starts
+    if span.part == "stop":
+        return " ✂", MARK
+    if span.part == "cut":
+        return span.text, MARK
+    if span.part == "unseen":
+        return newlines(span.text), UNSEEN
+    style = Style(dim=span.part == "prompt", bold=span.focus, underline=span.focus)
+    if span.token:
+        strength = min(1.0, abs(span.value) / peak) if peak > 0 else 0.0
+        style += shade_style(SHADE, strength)
+    return newlines(span.text), style
+
+
 def shaded(example: Example, peak: float) -> list[Chunk]:
-    """The example's tokens, each on a background as strong as its activation; the prompt
-    dimmed and a bar where the response starts."""
-    chunks: list[Chunk] = []
-    for i, (piece, value, in_response) in enumerate(
-        zip(example.pieces, example.activations, example.in_response, strict=True)
-    ):
-        if in_response and i > 0 and not example.in_response[i - 1]:
-            chunks.append(("▍", BAR))  # where the prompt ends and the response starts
-        strength = min(1.0, value / peak) if peak > 0 else 0.0
-        style = Style(dim=not in_response, bold=i == example.focus, underline=i == example.focus)
-        chunks.append((piece.replace("\n", "⏎"), style + shade_style(SHADE, strength)))
-    return chunks
+    """The example's text, each token on a background as strong as its activation; the
+    prompt dimmed and a bar where the response starts."""
+    return [span_chunk(span, peak) for span in example.spans]
 
 
 def example_rows(examples: list[Example]) -> list[tuple[Chunk, list[Chunk]]]:
@@ -79,21 +101,69 @@ def example_rows(examples: list[Example]) -> list[tuple[Chunk, list[Chunk]]]:
     return [(example_label(e), shaded(e, peak)) for e in examples]
 
 
-def stats_text(feature: int, row: dict[str, Any], label: Label | None, where: str) -> Text:
+def compact(value: float) -> str:
+    """A sum in at most 7 characters: 20.0, 12345, 1.23M."""
+    if abs(value) < 1e4:
+        return f"{value:.1f}"
+    return f"{value:,.0f}" if abs(value) < 1e6 else f"{value / 1e6:.2f}M"
+
+
+def rate(value: float) -> str:
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+FIGURES = tuple(
+    f"{kind}_{side}" for kind in ("sum", "fire_rate", "mean_act") for side in ("chosen", "rejected")
+)
+
+
+def figures_table(row: dict[str, Any], coverage: Coverage) -> list[str]:
+    """The chosen / rejected figures as aligned lines: a header, the selected tokens (what
+    salience uses) and, where they differ, every stored token (what examples come from)."""
+    kinds = [("", coverage.selected_text())]
+    if coverage.has_all and all(f"{name}_all" in row for name in FIGURES):
+        kinds.append(("_all", coverage.every_text()))
+    cells = [["chosen / rejected", "sums", "firing", "mean act"]]
+    for suffix, label in kinds:
+        cells.append(
+            [
+                label,
+                f"{compact(row['sum_chosen' + suffix])} / {compact(row['sum_rejected' + suffix])}",
+                f"{rate(row['fire_rate_chosen' + suffix])} / "
+                f"{rate(row['fire_rate_rejected' + suffix])}",
+                f"{rate(row['mean_act_chosen' + suffix])} / "
+                f"{rate(row['mean_act_rejected' + suffix])}",
+            ]
+        )
+    widths = [max(len(line[i]) for line in cells) for i in range(4)]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in cells
+    ]
+
+
+def stats_text(
+    feature: int,
+    row: dict[str, Any],
+    label: Label | None,
+    where: str,
+    coverage: Coverage,
+) -> Text:
     """Statistics, tag and the whole note; built as Text so a note's brackets are never read
-    as markup."""
+    as markup. Every line fits 78 columns, so the height is the same on every page."""
     tag = (label.tag or "untagged") if label else "untagged"
+    header, *figures = figures_table(row, coverage)
     text = Text.assemble(
         (f"Feature {feature}", "bold"),
         f" ({where})",
         f"  salience {row['salience']:+.3f}  tag ",
         (tag, "bold"),
         "\n",
-        f"sums chosen {row['sum_chosen']:.1f} / rejected {row['sum_rejected']:.1f} · "
-        f"mean act {row['mean_act_chosen']:.3f} / {row['mean_act_rejected']:.3f} · "
-        f"firing {row['fire_rate_chosen']:.3f} / {row['fire_rate_rejected']:.3f} · "
-        f"density {row['density']:.4f} · max {row['max_act']:.1f}",
+        (header, "dim"),
     )
+    for line in figures:
+        text.append("\n" + line)
+    text.append(f"\ndensity {row['density']:.4f} · max {row['max_act']:.1f} (every token)")
     if label and label.note:
         text.append("\nnote: ", style="bold")
         text.append(label.note)
@@ -144,7 +214,8 @@ class FeatureScreen(Screen[None]):
         feature = self.feature
         row = self.data.feature_row(feature)
         label = self.data.labels().get(feature)
-        stats = stats_text(feature, row, label, f"{self.position + 1:,} of {len(self.order):,}")
+        where = f"{self.position + 1:,} of {len(self.order):,}"
+        stats = stats_text(feature, row, label, where, self.data.coverage)
         self.read_examples(feature, stats, bool(label and label.note))
 
     @work(thread=True, exclusive=True, group="feature-examples")
@@ -155,6 +226,9 @@ class FeatureScreen(Screen[None]):
         thread for the interpreter and delay the examples."""
         try:
             found, histogram = self.data.examples(feature)
+            if not self.data.original_text():
+                stats = stats.copy()
+                stats.append("\n" + OLD_TEXT, style="yellow")
         except SaferError as exc:
             self.app.call_from_thread(self.cannot_read, stats, noted, exc)
             return
@@ -172,7 +246,7 @@ class FeatureScreen(Screen[None]):
         )
 
     def show_stats(self, stats: Text, noted: bool) -> None:
-        # Without a note the statistics are always two lines: skip the layout pass.
+        # Without a note the statistics have the same lines on every page: skip the layout.
         self.query_one("#feature-stats", Static).update(stats, layout=noted or self.noted)
         self.noted = noted
 

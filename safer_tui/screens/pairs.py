@@ -24,10 +24,11 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from safer_engine.errors import Cancelled, SaferError
 from safer_engine.progress import CancelToken, Progress
-from safer_engine.service.explorer import Explorer
+from safer_engine.service.explorer import OLD_TEXT, Explorer
 from safer_engine.service.pairs import PairRanking, PairView
+from safer_engine.service.text import Span
 from safer_tui.errors import error_text, show_error
-from safer_tui.screens.feature_page import SHADE, shade_style
+from safer_tui.screens.feature_page import BAR, MARK, SHADE, UNSEEN, shade_style
 from safer_tui.screens.help import HelpScreen
 from safer_tui.widgets.progress_line import ProgressLine, reporter
 
@@ -49,6 +50,11 @@ HELP_KEYS = [  # descriptions fit the help box: 46 columns
     ("", "picked in the list, else the pair's strongest"),
     ("g", "open the pair's strongest feature"),
     ("o", "whole prompt / its first lines"),
+    ("J / K", "scroll both responses down / up"),
+    ("✂", "the model read nothing before (prompt) or"),
+    ("", "after (response) this mark: a prompt keeps"),
+    ("", "its last tokens, a response is cut at the"),
+    ("", "model's max_length; unread text is dim"),
     ("Esc", "back (stops scoring)"),
     ("F1 / ?", "this help"),
     ("", ""),
@@ -60,29 +66,56 @@ HELP_KEYS = [  # descriptions fit the help box: 46 columns
 ]
 
 
-def shade(pieces: list[tuple[str, float]], peak: float, by_feature: bool) -> Text:
-    """Tokens on a background as strong as their value: one feature's activation in the
-    Feature screen's colour, or the tagged sum in green (safe) / red (unsafe)."""
+def shade(spans: list[Span], peak: float, by_feature: bool) -> Text:
+    """The response with its tokens on a background as strong as their value: one feature's
+    activation in the Feature screen's colour, or the tagged sum in green (safe) / red
+    (unsafe). What the model never read follows ✂, dim and unshaded."""
     text = Text()
-    for piece, value in pieces:
-        strength = min(1.0, abs(value) / peak) if peak > 0 else 0.0
-        rgb = SHADE if by_feature else SAFE_RGB if value > 0 else UNSAFE_RGB
-        text.append(piece.replace("\n", "⏎\n"), style=shade_style(rgb, strength))
+    for span in spans:
+        if span.part == "stop":  # exactly where the model stopped: the text is unchanged
+            text.append(span.text, style=MARK)
+            continue
+        if span.part == "unseen":
+            text.append(span.text, style=UNSEEN)
+            continue
+        style = Style()
+        if span.token:
+            strength = min(1.0, abs(span.value) / peak) if peak > 0 else 0.0
+            rgb = SHADE if by_feature else SAFE_RGB if span.value > 0 else UNSAFE_RGB
+            style = shade_style(rgb, strength)
+            if span.text.isspace():  # a newline token: show where its shading goes
+                text.append("⏎", style=style)
+        text.append(span.text, style=style)
+    return text
+
+
+def prompt_text(spans: list[Span], expanded: bool) -> Text:
+    """The prompt in italics, the part the model never read dim before ✂; its line breaks
+    as ⏎ while it is cut to a few lines, real ones when it is shown whole."""
+    text = Text.assemble(("prompt ", "bold"))
+    for span in spans:
+        if span.part == "stop":
+            text.append(span.text, style=MARK)
+        elif span.part in ("cut", "start"):
+            text.append(span.text, style=BAR)
+        else:
+            body = span.text if expanded else span.text.replace("\n", "⏎ ")
+            text.append(body, style=UNSEEN if span.part == "unseen" else Style(italic=True))
     return text
 
 
 class PromptView(Static):
     """The pair's prompt: its first lines with an ellipsis where it is cut, or all of it."""
 
-    prompt = ""
+    spans: list[Span] = []
     expanded = False
 
-    def show(self, prompt: str, expanded: bool) -> None:
-        self.prompt, self.expanded = prompt, expanded
+    def show(self, spans: list[Span], expanded: bool) -> None:
+        self.spans, self.expanded = spans, expanded
         self.refresh(layout=True)
 
     def render(self) -> RenderableType:
-        text = Text.assemble(("prompt ", "bold"), (self.prompt.replace("\n", "⏎ "), "italic"))
+        text = prompt_text(self.spans, self.expanded)
         width = self.size.width
         if self.expanded or width <= 1:
             return text
@@ -104,6 +137,8 @@ class PairsScreen(Screen[None]):
         Binding("h", "toggle_shading", "Shading"),
         Binding("g", "strongest", "Strongest"),
         Binding("o", "toggle_prompt", "Prompt"),
+        Binding("J", "scroll_sides(1)", "Scroll", show=False),
+        Binding("K", "scroll_sides(-1)", "Scroll up", show=False),
         Binding("f1,question_mark", "help", "Help"),
     ]
 
@@ -132,6 +167,7 @@ class PairsScreen(Screen[None]):
         self.scored_at_change = -1
         self.pair: int | None = None
         self.strongest: list[tuple[int, float]] = []
+        self.original = True  # the store holds the data's own texts (else: a hint says so)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -244,9 +280,10 @@ class PairsScreen(Screen[None]):
         else:
             mode = f"feature {feature}" + (", pair's strongest" if self.feature is None else "")
         count = f"{len(self.ranking.scores):,} pairs" if self.ranking else doing
-        self.query_one("#pairs-status", Static).update(
-            Text.assemble(count, " · shading by ", (mode, "bold"), " · h switches")
-        )
+        status = Text.assemble(count, " · shading by ", (mode, "bold"), " · h switches")
+        if not self.original:
+            status.append("\n" + OLD_TEXT, style="yellow")
+        self.query_one("#pairs-status", Static).update(status)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value is not None:
@@ -263,6 +300,7 @@ class PairsScreen(Screen[None]):
         self.show_info(view)
         self.query_one(PromptView).show(view.prompt, self.prompt_expanded)
         self.shade_sides((view.chosen_doc, view.rejected_doc))
+        self.original = view.original
         self.show_status()
 
     def show_info(self, view: PairView) -> None:
@@ -297,9 +335,13 @@ class PairsScreen(Screen[None]):
         except SaferError as exc:
             show_error(self, exc)
             return
-        peak = max((abs(v) for side in sides for _, v in side), default=0.0)
-        for name, pieces in zip(("chosen", "rejected"), sides, strict=True):
-            self.query_one(f"#{name}-text", Static).update(shade(pieces, peak, self.by_feature))
+        peak = max((abs(s.value) for side in sides for s in side), default=0.0)
+        for name, spans in zip(("chosen", "rejected"), sides, strict=True):
+            self.query_one(f"#{name}-text", Static).update(shade(spans, peak, self.by_feature))
+            panel = self.query_one(f"#{name}-side", VerticalScroll)
+            unread = any(s.part == "stop" for s in spans)
+            panel.border_subtitle = "✂ the model read no further" if unread else ""
+            panel.scroll_home(animate=False)
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -318,7 +360,14 @@ class PairsScreen(Screen[None]):
         self.prompt_expanded = not self.prompt_expanded
         self.query_one("#pair-prompt-scroll").set_class(self.prompt_expanded, "expanded")
         prompt = self.query_one(PromptView)
-        prompt.show(prompt.prompt, self.prompt_expanded)
+        prompt.show(prompt.spans, self.prompt_expanded)
+
+    def action_scroll_sides(self, direction: int) -> None:
+        """Both responses, half a panel at a time: long responses go on past the screen."""
+        for name in ("chosen", "rejected"):
+            panel = self.query_one(f"#{name}-side", VerticalScroll)
+            step = max(1, panel.scrollable_content_region.height // 2)
+            panel.scroll_relative(y=direction * step, animate=False)
 
     def action_strongest(self) -> None:
         from safer_tui.screens.feature_page import FeatureScreen

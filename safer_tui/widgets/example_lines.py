@@ -8,6 +8,7 @@ widget's width into strips, and only the lines on screen are drawn.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from rich.cells import cell_len
@@ -18,6 +19,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 Chunk = tuple[str, Style]
+_SPACES = re.compile(r"(\s+)")
 
 
 class ExampleLines(ScrollView, can_focus=True):
@@ -84,20 +86,64 @@ class ExampleLines(ScrollView, can_focus=True):
         return Strip(segments).crop_extend(0, width, base)
 
 
+def _words(chunks: Iterable[Chunk]) -> list[tuple[list[Chunk], list[Chunk]]]:
+    """The chunks as words: (the whitespace before it, the word's styled parts). A word is
+    a run of non-space characters, and may span several chunks ("can", "'", "t")."""
+    words: list[tuple[list[Chunk], list[Chunk]]] = []
+    space: list[Chunk] = []
+    word: list[Chunk] = []
+    for text, style in chunks:
+        for part in _SPACES.split(text):
+            if not part:
+                continue
+            if part.isspace():
+                if word:
+                    words.append((space, word))
+                    space, word = [], []
+                space.append((part, style))
+            else:
+                word.append((part, style))
+    if word:
+        words.append((space, word))
+    return words
+
+
+def _cells(parts: list[Chunk]) -> int:
+    return sum(cell_len(text) for text, _ in parts)
+
+
 def wrap_chunks(chunks: Iterable[Chunk], width: int) -> list[list[Segment]]:
-    """Greedy wrapping at token boundaries; a token wider than a line is split."""
+    """Greedy word wrapping: lines break at spaces, only a word wider than a line is split,
+    and no line starts with a space (every line's text starts in the same column)."""
     lines: list[list[Segment]] = [[]]
     used = 0
-    for text, style in chunks:
-        size = cell_len(text)
-        if used and used + size > width:
+    for space, word in _words(chunks):
+        size = _cells(word)
+        if used and used + _cells(space) + size > width:
             lines.append([])
             used = 0
-        while size > width:  # only a token longer than a whole line gets here
-            lines[-1].append(Segment(text[:width], style))
-            lines.append([])
-            text, size = text[width:], cell_len(text[width:])
-        if text:
-            lines[-1].append(Segment(text, style))
-            used += size
+        if used:
+            lines[-1] += [Segment(text, style) for text, style in space]
+            used += _cells(space)
+        for text, style in word:
+            while used + cell_len(text) > width:  # only a word wider than a line gets here
+                cut = _fit(text, width - used)
+                if cut:
+                    lines[-1].append(Segment(text[:cut], style))
+                lines.append([])
+                used = 0
+                text = text[cut:]
+            if text:
+                lines[-1].append(Segment(text, style))
+                used += cell_len(text)
     return lines
+
+
+def _fit(text: str, cells: int) -> int:
+    """How many of text's characters fit in `cells` terminal cells."""
+    used = 0
+    for i, char in enumerate(text):
+        used += cell_len(char)
+        if used > cells:
+            return i
+    return len(text)

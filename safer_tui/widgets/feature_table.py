@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from safer_tui.feature_view import WIDE, Column, FeatureView
+from safer_tui.feature_view import Column, FeatureView, sign_of
 
 GUTTER = 2  # "● " on marked rows
 LEFT = ("tag", "note")  # text columns; numbers are right-aligned
@@ -115,7 +115,7 @@ class FeatureTable(ScrollView, can_focus=True):
         self.reset()
 
     def columns(self) -> list[Column]:
-        return self.view.columns(wide=self.size.width >= WIDE)
+        return self.view.columns(self.size.width)
 
     def widths(self) -> list[int]:
         """Each shown column's width; the note takes what is left."""
@@ -179,7 +179,9 @@ class FeatureTable(ScrollView, can_focus=True):
 
     def _cell_style(self, column: str, text: str) -> Style:
         if column == "salience":
-            sign = "positive" if text.startswith("+") else "negative"
+            sign = sign_of(text)
+            if sign == "zero":
+                return Style()  # neither lean: +0.000 is not green
             return self.get_component_rich_style(f"feature-table--{sign}", partial=True)
         if column == "tag" and text in TAG_CLASSES:
             return self.get_component_rich_style(TAG_CLASSES[text], partial=True)

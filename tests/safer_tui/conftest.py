@@ -32,6 +32,14 @@ def feature_table(n: int) -> pl.DataFrame:
             "fire_rate_rejected": [0.5 - s / 4 for s in salience],
             "density": [0.01 * ((i * 7) % n + 1) for i in range(n)],
             "max_act": [10.0 - i * 9 / n for i in range(n)],
+            # over every token, and how many tokens each kind of figure covers
+            "fire_rate_chosen_all": [0.3 + s / 8 for s in salience],
+            "fire_rate_rejected_all": [0.3 - s / 8 for s in salience],
+            "tokens_chosen": [2480.0] * n,
+            "tokens_rejected": [2471.0] * n,
+            "tokens_chosen_all": [30512.0] * n,
+            "tokens_rejected_all": [29488.0] * n,
+            "selection": ["sentence_end"] * n,
         }
     )
 

@@ -56,6 +56,8 @@ def test_pairs_screen(snap_compare, synthetic_workspace: Path, size: tuple[int, 
     async def tag_and_score(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("t", "u", "p")
         await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("j")  # the second pair: the model read neither response to its end
         pilot.app.clear_notifications()  # the tag toasts would cover the sides
         await pilot.pause()
 

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, ProgressBar, Static
 import safer_engine.scores.stage as stage_module
 from safer_engine.errors import StoreError
 from safer_engine.progress import CancelToken
+from safer_engine.service.text import Span, plain_text
 from safer_tui.app import SaferApp
 from safer_tui.screens.feature_list import FeaturesScreen
 from safer_tui.screens.pairs import PairsScreen, PromptView
@@ -89,8 +90,8 @@ async def test_pairs_ranked_by_tag_scores_side_by_side(encoded_workspace: Path) 
         assert screen.ranking.scores[pair] == pytest.approx(s_chosen - s_rejected)
         assert "score mostly from:" in shown(screen, "#pair-features").plain
         prompt = screen.query_one(PromptView)
-        assert prompt.prompt == examples.prompt_text(chosen) != ""
-        assert prompt.prompt.split()[-1] in prompt.render().plain  # type: ignore[union-attr]
+        assert plain_text(prompt.spans) == examples.store.doc_prompt(chosen) != ""
+        assert plain_text(prompt.spans).split()[-1] in prompt.render().plain  # type: ignore[union-attr]
         await pilot.press("g")
         await pilot.pause()
         assert isinstance(app.screen, FeatureScreen)
@@ -215,7 +216,7 @@ async def test_a_long_prompt_is_cut_with_an_ellipsis_until_o(encoded_workspace: 
         screen = await scored(app, pilot)
         prompt = screen.query_one(PromptView)
         long = " ".join(f"word{i}" for i in range(200))
-        prompt.show(long, expanded=False)
+        prompt.show([Span(long, "prompt")], expanded=False)
         await pilot.pause()
         cut = prompt.render()
         assert isinstance(cut, Text)
