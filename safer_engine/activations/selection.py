@@ -61,3 +61,26 @@ def select(policy: Policy, pieces: list[str]) -> list[int]:
     if policy == "last":
         return [len(pieces) - 1] if pieces else []
     return sentence_ends(pieces)
+
+
+def selected_flat(policy: Policy, delimiter: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """`select` over many responses at once: `delimiter` is bool over the tokens of every
+    response in turn (`lengths[i]` tokens of response i); returns which of them are selected,
+    the same shape."""
+    total = int(lengths.sum())
+    if policy == "all":
+        return np.ones(total, dtype=bool)
+    mask = np.zeros(total, dtype=bool)
+    ends = np.cumsum(lengths)
+    if policy == "last":
+        mask[ends[lengths > 0] - 1] = True
+        return mask
+    if total == 0:
+        return mask
+    starts = ends - lengths
+    response = np.repeat(np.arange(lengths.shape[0]), lengths)
+    column = np.arange(total) - starts[response]
+    grid = np.zeros((lengths.shape[0], int(lengths.max())), dtype=bool)
+    grid[response, column] = delimiter
+    chosen = sentence_end_mask(grid, np.zeros(lengths.shape[0], dtype=np.int64))
+    return chosen[response, column]

@@ -55,6 +55,8 @@ def extract_stage(
         if not damage:
             return None
     result = extract_store(workspace, config, progress, cancel)
+    if not result.is_main:
+        return result
     workspace.record(
         stage,
         layer=result.layer,

@@ -32,17 +32,22 @@ def extract(
     force: Annotated[bool, typer.Option("--force", help="Extract even if up to date.")] = False,
 ) -> None:
     """Run the reward model over every response and store layer activations (resumable)."""
+    from safer_engine.activations.extract import is_main_process
     from safer_engine.activations.stage import extract_stage
 
     ws = Workspace.open(workspace)
     with rich_progress(err, "Extracting") as progress:
         result = extract_stage(ws, config, progress, force=force)
+    if not is_main_process():
+        return  # under `accelerate launch` the main process assembles the store and reports
     if result is None:
         out.print(f"[green]Store up to date[/] at {ws.store_path} (--force re-extracts)")
         return
     if result.damage:
         out.print(f"[yellow]Replaced a damaged store:[/] {' '.join(result.damage)}")
     reused = f", {result.shards_reused} shard(s) reused" if result.shards_reused else ""
+    if result.processes > 1:
+        reused += f", {result.processes} processes"
     out.print(
         f"[green]Extracted[/] layer {result.layer}: {result.docs:,} texts, "
         f"{result.tokens:,} tokens, {result.rows:,} activation rows "

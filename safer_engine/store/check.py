@@ -8,7 +8,7 @@ import numpy as np
 
 from safer_engine.errors import StoreError
 from safer_engine.store.reader import StoreReader
-from safer_engine.store.schema import TEXT_DATASETS
+from safer_engine.store.schema import TEXT_DATASETS, VOCAB_BYTES, VOCAB_OFFSETS
 
 SCAN_ROWS = 65536
 SCAN_TOKENS = 1 << 22
@@ -83,8 +83,23 @@ def _check_pairs(r: StoreReader) -> list[str]:
     )
 
 
+def _check_vocab(r: StoreReader) -> list[str]:
+    """The vocabulary's offsets cut its bytes (schema 2; schema 1's strings need none)."""
+    if VOCAB_OFFSETS not in r.h5:
+        return []
+    offsets = r.h5[VOCAB_OFFSETS][()]
+    n_bytes = int(r.h5[VOCAB_BYTES].shape[0])
+    if offsets.size == 0 or offsets[0] != 0 or np.any(np.diff(offsets) < 0):
+        return ["vocab/offsets does not start at 0 and increase."]
+    if offsets[-1] != n_bytes:
+        return [f"vocab/offsets ends at byte {offsets[-1]}, but vocab/bytes has {n_bytes}."]
+    return []
+
+
 def _check_tokens(r: StoreReader) -> list[str]:
-    vocab = len(r.pieces)
+    if problems := _check_vocab(r):
+        return problems
+    vocab = r.vocab_size
     ids = np.asarray(r.token_ids)
     bad = np.flatnonzero((ids < 0) | (ids >= vocab))
     return (

@@ -6,6 +6,7 @@ imports only numpy and h5py.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,14 @@ from typing import Any
 import numpy as np
 
 from safer_engine.errors import StoreError
-from safer_engine.store.schema import SCHEMA_VERSION, TEXT_DATASETS, acts_group
+from safer_engine.store.schema import (
+    SCHEMA_VERSION,
+    TEXT_DATASETS,
+    VOCAB_BYTES,
+    VOCAB_OFFSETS,
+    VOCAB_STRINGS,
+    acts_group,
+)
 
 EPS = 1e-6
 
@@ -107,6 +115,10 @@ class StoreReader:
         self.row_doc = memmap_dataset(self.path, group["doc"])
         self.selected = memmap_dataset(self.path, group["selected"])
         self._pieces: list[str] | None = None
+        self._piece_bytes: list[bytes] | None = None
+        # the vocabulary: schema 2's bytes and offsets, or schema 1's strings
+        for name in (VOCAB_BYTES, VOCAB_OFFSETS) if VOCAB_STRINGS not in f else (VOCAB_STRINGS,):
+            _ = f[name]  # raises KeyError when missing
         self._load_texts()
 
     def _load_texts(self) -> None:
@@ -137,14 +149,36 @@ class StoreReader:
         return int(self.chosen_doc.shape[0])
 
     @property
+    def piece_bytes(self) -> list[bytes]:
+        """Every token id's piece, byte for byte as the model reads it (read on first use:
+        the vocabulary is large). Joining a text's pieces and decoding gives its text."""
+        if self._piece_bytes is None:
+            f = self._file
+            if VOCAB_OFFSETS in f:
+                data = f[VOCAB_BYTES][()].tobytes()
+                offsets = f[VOCAB_OFFSETS][()].tolist()
+                self._piece_bytes = [data[a:b] for a, b in itertools.pairwise(offsets)]
+            else:  # schema 1: UTF-8 strings
+                self._piece_bytes = [
+                    p if isinstance(p, bytes) else str(p).encode("utf-8")
+                    for p in f[VOCAB_STRINGS][()]
+                ]
+        return self._piece_bytes
+
+    @property
     def pieces(self) -> list[str]:
-        """Text piece of every token id (read on first use: the vocabulary is large)."""
+        """Every token id's piece as text, for display and search (a piece that is a lone
+        byte of a multi-byte character shows as U+FFFD)."""
         if self._pieces is None:
-            self._pieces = [
-                p.decode("utf-8") if isinstance(p, bytes) else p
-                for p in self._file["vocab/pieces"][()]
-            ]
+            self._pieces = [p.decode("utf-8", errors="replace") for p in self.piece_bytes]
         return self._pieces
+
+    @property
+    def vocab_size(self) -> int:
+        f = self._file
+        if VOCAB_OFFSETS in f:
+            return int(f[VOCAB_OFFSETS].shape[0]) - 1
+        return int(f[VOCAB_STRINGS].shape[0])
 
     def pair_ids(self) -> list[str]:
         return [p.decode("ascii") for p in self._file["pairs/pair_id"][()]]
@@ -168,7 +202,9 @@ class StoreReader:
     def doc_text(self, doc: int) -> str:
         """The document as its tokens' pieces re-join it (template and special tokens
         included; for the data's own text see `doc_prompt` and `doc_response`)."""
-        return "".join(piece for piece, _ in self.doc_pieces(doc))
+        pieces = self.piece_bytes
+        joined = b"".join(pieces[int(t)] for t in self.doc_tokens(doc))
+        return joined.decode("utf-8", errors="replace")
 
     @property
     def n_texts(self) -> int:

@@ -10,14 +10,19 @@ Datasets read on hot paths are contiguous and uncompressed so the reader can mem
     pairs/chosen_doc, rejected_doc    int64 [n_pairs]
     pairs/slice, pairs/split          int16 codes, names in the attrs `names`
     tokens/ids                        int32 [n_tokens]
-    vocab/pieces                      utf-8 strings [vocab], concatenable text per token id
+    vocab/bytes                       uint8 [n_bytes]     every token id's piece: the bytes it
+                                                          adds to running text, concatenated
+    vocab/offsets                     int64 [vocab + 1]   piece i is bytes[offsets[i]:offsets[i+1]]
     acts/<layer>/values               float16 [n_rows, d_model]   raw residual stream
     acts/<layer>/token_row            int64 [n_rows]
     acts/<layer>/doc                  int64 [n_rows]
     acts/<layer>/selected             bool  [n_rows]  chosen by the selection policy
 
+Schema 1 stores hold `vocab/pieces` (UTF-8 variable-length strings) instead of
+`vocab/bytes` and `vocab/offsets`; readers read both.
+
 The data's own texts (written since the explorer shows them; stores without them stay
-readable, and readers fall back to `vocab/pieces`):
+readable, and readers fall back to the vocabulary's pieces):
 
     texts/utf8                        uint8 [n_bytes]     every distinct prompt and response,
                                                           UTF-8, concatenated
@@ -34,7 +39,14 @@ readable, and readers fall back to `vocab/pieces`):
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: the vocabulary as bytes (`vocab/bytes`, `vocab/offsets`) instead of HDF5 strings
+(`vocab/pieces` in version 1, still read), so NUL bytes and lone bytes of a character
+round-trip."""
+VOCAB_BYTES = "vocab/bytes"
+VOCAB_OFFSETS = "vocab/offsets"
+VOCAB_STRINGS = "vocab/pieces"
+"""Schema 1's vocabulary: UTF-8 variable-length strings."""
 # Every dataset starts on a 64-byte boundary: numpy copies a whole misaligned memmap before
 # searching or sorting it (120 MB per call on a 20M-token store).
 ALIGNED = {"alignment_threshold": 1, "alignment_interval": 64}

@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 
 from safer_engine.errors import StoreError
-from safer_engine.store.schema import ALIGNED, SCHEMA_VERSION, acts_group
+from safer_engine.store.schema import (
+    ALIGNED,
+    SCHEMA_VERSION,
+    VOCAB_BYTES,
+    VOCAB_OFFSETS,
+    acts_group,
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,8 @@ class StoreTables:
     split_codes: np.ndarray
     split_names: list[str]
     token_ids: np.ndarray
-    pieces: list[str]
+    pieces: Sequence[bytes | str]
+    """Each token id's piece: bytes as the model reads them (text is stored as UTF-8)."""
     texts: StoreTexts | None = None
 
 
@@ -58,11 +65,18 @@ def write_store(
     layer: int,
     d_model: int,
     attrs: dict[str, Any],
-) -> None:
+) -> tuple[int, int]:
+    """Write the store from its tables and its shards' activations; returns how many
+    activation rows it holds and how many of them are selected.
+
+    A shard holds `values`, `doc`, `selected` and either `token_row` (the store's token
+    row of each activation) or `position` (its position in its document).
+    """
     partial = path.with_name(path.name + ".partial")
     try:
-        _write(partial, tables, shards, layer, d_model, attrs)
+        counts = _write(partial, tables, shards, layer, d_model, attrs)
         partial.replace(path)
+        return counts
     except OSError as exc:
         partial.unlink(missing_ok=True)
         if exc.errno == errno.ENOSPC:
@@ -84,10 +98,13 @@ def _write(
     layer: int,
     d_model: int,
     attrs: dict[str, Any],
-) -> None:
+) -> tuple[int, int]:
     import h5py
 
-    rows = sum(int(np.load(s, mmap_mode="r")["token_row"].shape[0]) for s in shards)
+    rows = 0
+    for shard in shards:
+        with np.load(shard) as part:
+            rows += int(part["doc"].shape[0])
     with h5py.File(partial, "w", track_order=True, **ALIGNED) as f:
         f.attrs["schema_version"] = SCHEMA_VERSION
         for key, value in attrs.items():
@@ -104,7 +121,7 @@ def _write(
             ds = f.create_dataset(f"pairs/{name}", data=codes.astype(np.int16))
             ds.attrs["names"] = names
         f.create_dataset("tokens/ids", data=tables.token_ids.astype(np.int32))
-        f.create_dataset("vocab/pieces", data=tables.pieces, dtype=h5py.string_dtype())
+        _write_vocab(f, tables.pieces)
         if tables.texts is not None:
             _write_texts(f, tables.texts)
         group = f.create_group(acts_group(layer))
@@ -113,21 +130,42 @@ def _write(
             name: group.create_dataset(name, shape=(rows,), dtype=dtype)
             for name, dtype in (("token_row", np.int64), ("doc", np.int64), ("selected", np.bool_))
         }
-        start = 0
+        start = selected = 0
         for shard in shards:
             with np.load(shard) as part:
-                end = start + part["token_row"].shape[0]
+                doc = part["doc"]
+                end = start + doc.shape[0]
                 values[start:end] = part["values"]
-                for name, dataset in columns.items():
-                    dataset[start:end] = part[name]
+                if "token_row" in part.files:
+                    columns["token_row"][start:end] = part["token_row"]
+                else:
+                    columns["token_row"][start:end] = tables.tok_start[doc] + part["position"]
+                columns["doc"][start:end] = doc
+                flags = part["selected"]
+                columns["selected"][start:end] = flags
+                selected += int(np.count_nonzero(flags))
                 start = end
+    return rows, selected
+
+
+def blob(parts: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Byte strings as one uint8 array and int64 offsets: part i is data[off[i]:off[i+1]]."""
+    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in parts], out=offsets[1:])
+    return np.frombuffer(b"".join(parts), dtype=np.uint8), offsets
+
+
+def _write_vocab(f: Any, pieces: Sequence[bytes | str]) -> None:
+    """Every piece byte for byte (NUL bytes and lone bytes of a character included), which
+    HDF5's variable-length strings cannot hold."""
+    data, offsets = blob([p.encode("utf-8") if isinstance(p, str) else bytes(p) for p in pieces])
+    f.create_dataset(VOCAB_BYTES, data=data)
+    f.create_dataset(VOCAB_OFFSETS, data=offsets)
 
 
 def _write_texts(f: Any, texts: StoreTexts) -> None:
-    encoded = [text.encode("utf-8") for text in texts.texts]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum([len(b) for b in encoded], out=offsets[1:])
-    f.create_dataset("texts/utf8", data=np.frombuffer(b"".join(encoded), dtype=np.uint8))
+    data, offsets = blob([text.encode("utf-8") for text in texts.texts])
+    f.create_dataset("texts/utf8", data=data)
     f.create_dataset("texts/offsets", data=offsets)
     f.create_dataset("docs/prompt_text", data=texts.prompt_text.astype(np.int64))
     f.create_dataset("docs/response_text", data=texts.response_text.astype(np.int64))

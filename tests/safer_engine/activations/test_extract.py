@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import errno
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +59,48 @@ def test_stored_values_equal_the_models_hidden_state(trained_workspace: Path) ->
         expected = hidden[positions].numpy().astype(np.float16)
         assert np.allclose(np.asarray(store.values[rows]), expected, atol=1e-3)
         assert np.allclose(store.activations(rows), normalise_rows(expected), atol=1e-2)
+
+
+def test_a_decoder_only_models_padded_batches_store_each_texts_own_states(
+    tmp_path: Path, tiny_llama: Path
+) -> None:
+    """Right padding leaves a causal model's states of every real token as the text alone
+    gives them (rotary positions start at 0), for the longest texts and the shortest."""
+    import torch
+
+    from tests.conftest import make_trained_workspace
+
+    root = make_trained_workspace(tmp_path / "ws", tiny_llama, cased_pairs())
+    # layer 1: Llama's hidden_states of its last layer come after the final norm
+    workspace = extracted(root, ExtractConfig(layer=1, shard_docs=8, batch_tokens=256))
+    model, _, _, _ = load_trained_rm(workspace.rm_model_dir)
+    with StoreReader(workspace.store_path) as store:
+        lengths = store.tok_end - store.tok_start
+        for doc in (int(np.argmax(lengths)), int(np.argmin(lengths))):
+            ids = torch.tensor([store.doc_tokens(doc).tolist()])
+            with torch.inference_mode():
+                hidden = model(input_ids=ids, output_hidden_states=True).hidden_states[1][0]
+            rows = np.flatnonzero(np.asarray(store.row_doc) == doc)
+            positions = np.asarray(store.token_row)[rows] - store.tok_start[doc]
+            expected = hidden[positions].numpy().astype(np.float16)
+            assert np.allclose(np.asarray(store.values[rows]), expected, atol=2e-3), doc
+
+
+def test_bf16_extraction_when_asked(tmp_path: Path, tiny_llama: Path) -> None:
+    import torch
+
+    from safer_engine.activations.extract import _dtype
+    from tests.conftest import make_trained_workspace
+
+    assert _dtype(ExtractConfig(), torch.device("cpu")) == torch.float32  # auto: GPUs only
+    assert _dtype(ExtractConfig(precision="bf16"), torch.device("cpu")) == torch.bfloat16
+    root = make_trained_workspace(tmp_path / "ws", tiny_llama)
+    fp32 = store_contents(extracted(root).store_path)
+    half = store_contents(extracted(root, ExtractConfig(shard_docs=8, precision="bf16")).store_path)
+    values = "acts/2/values"
+    assert np.array_equal(half["tokens/ids"], fp32["tokens/ids"])  # type: ignore[arg-type]
+    assert np.allclose(half[values], fp32[values], atol=0.1, rtol=0.05)  # type: ignore[arg-type]
+    assert not np.array_equal(half[values], fp32[values])  # type: ignore[arg-type]
 
 
 def test_resume_after_a_crash_gives_the_identical_store(
@@ -227,3 +271,56 @@ def test_the_store_keeps_the_datas_own_text_and_each_tokens_span(
         stop = [s.text for s in cut].index(STOP)
         assert cut[stop + 1].part == "unseen" and "\n" in cut[stop + 1].text
         assert plain_text(text.prompt(chosen)) == CASED_PROMPT
+
+
+def launch(*args: str, script: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`accelerate launch --multi_gpu --num_processes 2 -m safer_engine.cli ARGS` (or
+    `script`): two processes through torchrun, on the CPU here (accelerate's `--cpu` starts
+    one process unless given an MPI host file)."""
+    launcher = Path(sys.executable).parent / "accelerate"
+    target = [str(script)] if script else ["-m", "safer_engine.cli"]
+    command = [
+        str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+        "--mixed_precision", "no", "--dynamo_backend", "no", *target, *args,
+    ]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+
+
+def assert_same_store(path: Path, reference: dict[str, object]) -> None:
+    contents = store_contents(path)
+    assert contents.keys() == reference.keys()
+    for key, value in reference.items():
+        assert np.array_equal(np.asarray(contents[key]), np.asarray(value)), key
+
+
+@pytest.mark.slow
+def test_two_processes_extract_the_single_process_store_and_resume_after_a_kill(
+    trained_workspace: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    config = ExtractConfig(shard_docs=4, batch_tokens=256)
+    single = Path(shutil.copytree(trained_workspace, tmp_path / "single"))
+    reference = store_contents(extracted(single, config).store_path)
+    args = ["extract", "--workspace", str(trained_workspace), "--shard-docs", "4"]
+    args += ["--batch-tokens", "256"]
+
+    killed = launch(*args, script=Path(__file__).with_name("kill_one_process.py"))
+    assert killed.returncode != 0
+    workspace = Workspace.open(trained_workspace)
+    shards = sorted((trained_workspace / "store.h5.shards").glob("shard-*.npz"))
+    assert 1 <= len(shards) < 10 and not workspace.store_path.exists()
+
+    resumed = launch(*args)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert resumed.stdout.count("Extracted") == 1  # only the main process reports
+    assert f"{len(shards)} shard(s) reused" in resumed.stdout
+    assert_same_store(workspace.store_path, reference)
+    assert check_store(workspace.store_path, workspace.pairs()[1]) == []
+    assert workspace.stage("extract") is not None
+    assert not (trained_workspace / "store.h5.shards").exists()
+
+    again = launch(*args, "--force")  # from scratch, both processes extracting
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "reused" not in again.stdout and "2 processes" in again.stdout
+    assert_same_store(workspace.store_path, reference)

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from safer_engine.activations.selection import is_delimiter, select, sentence_ends
+from safer_engine.activations.selection import is_delimiter, select, selected_flat, sentence_ends
 
 
 def words(text: str) -> list[str]:
@@ -55,3 +56,22 @@ def test_all_and_last_policies() -> None:
     assert select("all", pieces) == [0, 1, 2]
     assert select("last", pieces) == [2]
     assert select("last", []) == []
+
+
+@pytest.mark.parametrize("policy", ["sentence_end", "all", "last"])
+def test_selection_over_many_responses_equals_each_alone(policy: str) -> None:
+    rng = np.random.default_rng(0)
+    words = ["a", "b", ".", ",", "?!", "\n", " ", "x.y", "; "]
+    responses = [
+        [words[i] for i in rng.integers(0, len(words), size=n)] for n in (0, 1, 4, 7, 30, 64, 3)
+    ]
+    lengths = np.array([len(r) for r in responses], dtype=np.int64)
+    flags = np.array([is_delimiter(p) for r in responses for p in r], dtype=bool)
+    mask = selected_flat(policy, flags, lengths)  # type: ignore[arg-type]
+    at = 0
+    for response in responses:
+        assert np.flatnonzero(mask[at : at + len(response)]).tolist() == select(
+            policy,  # type: ignore[arg-type]
+            response,
+        )
+        at += len(response)

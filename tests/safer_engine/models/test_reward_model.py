@@ -201,3 +201,77 @@ def test_char_spans_of_the_embedded_tokenizers(name: str, monkeypatch: pytest.Mo
         assert_spans_are_the_tokens(tokenizer, encoded, prompt, response)
         start, _ = encoded.char_spans[encoded.response_start]
         assert start == 0 or encoded.response_end - encoded.response_start == 1
+
+
+BATCH_EXAMPLES = [
+    (CASED_PROMPT, CASED_RESPONSE),
+    ("question number 1 about something question number 2", "Sure here is exactly how"),
+    ("question number 3", "I cannot help with that request because it could hurt people"),
+    (CASED_PROMPT, "Sure here is 3"),
+    ("question number 4 about something", "number 4"),
+]
+
+
+def assert_batched_equals_each(tokenizer, fmt, examples) -> None:  # type: ignore[no-untyped-def]
+    from safer_engine.models.reward_model import encode_examples
+
+    batch = encode_examples(tokenizer, fmt, examples)
+    assert len(batch) == len(examples)
+    for i, (prompt, response) in enumerate(examples):
+        assert batch.example(i) == encode_example(tokenizer, fmt, prompt, response), i
+
+
+@pytest.mark.parametrize("fixture", ["tiny_bert", "tiny_llama"])
+@pytest.mark.parametrize("lengths", [(64, 32), (16, 4), (12, 8)])
+def test_batched_encoding_equals_encoding_each_text(
+    fixture: str, lengths: tuple[int, int], request: pytest.FixtureRequest
+) -> None:
+    """Clipped prompts, responses cut by max_length, and (12, 8) responses cut entirely."""
+    tokenizer = load_tokenizer(resolve_model(str(request.getfixturevalue(fixture))))
+    fmt = choose_format(tokenizer, *lengths)
+    assert_batched_equals_each(tokenizer, fmt, BATCH_EXAMPLES)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(EMBEDDED))
+def test_batched_encoding_of_the_embedded_tokenizers(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    tokenizer = load_tokenizer(resolve_model(name))
+    examples = [
+        *BATCH_EXAMPLES,
+        ("My boyfriend is cheating on me.\nWhat should I do?", "I'm really sorry 🙂,\n\nbut no."),
+        ("Ça va? 日本語で答えて", "\u0000 nul and ünïcödé … done."),
+    ]
+    for fmt in (choose_format(tokenizer, 128, 48), choose_format(tokenizer, 24, 6)):
+        assert_batched_equals_each(tokenizer, fmt, examples)
+
+
+@pytest.mark.parametrize("pad_in_text", [False, True])
+def test_a_decoder_only_reward_reads_the_last_token_whatever_the_padding(
+    tiny_llama: Path, pad_in_text: bool
+) -> None:
+    """Right-padded batches give each text the reward it gets alone: the head reads the
+    last token that is not padding. SmolLM2 pads with its end-of-turn token, which its chat
+    template also writes into every text (`pad_in_text`)."""
+    import torch
+
+    from safer_engine.models.batching import pad_batch
+
+    source = resolve_model(str(tiny_llama))
+    tokenizer = load_tokenizer(source)
+    model = load_reward_model(source, tokenizer).eval()
+    if pad_in_text:
+        model.config.pad_token_id = tokenizer.convert_tokens_to_ids("<|end|>")
+    fmt = choose_format(tokenizer, 64, 24)
+    texts = [
+        encode_example(tokenizer, fmt, prompt, response).input_ids
+        for prompt, response in BATCH_EXAMPLES
+    ]
+    assert len({len(t) for t in texts}) > 1
+    with torch.inference_mode():
+        alone = [float(model(torch.tensor([t])).logits[0, 0]) for t in texts]
+        inputs = pad_batch(texts, int(model.config.pad_token_id))
+        together = model(**inputs).logits[:, 0].tolist()
+    assert together == pytest.approx(alone, abs=1e-5)

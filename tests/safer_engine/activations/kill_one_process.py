@@ -1,0 +1,25 @@
+"""`safer extract` in which process 1 of an `accelerate launch` dies (SIGKILL) right after
+saving its first shard, as a crash or an out-of-memory kill would: for the resume test."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import safer_engine.activations.extract as extract
+from safer_engine.cli import run
+
+save_shard = extract.save_shard
+
+
+def save_then_die(path: Path, **arrays: Any) -> None:
+    save_shard(path, **arrays)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    if os.environ.get("RANK") == "1":
+        extract.save_shard = save_then_die
+    run()
