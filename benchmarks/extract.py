@@ -160,9 +160,8 @@ def main() -> None:
         + ", ".join(f"{r['bare'] / r['total']:.0%}" for r in runs)
         + ")"
     )
-    print(
-        f"bare forward of {layer} blocks: {best['bare']:.2f} s = {tokens / best['bare']:,.0f} tokens/s"
-    )
+    bare_rate = tokens / best["bare"]
+    print(f"bare forward of {layer} blocks: {best['bare']:.2f} s = {bare_rate:,.0f} tokens/s")
     print(
         f"extraction forward (hook, gather, fp16): {best['ours']:.2f} s = "
         f"{tokens / best['ours']:,.0f} tokens/s = {best['bare'] / best['ours']:.0%} of bare"

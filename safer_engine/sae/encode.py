@@ -18,7 +18,7 @@ from safer_engine.artifacts import CODES_FILE, SAE_CFG
 from safer_engine.codes.writer import Codes, write_codes
 from safer_engine.errors import ModelError, StoreError
 from safer_engine.progress import CancelToken, Progress, no_progress
-from safer_engine.store.reader import StoreReader
+from safer_engine.store.reader import EPS, StoreReader
 
 CHUNK_ROWS = 8192
 DEFAULT_K = 64
@@ -58,11 +58,21 @@ def codes_k(sae: Any) -> int:
     return int(getattr(sae.cfg, "k", None) or min(DEFAULT_K, sae.cfg.d_sae))
 
 
-def encode_rows(sae: Any, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def encode_rows(
+    sae: Any, x: np.ndarray, k: int, normalise: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """The top-k latents of each row of `x`; `normalise` standardises raw rows first, as
+    `normalise_rows` does, on the SAE's device (numpy on one CPU thread would be the
+    bottleneck of a GPU's encoding)."""
     import torch
 
     with torch.inference_mode():
-        acts = sae.encode(torch.from_numpy(x).to(sae.device, dtype=sae.dtype))
+        rows = torch.tensor(x).to(sae.device).float()  # a copy: x may be a read-only map
+        if normalise:
+            mean = rows.mean(dim=-1, keepdim=True)
+            std = rows.std(dim=-1, correction=0, keepdim=True)
+            rows = (rows - mean) / (std + EPS)
+        acts = sae.encode(rows.to(sae.dtype))
         values, indices = acts.float().topk(k, dim=-1)
     return indices.cpu().numpy().astype(np.int32), values.cpu().numpy().astype(np.float16)
 
@@ -107,10 +117,10 @@ def _encoded(
     for start in range(0, n_rows, CHUNK_ROWS):
         cancel.check("encoding")
         progress("encoding", start, n_rows)
-        x = reader.activations(slice(start, start + CHUNK_ROWS))
+        x = np.asarray(reader.values[start : start + CHUNK_ROWS])  # raw, as stored
         if not np.isfinite(x).all():
             raise StoreError(
                 "The store's activations contain NaN or inf.",
                 "Run `safer store check`, then extract again.",
             )
-        yield (slice(start, start + len(x)), *encode_rows(sae, x, k))
+        yield (slice(start, start + len(x)), *encode_rows(sae, x, k, reader.normalise))

@@ -180,6 +180,13 @@ def test_encode_rows_keeps_the_k_strongest(extracted: Workspace) -> None:
         idx, val = encode_rows(sae, reader.activations(slice(0, 5)), 4)
     assert idx.shape == val.shape == (5, 4)
     assert np.all(np.diff(val.astype(np.float32), axis=1) <= 0)
+    # raw rows standardised on the SAE's device give the codes of rows standardised by numpy
+    with StoreReader(extracted.store_path) as reader:
+        raw = np.asarray(reader.values[0:64])
+        on_device = encode_rows(sae, raw, 4, normalise=True)
+        by_numpy = encode_rows(sae, reader.activations(slice(0, 64)), 4)
+    assert np.array_equal(on_device[0], by_numpy[0])
+    assert np.allclose(on_device[1].astype(np.float32), by_numpy[1].astype(np.float32), atol=1e-2)
 
 
 def test_two_stage_training_on_generic_text_first(extracted: Workspace, tmp_path: Path) -> None:

@@ -30,9 +30,16 @@ FIXTURE_V1 = Path(__file__).parents[2] / "fixtures" / "workspace_v1"
 def uncased(root: Path) -> Path:
     """The store's token pieces lowercased, as MiniLM's uncased tokenizer re-joins them: only
     the data's own texts keep their case."""
+    from safer_engine.store.reader import StoreReader
+    from safer_engine.store.writer import blob
+
+    with StoreReader(root / "store.h5") as store:
+        pieces = [p.lower().encode() for p in store.pieces]
+    data, offsets = blob(pieces)
     with h5py.File(root / "store.h5", "r+") as f:
-        pieces = [p.decode() if isinstance(p, bytes) else p for p in f["vocab/pieces"][()]]
-        f["vocab/pieces"][...] = [p.lower() for p in pieces]
+        for name, array in (("vocab/bytes", data), ("vocab/offsets", offsets)):
+            del f[name]
+            f.create_dataset(name, data=array)
     return root
 
 
