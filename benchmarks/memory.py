@@ -12,6 +12,10 @@ Steps:
 - extraction's store writer: the main process's assembly of `store.h5` from finished
   shards (`_tables` + `write_store`), from shards cut out of the synthetic store (layout 3,
   256 texts each, as `safer extract` writes them);
+- `safer encode`'s codes (`encode_store`) with a random sae-lens TopK SAE of the same
+  shape (16 → 16,384, k=64, seed 0), on smaller synthetic workspaces of `--encode-tokens`
+  (encoding 20M tokens takes about 30 min on 2 CPU cores; the step holds one chunk of rows
+  at a time, so its peak does not grow with the store: compare the sizes);
 - the salience stage of `safer encode` (feature statistics and the feature index, which
   keeps each feature's top 4,096 rows past 200M codes);
 - `safer score-pairs --select salience` (from scratch: saved scores are removed first);
@@ -100,6 +104,21 @@ with StoreReader(Path(sys.argv[1])) as a, StoreReader(Path(sys.argv[2])) as b:
              "token_row", "row_doc", "selected", "text_utf8", "char_start", "char_end")
     differ = [n for n in names if not np.array_equal(getattr(a, n), getattr(b, n))]
     print("same" if not differ and a.piece_bytes == b.piece_bytes else f"differ: {differ}")
+"""
+
+ENCODE = """
+import sys
+from pathlib import Path
+import torch
+from sae_lens.saes.topk_sae import TopKSAE, TopKSAEConfig
+from safer_engine.sae.encode import encode_store
+root, folder = Path(sys.argv[1]), Path(sys.argv[2])
+n_latents, k = int(sys.argv[3]), int(sys.argv[4])
+if not (folder / "cfg.json").exists():
+    torch.manual_seed(0)
+    cfg = TopKSAEConfig(d_in=16, d_sae=n_latents, k=k, dtype="float32", device="cpu")
+    TopKSAE(cfg).save_model(str(folder))
+encode_store(root / "store.h5", folder)
 """
 
 SALIENCE = """
@@ -197,6 +216,11 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="build (or reuse) it here")
     parser.add_argument("--keep", action="store_true", help="keep the workspace afterwards")
     parser.add_argument("--limit-gib", type=float, default=4.0)
+    parser.add_argument(
+        "--encode-tokens",
+        default="250000,2000000",
+        help="sizes of the workspaces `safer encode` is measured on, comma-separated",
+    )
     args = parser.parse_args()
     spec = {
         "n_pairs": max(1, args.tokens // (2 * args.tokens_per_doc)),
@@ -215,6 +239,32 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
             if args.dir is not None:
                 shutil.rmtree(root / "writer-shards", ignore_errors=True)
+                for folder in root.parent.glob(f"{root.name}-encode-*"):
+                    shutil.rmtree(folder, ignore_errors=True)
+
+
+def encode_steps(
+    root: Path, spec: dict[str, int], args: argparse.Namespace
+) -> list[tuple[str, list[str]]]:
+    """`encode_store` on a smaller workspace of each `--encode-tokens` size, built beside
+    `root` (the codes the builder wrote are kept; the random SAE writes its own)."""
+    steps = []
+    for tokens in (int(t) for t in args.encode_tokens.split(",") if t):
+        small = {**spec, "n_pairs": max(1, tokens // (2 * spec["tokens_per_doc"]))}
+        folder = root.parent / f"{root.name}-encode-{tokens}"
+        extract = (
+            Workspace.open(folder).stage("extract")
+            if (folder / "workspace.json").exists()
+            else None
+        )
+        if extract is None or extract.info.get("synthetic") != small:
+            shutil.rmtree(folder, ignore_errors=True)
+            build_synthetic_workspace(folder, **small)
+        rows = int(Workspace.open(folder).stage("extract").info.get("rows", 0))  # type: ignore[union-attr]
+        sae = folder / "sae" / f"random-topk{args.k}-{args.n_latents}"
+        command = python(ENCODE, str(folder), str(sae), str(args.n_latents), str(args.k))
+        steps.append((f"safer encode: codes of {rows:,} rows ({tokens:,} tokens)", command))
+    return steps
 
 
 def run(root: Path, spec: dict[str, int], args: argparse.Namespace) -> None:
@@ -238,6 +288,7 @@ def run(root: Path, spec: dict[str, int], args: argparse.Namespace) -> None:
     steps: list[tuple[str, list[str]]] = [
         ("python + numpy + h5py imports (floor)", python("import numpy, h5py, polars")),
         ("extraction's store writer (assembly)", python(WRITE_STORE, str(root), str(shards))),
+        *encode_steps(root, spec, args),
         ("salience stage (feature stats + index)", python(SALIENCE, str(root), sae_id)),
         (
             "safer score-pairs --select salience",

@@ -187,8 +187,8 @@ def engine_figures(root: Path, sae_id: str, presses: int) -> None:
     (workspace.sae_dir(sae_id) / "scores" / "pair_scores.parquet").unlink(missing_ok=True)
     config = SelectionConfig()
     _, scores = timed(lambda: score_pairs(workspace, sae_id, config, {}))
-    again, scores_again = timed(lambda: score_pairs(workspace, sae_id, config, {}))
-    assert again.reused
+    reused, scores_again = timed(lambda: score_pairs(workspace, sae_id, config, {}))
+    assert reused.reused
     print("engine only (page cache evicted first):")
     print(f"  FeatureExamples(...) open:                 {ms(opened)}")
     print(f"  examples(top feature), cold:               {ms(first)}")

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from safer_engine.analysis.code_chunks import read_rows
 from safer_engine.progress import CancelToken, Progress, no_progress
 
 CHUNK_ROWS = 65_536
@@ -72,18 +73,24 @@ def doc_feature_means(
     for start in range(0, n_rows, CHUNK_ROWS):
         cancel.check(SCORING_TASK)
         progress(SCORING_TASK, start, n_rows)
-        chunk = slice(start, start + CHUNK_ROWS)
-        keep = np.asarray(selected[chunk])
+        stop = start + CHUNK_ROWS
+        keep = np.asarray(selected[start:stop])
         if not keep.any():
             continue
-        docs = np.asarray(row_doc[chunk])[keep]
-        counts += np.bincount(docs, minlength=n_docs)
-        cols = column[np.asarray(idx[chunk])[keep]]
+        docs = np.asarray(row_doc[start:stop])[keep]
+        # A chunk's rows belong to a few neighbouring documents (rows are stored in
+        # document order): sums go into their block only, not into fresh n_docs-long arrays.
+        first, last = int(docs.min()), int(docs.max()) + 1
+        counts[first:last] += np.bincount(docs - first, minlength=last - first)
+        cols = column[read_rows(idx, start, stop)[keep]]
         hit = cols >= 0
         if hit.any():
-            values = np.asarray(val[chunk])[keep].astype(np.float64)
-            keys = (docs[:, None] * width + cols)[hit]
-            totals += np.bincount(keys, weights=values[hit], minlength=n_docs * width)
+            values = read_rows(val, start, stop)[keep].astype(np.float64)
+            keys = ((docs[:, None] - first) * width + cols)[hit]
+            block = slice(first * width, last * width)
+            totals[block] += np.bincount(
+                keys, weights=values[hit], minlength=(last - first) * width
+            )
     progress(SCORING_TASK, n_rows, n_rows)
     means = totals.reshape(n_docs, width)[:, : len(features)]
     return np.divide(means, counts[:, None], out=np.zeros_like(means), where=counts[:, None] > 0)

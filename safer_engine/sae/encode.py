@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from safer_engine.analysis.code_chunks import read_rows
 from safer_engine.artifacts import CODES_FILE, SAE_CFG
 from safer_engine.codes.writer import Codes, write_codes
 from safer_engine.errors import ModelError, StoreError
@@ -117,7 +118,7 @@ def _encoded(
     for start in range(0, n_rows, CHUNK_ROWS):
         cancel.check("encoding")
         progress("encoding", start, n_rows)
-        x = np.asarray(reader.values[start : start + CHUNK_ROWS])  # raw, as stored
+        x = read_rows(reader.values, start, start + CHUNK_ROWS)  # raw, as stored
         if not np.isfinite(x).all():
             raise StoreError(
                 "The store's activations contain NaN or inf.",

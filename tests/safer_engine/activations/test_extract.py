@@ -208,6 +208,36 @@ def test_chat_template_models_extract_too(tmp_path: Path, tiny_llama: Path) -> N
         assert store.layer == 2  # three quarters of 2 blocks, rounded
 
 
+@pytest.mark.parametrize("policy", ["all", "last"])
+def test_a_chat_templates_own_tokens_are_never_selected(
+    tmp_path: Path, tiny_llama: Path, policy: str
+) -> None:
+    """The template closes each response with its end-of-turn token, which the reward head
+    reads: token selection sees only the response's own tokens, so `all` takes none of the
+    template's and `last` is the response's last token."""
+    from tests.conftest import make_trained_workspace
+
+    root = make_trained_workspace(tmp_path / "ws", tiny_llama, cased_pairs())
+    workspace = extracted(root, ExtractConfig(policy=policy, shard_docs=8))  # type: ignore[arg-type]
+    with StoreReader(workspace.store_path) as store:
+        rows = np.flatnonzero(np.asarray(store.selected))
+        token = np.asarray(store.token_row)[rows]
+        doc = np.asarray(store.row_doc)[rows]
+        assert rows.size > 0
+        assert np.all((store.resp_start[doc] <= token) & (token < store.resp_end[doc]))
+        pieces = [store.pieces[int(store.token_ids[t])] for t in token]
+        assert not {"<|end|>", "<|assistant|>", "<|user|>"} & set(pieces)
+        if policy == "last":
+            assert np.array_equal(token, store.resp_end[doc] - 1)
+            assert sorted(doc.tolist()) == list(range(store.n_docs))
+            whole = token + 1 < store.tok_end[doc]  # not cut by max_length
+            after = {store.pieces[int(store.token_ids[t + 1])].strip() for t in token[whole]}
+            assert after == {"<|end|>"}  # the template's token follows, unselected
+        else:
+            spans = zip(store.resp_start, store.resp_end, strict=True)
+            assert rows.size == sum(int(b - a) for a, b in spans)
+
+
 CASED_PROMPT = "Question number 3:\nabout SOMETHING"
 CASED_CHOSEN = "I cannot help with that request\n\nbecause it could HURT people, number 3"
 LONG_REJECTED = "\n".join(["Sure here is exactly how to do it step by step with the tools"] * 4)
