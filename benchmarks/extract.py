@@ -26,13 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from safer_engine.activations.extract import (
-    _doc_index,
-    _forward_shard,
-    extract_store,
-    tokenise_shard,
-)
+from safer_engine.activations.extract import _doc_index, extract_store
 from safer_engine.activations.selection import is_delimiter
+from safer_engine.activations.shard_work import forward_shard, tokenise_shard
 from safer_engine.activations.vocab import piece_text, vocab_pieces
 from safer_engine.config import ExtractConfig
 from safer_engine.models.blocks import BlockOutput, default_layer, find_blocks
@@ -109,7 +105,7 @@ def main() -> None:
 
     def extraction_forward() -> None:
         for shard in shards:
-            _forward_shard(shard, hook, device, d_model, cancel)
+            forward_shard(shard, hook, device, d_model, cancel)
 
     def timed(run) -> float:  # type: ignore[no-untyped-def]
         sync()
@@ -118,7 +114,7 @@ def main() -> None:
         sync()
         return time.perf_counter() - started
 
-    timed(lambda: _forward_shard(shards[0], hook, device, d_model, cancel))  # warm-up
+    timed(lambda: forward_shard(shards[0], hook, device, d_model, cancel))  # warm-up
     runs: list[dict[str, float]] = []
     print(f"load average before: {load()}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,21 +26,21 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from safer_engine.activations.selection import is_delimiter, selected_flat
+from safer_engine.activations.selection import is_delimiter
+from safer_engine.activations.shard_work import (
+    ShardWork,
+    forward_shard,
+    shard_arrays,
+    tokenise_shard,
+)
+from safer_engine.activations.threads import Background, ShardWriter
 from safer_engine.activations.vocab import piece_text, vocab_pieces
 from safer_engine.config import ExtractConfig
 from safer_engine.errors import Cancelled
-from safer_engine.models.batching import pad_batch
 from safer_engine.models.blocks import BlockOutput, default_layer
-from safer_engine.models.reward_model import (
-    EncodedBatch,
-    TextFormat,
-    encode_examples,
-    load_trained_model,
-    load_trained_tokenizer,
-)
+from safer_engine.models.reward_model import load_trained_model, load_trained_tokenizer
 from safer_engine.progress import CancelToken, Progress, no_progress
-from safer_engine.store.writer import StoreTables, StoreTexts, save_shard, write_store
+from safer_engine.store.writer import StoreTables, StoreTexts, write_store
 from safer_engine.workspace import Workspace
 
 SHARDS_SUFFIX = ".shards"
@@ -128,102 +126,6 @@ def _doc_index(table: pl.DataFrame) -> tuple[list[tuple[str, str]], np.ndarray, 
     return list(index), sides[:, 0], sides[:, 1]
 
 
-@dataclass(frozen=True)
-class Rows:
-    """The activation rows a set of texts keeps: for each, its text (index within the set),
-    its token position in that text, and whether the selection policy chose it; in text
-    order, positions ascending."""
-
-    doc: np.ndarray
-    position: np.ndarray
-    selected: np.ndarray
-
-
-def kept_rows(encoded: EncodedBatch, delimiter: np.ndarray, config: ExtractConfig) -> Rows:
-    """Which tokens of each text are stored, and which of them are selected."""
-    resp_len = encoded.response[:, 1] - encoded.response[:, 0]
-    doc = np.repeat(np.arange(len(encoded)), resp_len)
-    position = np.arange(doc.shape[0], dtype=np.int64) - (np.cumsum(resp_len) - resp_len)[doc]
-    position += encoded.response[doc, 0]
-    token_ids = encoded.input_ids[encoded.starts[doc] + position]
-    selected = selected_flat(config.policy, delimiter[token_ids], resp_len)
-    if config.keep == "selected":
-        return Rows(doc[selected], position[selected], selected[selected])
-    return Rows(doc, position, selected)
-
-
-def length_batches(lengths: np.ndarray, batch_tokens: int) -> list[list[int]]:
-    """Group texts of similar length so padding stays small; longest first."""
-    ordered = sorted(range(len(lengths)), key=lambda d: -int(lengths[d]))
-    batches: list[list[int]] = []
-    for doc in ordered:
-        width = int(lengths[doc])
-        if batches and width * (len(batches[-1]) + 1) <= batch_tokens:
-            batches[-1].append(doc)
-        else:
-            batches.append([doc])
-    return batches
-
-
-@dataclass
-class ForwardBatch:
-    """One padded batch, and where its kept tokens go in the shard's rows."""
-
-    inputs: dict[str, Any]
-    batch_row: Any  # torch.long: the batch row of each kept token
-    column: Any  # torch.long: its position in that row
-    dest: np.ndarray  # its row in the shard
-
-
-@dataclass
-class ShardWork:
-    """A shard tokenised and batched, ready for the model."""
-
-    number: int
-    docs: np.ndarray  # global document ids
-    encoded: EncodedBatch
-    rows: Rows
-    batches: list[ForwardBatch]
-
-
-def tokenise_shard(
-    number: int,
-    docs: np.ndarray,
-    keys: list[tuple[str, str]],
-    tokenizer: Any,
-    fmt: TextFormat,
-    delimiter: np.ndarray,
-    config: ExtractConfig,
-) -> ShardWork:
-    """A shard's texts tokenised, their kept rows chosen, and their forward batches padded."""
-    import torch
-
-    encoded = encode_examples(tokenizer, fmt, [keys[int(d)] for d in docs])
-    rows = kept_rows(encoded, delimiter, config)
-    starts = encoded.starts
-    first_row = np.searchsorted(rows.doc, np.arange(len(encoded) + 1))
-    batches = []
-    for batch in length_batches(encoded.lengths, config.batch_tokens):
-        sequences = [
-            encoded.input_ids[starts[d] : starts[d] + encoded.lengths[d]].tolist() for d in batch
-        ]
-        dest = np.concatenate(
-            [np.arange(first_row[d], first_row[d + 1], dtype=np.int64) for d in batch]
-        )
-        batch_row = np.repeat(
-            np.arange(len(batch)), [first_row[d + 1] - first_row[d] for d in batch]
-        )
-        batches.append(
-            ForwardBatch(
-                pad_batch(sequences, tokenizer.pad_token_id),
-                torch.from_numpy(batch_row),
-                torch.from_numpy(rows.position[dest]),
-                dest,
-            )
-        )
-    return ShardWork(number, docs, encoded, rows, batches)
-
-
 def _prepare_shards(folder: Path, meta: dict[str, Any]) -> None:
     """Keep finished shards only if they come from exactly this extraction."""
     meta_path = folder / SHARD_META
@@ -248,117 +150,6 @@ def _dtype(config: ExtractConfig, device: Any) -> Any:
 
 def shard_path(folder: Path, number: int) -> Path:
     return folder / f"shard-{number:05d}.npz"
-
-
-class _Background:
-    """A thread that runs `work` over items and hands results over a bounded queue, so
-    it stays at most `ahead` items in front of its consumer; errors reach the consumer."""
-
-    _DONE = object()
-
-    def __init__(self, work: Callable[[], Iterator[Any]], ahead: int, name: str) -> None:
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=ahead)
-        self._stop = threading.Event()
-        self._error: BaseException | None = None
-        self.seconds = 0.0
-        self._thread = threading.Thread(target=self._run, args=(work,), name=name, daemon=True)
-        self._thread.start()
-
-    def _run(self, work: Callable[[], Iterator[Any]]) -> None:
-        try:
-            items = work()
-            while True:
-                started = time.perf_counter()
-                item = next(items, self._DONE)
-                self.seconds += time.perf_counter() - started
-                if not self._put(item) or item is self._DONE:
-                    return
-        except BaseException as exc:  # handed to the consumer
-            self._error = exc
-            self._put(self._DONE)
-
-    def _put(self, item: Any) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def __iter__(self) -> Iterator[Any]:
-        while True:
-            item = self._queue.get()
-            if item is self._DONE:
-                if self._error is not None:
-                    raise self._error
-                return
-            yield item
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-class _Writer:
-    """Saves shards on a thread of its own while the model runs on the next one."""
-
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-writer")
-        self._pending: list[Future[float]] = []
-
-    def save(self, path: Path, arrays: dict[str, np.ndarray]) -> None:
-        self._raise_failed()
-        self._pending.append(self._pool.submit(self._save, path, arrays))
-
-    @staticmethod
-    def _save(path: Path, arrays: dict[str, np.ndarray]) -> float:
-        started = time.perf_counter()
-        save_shard(path, **arrays)
-        return time.perf_counter() - started
-
-    def _raise_failed(self) -> None:
-        for future in [f for f in self._pending if f.done()]:
-            future.result()
-
-    def finish(self) -> float:
-        """Wait for every save; the seconds they took."""
-        try:
-            return sum(f.result() for f in self._pending)
-        finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _shard_arrays(work: ShardWork, values: np.ndarray) -> dict[str, np.ndarray]:
-    encoded, rows = work.encoded, work.rows
-    return {
-        "values": values,
-        "doc": work.docs[rows.doc].astype(np.int64),
-        "position": rows.position.astype(np.int64),
-        "selected": rows.selected,
-        "ids": encoded.input_ids,
-        "lengths": encoded.lengths,
-        "response": encoded.response,
-        "chars": encoded.char_spans,
-    }
-
-
-def _forward_shard(
-    work: ShardWork, run: BlockOutput, device: Any, d_model: int, cancel: CancelToken
-) -> np.ndarray:
-    """The kept rows' activations of one shard, float16, in the shard's row order."""
-    import torch
-
-    values = np.empty((work.rows.doc.shape[0], d_model), dtype=np.float16)
-    with torch.inference_mode():
-        for batch in work.batches:
-            cancel.check("extraction (finished shards are kept; run it again to resume)")
-            states = run(
-                batch.inputs["input_ids"].to(device), batch.inputs["attention_mask"].to(device)
-            )
-            kept = states[batch.batch_row.to(device), batch.column.to(device)]
-            values[batch.dest] = kept.to(torch.float32).to(torch.float16).cpu().numpy()
-    return values
 
 
 def extract_store(
@@ -422,8 +213,8 @@ def extract_store(
             cancel.check("tokenising")
             yield tokenise_shard(number, docs_of(number), keys, tokenizer, fmt, delimiter, config)
 
-    loader = _Background(tokenised, ahead=2, name="shard-loader")
-    writer = _Writer()
+    loader = Background(tokenised, ahead=2, name="shard-loader")
+    writer = ShardWriter()
     forward = waiting = 0.0
     try:
         todo = set(mine)
@@ -433,9 +224,9 @@ def extract_store(
         for work in loader:
             waiting += time.perf_counter() - mark
             mark = time.perf_counter()
-            values = _forward_shard(work, run, device, d_model, cancel)
+            values = forward_shard(work, run, device, d_model, cancel)
             forward += time.perf_counter() - mark
-            writer.save(shard_path(folder, work.number), _shard_arrays(work, values))
+            writer.save(shard_path(folder, work.number), shard_arrays(work, values))
             done += len(work.docs)
             progress("extracting", done, len(keys))
             mark = time.perf_counter()

@@ -213,7 +213,7 @@ BATCH_EXAMPLES = [
 
 
 def assert_batched_equals_each(tokenizer, fmt, examples) -> None:  # type: ignore[no-untyped-def]
-    from safer_engine.models.reward_model import encode_examples
+    from safer_engine.models.batch_encoding import encode_examples
 
     batch = encode_examples(tokenizer, fmt, examples)
     assert len(batch) == len(examples)
