@@ -126,8 +126,9 @@ def run_cell(
     cancel = cancel or CancelToken()
     pairs, _ = source.pairs()
     noisy = inject_noise(pairs, cell.noise, cell.seed)
+    root = cell_dir(source, cell)
+    before = _fingerprints(Workspace.open(root)) if (root / names.MANIFEST).exists() else {}
     workspace = open_noisy_workspace(source, cell, noisy)
-    before = _fingerprints(workspace)
     sae_id = _loop(workspace, source, settings, cell.seed, progress, cancel)
     recipe, seed = settings.recipe, cell.seed
     cache = frozen_cache(workspace, recipe, progress, cancel)

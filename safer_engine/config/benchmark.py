@@ -34,12 +34,14 @@ class NoiseBenchmarkConfig(Config):
     folds: int = 3
     """Folds of the fast recipe's out-of-fold probabilities that cleanlab reads."""
 
-    rm_epochs: float | None = None
-    """Epochs of each noisy reward model (the full `train-rm` recipe); None trains as the
-    workspace's own reward model was trained."""
+    rm_epochs: float | None = 2.0
+    """Epochs of each noisy reward model (the full `train-rm` recipe, otherwise as the
+    workspace's own reward model was trained); None: as many as that one. Two keep the
+    demo's benchmark within 45 minutes on 2 CPU cores."""
 
-    sae_epochs: float | None = None
-    """Epochs of each noisy workspace's SAE; None trains as the workspace's own SAE was."""
+    sae_epochs: float | None = 2.0
+    """Epochs of each noisy workspace's SAE (otherwise trained as the workspace's own SAE);
+    None: as many as that one."""
 
     judge: bool = False
     """Ask the LLM judge (openai backend: OPENAI_BASE_URL, SAFER_JUDGE_MODEL) about each noisy

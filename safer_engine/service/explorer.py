@@ -153,13 +153,24 @@ class Explorer:
         one pass over the codes (and, unless the workspace is read-only, saved)."""
         config = config or SelectionConfig()
         judged = judge_scores(self.workspace, self.sae_id)
+        flipped = self.flipped_pairs()
         if not self.read_only:
             result = score_pairs(self.workspace, self.sae_id, config, judged, progress, cancel)
-            return ranking_from(result.table, result.selection, result.reused)
+            return ranking_from(result.table, result.selection, result.reused, flipped=flipped)
         selection = current_selection(self.workspace, self.sae_id, config, judged)
         sae_dir = self.workspace.sae_dir(self.sae_id)
         table = compute_pair_scores(self.workspace.store_path, sae_dir, selection, progress, cancel)
-        return ranking_from(table, selection, reused=False)
+        return ranking_from(table, selection, reused=False, flipped=flipped)
+
+    @user_errors
+    def flipped_pairs(self) -> frozenset[str] | None:
+        """The pair ids a noise benchmark flipped, in one of its noisy workspaces (`safer
+        benchmark noise` keeps the truth in a `flipped` column of the pairs); None elsewhere."""
+        path = self.workspace.pairs_path
+        if not path.exists() or names.FLIPPED_COLUMN not in pl.scan_parquet(path).collect_schema():
+            return None
+        table = pl.read_parquet(path, columns=["pair_id", names.FLIPPED_COLUMN])
+        return frozenset(table.filter(pl.col(names.FLIPPED_COLUMN))["pair_id"].to_list())
 
     @user_errors
     def pair(self, pair: int) -> PairView:

@@ -203,12 +203,17 @@ class PairsScreen(Screen[None]):
     def fill(self, ranking: PairRanking) -> None:
         table = self.query_one(DataTable)
         table.clear()
+        if ranking.flipped is not None and "flipped" not in table.columns:
+            # a noise benchmark's workspace: mark the pairs it flipped on purpose
+            table.add_column("flipped", width=7, key="flipped")
         for pair in ranking.order.tolist():
+            marks = [] if ranking.flipped is None else ["✗" if ranking.flipped[pair] else ""]
             table.add_row(
                 str(pair),
                 f"{ranking.scores[pair]:+.3f}",
                 ranking.slice_of(pair),
                 ranking.split_of(pair),
+                *marks,
                 key=str(pair),
             )
         notice = self.query_one("#pairs-notice", Static)
@@ -275,6 +280,7 @@ class PairsScreen(Screen[None]):
                 (str(pair), "bold"),
                 f" · {view.pair_id} · {ranking.slice_of(pair)} · {ranking.split_of(pair)} · score ",
                 (f"{ranking.scores[pair]:+.3f}", "bold"),
+                (" · flipped by the benchmark", "bold red") if ranking.was_flipped(pair) else "",
             )
         )
         for side, s_value in (("chosen", ranking.s_chosen), ("rejected", ranking.s_rejected)):

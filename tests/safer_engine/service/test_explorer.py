@@ -51,3 +51,28 @@ def test_missing_or_damaged_files_are_saferrors(encoded_workspace: Path) -> None
             explorer.examples(0)
     finally:
         explorer.close()
+
+
+def test_the_pairs_a_noise_benchmark_flipped(encoded_workspace: Path) -> None:
+    import polars as pl
+
+    from safer_engine.artifacts import FLIPPED_COLUMN, PAIRS_FILE
+
+    explorer = Explorer.open(encoded_workspace)
+    try:
+        assert explorer.flipped_pairs() is None  # not a benchmark's workspace
+        assert explorer.rank_pairs(no_progress, CancelToken()).flipped is None
+        path = encoded_workspace / "data" / PAIRS_FILE
+        pairs = pl.read_parquet(path)
+        flipped = set(pairs["pair_id"][:3].to_list())
+        pairs.with_columns(
+            pl.col("pair_id").is_in(list(flipped)).alias(FLIPPED_COLUMN)
+        ).write_parquet(path)
+        assert explorer.flipped_pairs() == flipped
+        ranking = explorer.rank_pairs(no_progress, CancelToken())
+        assert ranking.flipped is not None and int(ranking.flipped.sum()) == 3
+        reader = explorer.reader()
+        marked = {reader.pair_id(p) for p in range(len(ranking.scores)) if ranking.was_flipped(p)}
+        assert marked == flipped
+    finally:
+        explorer.close()

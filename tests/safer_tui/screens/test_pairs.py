@@ -250,3 +250,35 @@ async def test_tags_that_score_nothing_are_explained(encoded_workspace: Path) ->
         screen = await scored(app, pilot)
         assert screen.ranking is not None and not screen.ranking.scores.any()
         assert ZERO_SCORES in str(screen.query_one("#pairs-notice", Static).render())
+
+
+async def test_a_benchmark_workspace_marks_the_flipped_pairs(encoded_workspace: Path) -> None:
+    import polars as pl
+
+    path = encoded_workspace / "data" / "pairs.parquet"
+    pairs = pl.read_parquet(path)
+    flipped = pairs["pair_id"][:2].to_list()
+    pairs.with_columns(pl.col("pair_id").is_in(flipped).alias("flipped")).write_parquet(path)
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("p")
+        screen = await scored(app, pilot)
+        table = screen.query_one("#pairs", DataTable)
+        assert "flipped" in table.columns
+        marks = [table.get_cell_at(Coordinate(r, 4)) for r in range(table.row_count)]
+        assert marks.count("✗") == 2
+        row = marks.index("✗")
+        table.move_cursor(row=row)
+        await pilot.pause()
+        assert "flipped by the benchmark" in shown(screen, "#pair-info").plain
+
+
+async def test_other_workspaces_have_no_flipped_column(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("p")
+        screen = await scored(app, pilot)
+        assert "flipped" not in screen.query_one("#pairs", DataTable).columns
+        assert "flipped" not in shown(screen, "#pair-info").plain
