@@ -46,7 +46,7 @@ from safer_engine.data.load import PreferenceData
 from safer_engine.data.stage import import_data
 from safer_engine.data.validate import ValidationReport
 from safer_engine.edits.plan import EditPlan, make_plan
-from safer_engine.edits.stage import save_plan
+from safer_engine.edits.stage import plan_dir, save_plan
 from safer_engine.errors import BenchmarkError
 from safer_engine.files import atomic_dir, atomic_file, write_text_atomic
 from safer_engine.progress import CancelToken, Progress, no_progress
@@ -201,7 +201,7 @@ def open_noisy_workspace(source: Workspace, cell: Cell, noisy: NoisyData) -> Wor
     }
     folder = root / names.BENCHMARK_DIR
     folder.mkdir(exist_ok=True)
-    write_text_atomic(folder / names.NOISE_FILE, json.dumps(truth, indent=2) + "\n")
+    _write_once(folder / names.NOISE_FILE, json.dumps(truth, indent=2) + "\n")
     data = PreferenceData(
         table=noisy.table,
         schema="canonical",
@@ -327,12 +327,19 @@ def _out_of_fold(
 def _removal_plan(workspace: Workspace, name: str, ids: list[str]) -> EditPlan:
     """A manual plan removing `ids`, its list kept as `benchmark/<name>.txt`."""
     relative = f"{names.BENCHMARK_DIR}/{name}.txt"
-    write_text_atomic(workspace.root / relative, "".join(f"{i}\n" for i in ids))
+    _write_once(workspace.root / relative, "".join(f"{i}\n" for i in ids))
     pairs, fingerprint = workspace.pairs()
     config = EditConfig(mode="manual", action="remove", pairs=relative)
     plan = make_plan(pairs, fingerprint, config, manual_ids=ids)
-    save_plan(workspace, plan)
+    if not (plan_dir(workspace, plan.plan_id) / names.PLAN_FILE).is_file():
+        save_plan(workspace, plan)  # a plan's id hashes its content: an existing one is this
     return plan
+
+
+def _write_once(path: Path, text: str) -> None:
+    """Write `path` unless it already holds `text` (a resumed benchmark rewrites nothing)."""
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        write_text_atomic(path, text)
 
 
 def _column(suspects: pl.DataFrame, table: pl.DataFrame, column: str) -> np.ndarray:
@@ -381,8 +388,11 @@ def _save_rankings(
         rank[top_k(values, values.size)] = np.arange(1, values.size + 1)
         columns[method] = values
         columns[f"{method}_rank"] = rank
-    with atomic_file(workspace.root / names.BENCHMARK_DIR / names.RANKINGS_FILE) as partial:
-        pl.DataFrame(columns).write_parquet(partial)
+    path, frame = workspace.root / names.BENCHMARK_DIR / names.RANKINGS_FILE, pl.DataFrame(columns)
+    if path.is_file() and pl.read_parquet(path).equals(frame):
+        return
+    with atomic_file(path) as partial:
+        frame.write_parquet(partial)
 
 
 def _fingerprints(workspace: Workspace) -> dict[str, str]:

@@ -52,8 +52,11 @@ def test_an_interrupted_benchmark_resumes_and_reports(encoded_workspace: Path) -
     first = Workspace.open(encoded_workspace / "benchmarks" / "noise-25-s0")
     done = [run for run in list_runs(first) if not run.is_base]
     assert len(done) == 1 + 3 + 5 and all(run.status == "done" for run in done)
+    files = {path: path.stat().st_mtime_ns for path in first.root.rglob("*") if path.is_file()}
 
     result = run_noise_benchmark(source, CONFIG, RECIPE)
+    rewritten = [p for p, t in files.items() if not p.exists() or p.stat().st_mtime_ns != t]
+    assert rewritten == []  # nothing of the finished cell was written again
     one, two = result.outcomes
     assert one.ran == () and one.trained == 0  # the finished cell is reused whole
     assert [key for key in two.ran if not any(key.startswith(s) for s in LOOP)] == []
