@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from safer_engine.labels import TAGS, Label
+from safer_engine.service.judging import Judgement
 
 FILTERS = ("all", "untagged", *TAGS, "leans safe", "leans unsafe", "marked")
 
@@ -37,10 +38,15 @@ class Column:
     """Older feature tables lack it; then it is not shown."""
 
 
+NARROW = 76
+"""Below this many columns density and max give way, so the judge, tag and note still fit."""
 WIDE = 100
 WIDER = 120
 SALIENCE = Column("salience", 8, "salience", by_magnitude=True)
 WORD_COLUMN = Column("lift", 6, "lift")
+JUDGE = Column("judge", 6, "judge")
+"""The LLM judge's latest score (1–5; ✗ for a failure): a suggestion beside the tag."""
+FAILED = "✗"
 COLUMNS = (
     Column("feature", 7, "feature", descending=False),
     WORD_COLUMN,
@@ -51,12 +57,13 @@ COLUMNS = (
     Column("all rej", 7, "fire_rate_rejected_all", min_width=WIDER, optional=True),
     Column("mean Δ", 7, "mean_act_diff", by_magnitude=True, min_width=WIDE),
     Column("rate Δ", 7, "firing_rate_diff", by_magnitude=True, min_width=WIDE),
-    Column("density", 7, "density"),
-    Column("max", 6, "max_act"),
+    Column("density", 7, "density", min_width=NARROW),
+    Column("max", 6, "max_act", min_width=NARROW),
+    JUDGE,
     Column("tag", 10, "tag", descending=False),
     Column("note", 0, "note", descending=False),
 )
-NUMERIC = tuple(c.source for c in COLUMNS if c.source not in ("tag", "note", "lift"))
+NUMERIC = tuple(c.source for c in COLUMNS if c.source not in ("tag", "note", "lift", "judge"))
 ZERO = frozenset("+-0.")
 
 
@@ -67,11 +74,27 @@ def sign_of(text: str) -> str:
     return "positive" if text.startswith("+") else "negative"
 
 
+def cut(text: str, size: int) -> str:
+    """`text` in at most `size` characters, an ellipsis where it was cut."""
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def judge_cell(score: float) -> str:
+    """A judge score as the table prints it: 1–5, ✗ for a failure, blank when not judged."""
+    if np.isnan(score):
+        return ""
+    return FAILED if score == 0 else str(int(score))
+
+
 class FeatureView:
     """The feature table with the explorer's labels, and the rows currently shown."""
 
     def __init__(
-        self, table: pl.DataFrame, labels: dict[int, Label], all_tokens: bool = True
+        self,
+        table: pl.DataFrame,
+        labels: dict[int, Label],
+        all_tokens: bool = True,
+        judgements: dict[int, Judgement] | None = None,
     ) -> None:
         """`all_tokens`: show the all-token firing rates (when the table has them and they
         differ from the selected ones)."""
@@ -97,6 +120,10 @@ class FeatureView:
         self.word = ""
         self.values["lift"] = np.zeros(self.total)
         self._orders: dict[tuple[str, bool], np.ndarray] = {}
+        self.judgements: dict[int, Judgement] = {}
+        self.judge = np.full(self.total, np.nan)
+        """Each row's judge score; 0 for a failure, NaN when never judged."""
+        self.set_judgements(judgements or {})
         self.set_labels(labels)
 
     @property
@@ -114,6 +141,16 @@ class FeatureView:
             if row is not None and label.tag in TAGS:
                 self.tag_rank[row] = TAGS.index(label.tag)
         self.update()
+
+    def set_judgements(self, judgements: dict[int, Judgement]) -> None:
+        """The judge's latest score (or failure) of each judged feature; call `update` (or
+        `set_labels`) after it."""
+        self.judgements = judgements
+        self.judge = np.full(self.total, np.nan)
+        for feature, judgement in judgements.items():
+            row = self.row(feature)
+            if row is not None:
+                self.judge[row] = judgement.score if judgement.score is not None else 0
 
     def row(self, feature: int) -> int | None:
         """The feature's row in the table, or None if the SAE has no such feature."""
@@ -173,6 +210,11 @@ class FeatureView:
 
     def _sort_key(self) -> np.ndarray:
         column = self.sort_column
+        if column.source == "judge":
+            # 5 to 1 (or 1 to 5), then failures, then features never judged, either way
+            score = np.where(self.judge > 0, self.judge, np.nan)
+            key = -score if self.descending else score
+            return np.where(np.isnan(self.judge), 7.0, np.where(self.judge > 0, key, 6.0))
         if column.source == "tag":
             key = self.tag_rank.astype(np.float64)
         elif column.source == "note":
@@ -259,6 +301,7 @@ class FeatureView:
             "rate Δ": f"{value['firing_rate_diff']:+.3f}",
             "density": f"{value['density']:.4f}",
             "max": f"{value['max_act']:.1f}",
+            "judge": judge_cell(self.judge[row]),
             "tag": (label.tag or "") if label else "",
             "note": (label.note or "") if label else "",
             "lift": f"{self.values['lift'][row]:.2f}",

@@ -15,6 +15,7 @@ from tests.safer_tui.helpers import cell, settle, shown
 
 pytestmark = pytest.mark.anyio
 LABEL = re.compile(r"^(chosen|rejected|both|none) +(top|p\d\d) +\d+\.\d ")
+PAIR = re.compile(r"^ *(pair \d+)? $")  # the label column under a label
 
 
 def examples_text(app: SaferApp) -> list[str]:
@@ -58,12 +59,16 @@ async def test_wrapped_examples_stay_in_their_column(encoded_workspace: Path) ->
         await pilot.pause()
         await pilot.press("enter")
         await settle(app, pilot)
-        lines = examples_text(app)
+        lines = [line for line in examples_text(app) if line.strip()]
         labelled = [line for line in lines if LABEL.match(line.lstrip())]
         wrapped = [line for line in lines if line not in labelled]
         assert labelled and wrapped
-        # the label column is fixed: text starts at the same column on every line
-        assert all(line.startswith(" " * (LABEL_WIDTH + 1)) for line in wrapped)
+        # the label column is fixed: text starts at the same column on every line; under
+        # each label, the pair its example comes from
+        assert all(PAIR.match(line[: LABEL_WIDTH + 1]) for line in wrapped)
+        assert sum(line[:LABEL_WIDTH].strip().startswith("pair") for line in wrapped) == (
+            len(labelled)
+        )
         assert all(line[LABEL_WIDTH] == " " for line in labelled)
 
 

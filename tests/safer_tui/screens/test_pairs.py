@@ -71,7 +71,7 @@ async def test_pairs_ranked_by_tag_scores_side_by_side(encoded_workspace: Path) 
         assert pairs.row_count == 20
         scores = [float(pairs.get_cell_at(Coordinate(r, 1))) for r in range(pairs.row_count)]
         assert scores == sorted(scores, reverse=True)
-        assert "Strongest features" in shown(screen, "#pair-features").plain
+        assert "Strongest (chosen − rejected)" in shown(screen, "#pair-features").plain
         assert shown(screen, "#chosen-text").plain.strip()
         assert "20 pairs" in shown(screen, "#pairs-status").plain
         await pilot.press("j")
