@@ -18,12 +18,16 @@ def loaded_after(code: str, modules: tuple[str, ...]) -> list[str]:
 
 
 def test_explorer_does_not_import_the_gpu_stack(encoded_workspace: Path) -> None:
+    """Every explorer module, and reading labels and judgements: a judge run imports the
+    judge (torch, for its local backend) only inside its worker's call."""
     code = (
         "from pathlib import Path\n"
-        "import safer_tui.app, safer_tui.__main__\n"
+        "import importlib, pkgutil, safer_tui\n"
+        "for m in pkgutil.walk_packages(safer_tui.__path__, 'safer_tui.'):\n"
+        "    importlib.import_module(m.name)\n"
         "from safer_engine.service.explorer import Explorer\n"
         f"data = Explorer.open(Path({str(encoded_workspace)!r}))\n"
-        "data.labels(); data.features.head()"
+        "data.labels(); data.judgements(); data.last_label_change(); data.features.head()"
     )
     assert loaded_after(code, HEAVY) == []
 

@@ -69,6 +69,7 @@ class JudgeScreen(ModalScreen[JudgeRequest | None]):
         self.openai = openai
 
     def compose(self) -> ComposeResult:
+        missing = bool(self.openai.missing)
         with Vertical(id="judge-box", classes="dialog"):
             yield Static(
                 Text.assemble(
@@ -92,16 +93,21 @@ class JudgeScreen(ModalScreen[JudgeRequest | None]):
             with Horizontal(classes="judge-row"):
                 yield Label("backend", classes="judge-name")
                 with RadioSet(id="judge-backend", compact=True):
-                    yield RadioButton(
-                        Text(f"openai: {self.openai.describe()}"), value=not self.openai.missing
-                    )
-                    yield RadioButton(
-                        Text(f"local: {LOCAL_MODEL} on this machine, offline (slow, weak)"),
-                        value=bool(self.openai.missing),
-                    )
+                    yield RadioButton("openai: a chat-completions server", value=not missing)
+                    yield RadioButton(f"local: {LOCAL_MODEL}, offline", value=missing)
             yield Static(
-                "Enter starts · Tab, arrows, space choose · Esc cancels. Answers are kept as "
-                "they come; Esc on the list stops the run.",
+                Text.assemble(
+                    ("openai", "bold"),
+                    f": {self.openai.describe()}; ",
+                    ("local", "bold"),
+                    ": on this machine, slow to load and a weak judge",
+                ),
+                id="judge-where",
+                classes="dim",
+            )
+            yield Static(
+                "Enter starts · Esc cancels · Tab, arrows, space choose. Esc on the list "
+                "stops a run; finished answers are kept.",
                 classes="dim",
             )
 

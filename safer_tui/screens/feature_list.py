@@ -41,13 +41,14 @@ TAG_KEYS = {"t": "safe", "u": "unsafe", "i": "irrelevant", "m": "unsure", "x": "
 POLL_SECONDS = 2.0  # how soon another explorer's tags show
 SAY_SECONDS = 5.0  # how long a message stays in the status line
 SEARCH_SHOWN = 18  # characters of a search shown in the status line
-HELP_KEYS = [
+HELP_KEYS = [  # descriptions fit the help box: 46 columns
     ("j / k", "move down / up (arrows too)"),
     ("Enter", "open the feature: shaded examples, histogram"),
     ("t u i m", "tag safe / unsafe / irrelevant / unsure"),
     ("x", "clear the tag"),
-    ("", "(after one tag the cursor moves to the next row)"),
-    ("z", "undo the last tag change (again: the one before)"),
+    ("", "(after one tag, the cursor moves down a row)"),
+    ("z", "undo the last tag change (again: the one"),
+    ("", "before it)"),
     ("space", "mark a row; tags apply to all marked"),
     ("n", "edit the note"),
     ("g / G", "first / last row (Home / End, PgUp / PgDn)"),

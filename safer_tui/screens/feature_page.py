@@ -50,8 +50,9 @@ HELP_KEYS = [  # descriptions fit the help box: 46 columns
     ("", "salience) and over all tokens (as examples)"),
     ("", "each example's pair is under its label; the"),
     ("", "example at the top is highlighted"),
-    ("", "judge: the LLM judge's 1-5 score, a suggestion;"),
-    ("", "a tag wins, and both show when they differ"),
+    ("", "judge: the LLM judge's 1-5 score, a"),
+    ("", "suggestion; a tag wins (both show when they"),
+    ("", "differ)"),
     ("[ / ]", "previous / next feature (in the list's order)"),
     ("j / k", "scroll the examples"),
     ("p", "the pairs, at the highlighted example's pair"),
@@ -196,7 +197,7 @@ def judge_text(judgement: Judgement | None, label: Label | None) -> Text:
     human = label.human_tag if label else None
     if disagrees(human, judgement.score):
         text.append("\n")
-        text.append(f"the tag {human!r} disagrees, and wins over the suggestion", style="yellow")
+        text.append(f"the tag {human!r} disagrees; the tag wins", style="yellow")
     return text
 
 
@@ -337,7 +338,8 @@ class FeatureScreen(Screen[None]):
 
     def on_resize(self) -> None:
         if (self.app.size.width < NARROW) != self.narrow:
-            self.show()  # the statistics fit the width
+            self.noted = True  # lay out the statistics again: their lines changed
+            self.show()
 
     def action_step(self, delta: int) -> None:
         self.position = (self.position + delta) % len(self.order)

@@ -22,7 +22,8 @@ class HelpScreen(ModalScreen[None]):
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        lines = "\n".join(f"[b]{key:>10}[/b]  {what}" for key, what in self.keys)
+        # keys in 7 columns and descriptions in 46: the box fits 60 columns
+        lines = "\n".join(f"[b]{key:>7}[/b]  {what}" for key, what in self.keys)
         with VerticalScroll(id="help"):
             yield Static(
                 f"[b]{self.title_text}[/b]\n\n{lines}\n\n[dim]j / k scroll · Esc closes.[/dim]"

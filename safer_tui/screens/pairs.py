@@ -48,15 +48,15 @@ from safer_tui.widgets.progress_line import ProgressLine, reporter
 
 SAFE_RGB, UNSAFE_RGB = (0, 170, 80), (200, 40, 40)
 SALIENCE_ONLY = (
-    "Nothing is tagged or judged yet: pairs are scored by the top {n} features by |salience| "
-    "alone (the paper's candidate set), which nobody has called safety features. Tag "
-    "features safe (t) or unsafe (u) on the Features screen."
+    "Nothing is tagged or judged yet: scored by the top {n} features by |salience| alone, "
+    "which nobody has called safety features. Tag some safe (t) or unsafe (u)."
 )
 ZERO_SCORES = (
     "Every pair scores 0: the tagged features never fire on the selected tokens (the "
     "sentence ends that scores and salience use). Tag features with a clear salience."
 )
 PROMPT_LINES = 3  # of the prompt shown until `o` shows all of it
+WIDE = 100  # columns from which five strongest features are listed, not three
 SEARCH_SHOWN = 16  # characters of a search shown in the status line
 HELP_KEYS = [  # descriptions fit the help box: 46 columns
     ("j / k", "next / previous pair (arrows too)"),
@@ -414,8 +414,10 @@ class PairsScreen(Screen[None]):
         )
         for side, s_value in (("chosen", ranking.s_chosen), ("rejected", ranking.s_rejected)):
             self.query_one(f"#{side}-side").border_title = f"{side} · S = {s_value[pair]:+.3f}"
-        listed = ", ".join(f"{f} {v:+.0f}" for f, v in self.strongest) or "none"
-        parts = ", ".join(f"{f} {share:+.0%}" for f, share in ranking.contributors(pair))
+        # three of each under 100 columns, so the line takes two lines at most
+        n = 5 if self.app.size.width >= WIDE else 3
+        listed = ", ".join(f"{f} {v:+.0f}" for f, v in self.strongest[:n]) or "none"
+        parts = ", ".join(f"{f} {share:+.0%}" for f, share in ranking.contributors(pair)[:n])
         self.query_one("#pair-features", Static).update(
             f"Strongest (chosen − rejected): {listed} · score mostly from: "
             f"{parts or 'no selected feature'}"

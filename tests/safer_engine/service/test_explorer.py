@@ -21,7 +21,7 @@ def test_features_examples_pairs_and_labels(encoded_workspace: Path) -> None:
         examples, histogram = explorer.examples(top)
         assert examples and len(histogram) == 32
         explorer.tag([top], "safe")
-        assert explorer.labels()[top].tag == "safe" and explorer.last_label_change() > 0
+        assert explorer.labels()[top].tag == "safe" and explorer.last_label_change()[0] > 0
         ranking = explorer.rank_pairs(no_progress, CancelToken())
         assert ranking.selection.source == "tags" and ranking.selection.safe == [top]
         assert not ranking.reused and explorer.rank_pairs(no_progress, CancelToken()).reused

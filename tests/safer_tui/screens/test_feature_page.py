@@ -104,3 +104,47 @@ async def test_examples_scroll_with_j_and_k(encoded_workspace: Path) -> None:
         await pilot.press("right_square_bracket")  # a new page starts at its top
         await settle(app, pilot)
         assert widget.scroll_offset.y == 0
+
+
+async def test_n_p_and_z_work_on_the_feature_page(encoded_workspace: Path) -> None:
+    from safer_tui.screens.dialogs import NoteScreen
+    from safer_tui.screens.feature_page import FeatureScreen
+    from safer_tui.screens.pairs import PairsScreen
+    from tests.safer_tui.screens.test_pairs import scored
+
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        page = app.screen
+        assert isinstance(page, FeatureScreen)
+        feature = page.feature
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, NoteScreen)
+        await pilot.press(*"says no", "enter")
+        await settle(app, pilot)
+        assert app.data is not None and app.data.labels()[feature].note == "says no"
+        assert "note: says no" in str(page.query_one("#feature-stats", Static).content)
+        await pilot.press("t", "z")
+        await settle(app, pilot)
+        assert app.data.labels()[feature].tag is None  # the tag undone, the note kept
+        # each example names its pair under its label; p opens the pairs at the highlighted one
+        widget = page.query_one(ExampleLines)
+        assert widget.current == 0
+        await pilot.press("j", "j", "j", "j")
+        await pilot.pause()
+        example = widget.current
+        assert example > 0 and page.pairs[example] is not None
+        label = "".join(s.text for s in widget.lines[widget.starts[example] + 1])
+        assert label[:LABEL_WIDTH].strip() == f"pair {page.pairs[example]}"
+        first = widget.render_line(widget.starts[example] - int(widget.scroll_offset.y))
+        assert any(segment.style and segment.style.reverse for segment in first)  # highlighted
+        await pilot.press("p")
+        screen = await scored(app, pilot)
+        assert isinstance(screen, PairsScreen) and screen.feature == feature
+        assert screen.pair == page.pairs[example]
+
+
+LABEL_WIDTH = 18
