@@ -12,7 +12,7 @@ from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from safer_engine.errors import SaferError
 from safer_engine.service.explorer import Explorer
@@ -92,13 +92,13 @@ class SaferApp(App[None]):
     def action_open_edits(self) -> None:
         from safer_tui.screens.edits import EditsScreen
 
-        if self.data is not None and not isinstance(self.screen, EditsScreen):
+        if self.data is not None and not isinstance(self.screen, (EditsScreen, ModalScreen)):
             self.push_screen(EditsScreen(self.data))
 
     def action_open_runs(self) -> None:
         from safer_tui.screens.runs import RunsScreen
 
-        if self.data is not None and not isinstance(self.screen, RunsScreen):
+        if self.data is not None and not isinstance(self.screen, (RunsScreen, ModalScreen)):
             self.push_screen(RunsScreen(self.data))
 
     def retrain_running(self) -> bool:

@@ -8,15 +8,18 @@ a `SaferError`.
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from safer_engine.config import SELECT_SOURCES, EditConfig, SelectionConfig
 from safer_engine.edits.export import FORMATS, ExportResult, export_plan, manifest_path
 from safer_engine.edits.plan import Edit, EditPlan
 from safer_engine.edits.stage import plan_edits, save_plan
-from safer_engine.errors import EditError
+from safer_engine.errors import EditError, SaferError
 from safer_engine.progress import CancelToken, Progress
 from safer_engine.service.explorer import Explorer, user_errors
 from safer_engine.workspace.stages import DATA
@@ -41,6 +44,7 @@ SOURCES: tuple[str, ...] = SELECT_SOURCES
 RATIOS: tuple[float, ...] = (0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 20.0, 30.0)
 """The ratios `+` and `-` step through; any other can be typed."""
 EXPORTS_DIR = "exports"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,24 @@ class PlannedEdits:
         return [(n, self.plan.counts.get(n, 0), self.train_by_slice.get(n, 0)) for n in names]
 
 
+def writes(method: Callable[..., T]) -> Callable[..., T]:
+    """Turn a failed write (a read-only folder, a path that is a file) into a `SaferError`."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return method(*args, **kwargs)
+        except SaferError:
+            raise
+        except OSError as exc:
+            raise EditError(
+                f"Cannot write {exc.filename or 'the file'}: {exc.strerror or exc}.",
+                "Choose a writable place with free space (or make the workspace writable).",
+            ) from exc
+
+    return wrapper
+
+
 def export_format(path: Path) -> str:
     """The format a path asks for: `.parquet`, `.jsonl`, anything else a `datasets` folder."""
     suffix = path.suffix.lower()
@@ -129,7 +151,7 @@ class EditsService:
             source=chosen.get("source"),
         )
 
-    @user_errors
+    @writes
     def save(self, planned: PlannedEdits) -> Path:
         """`edits/<plan-id>/plan.json` (the same plan saved twice is the same file)."""
         return save_plan(self.workspace, planned.plan)
@@ -141,7 +163,7 @@ class EditsService:
         """Whether exporting to `out` would overwrite something (and so needs a yes)."""
         return out.exists() or manifest_path(out).exists()
 
-    @user_errors
+    @writes
     def export(self, planned: PlannedEdits, out: Path, force: bool = False) -> ExportResult:
         """The edited train split in its source's schema, in the format `out`'s name asks for
         (see `export_format`), with a manifest beside it; the plan is saved too, so the

@@ -166,6 +166,7 @@ class EditsScreen(Screen[None]):
     def replan(self) -> None:
         self.cancel.cancel()  # a plan still being made is superseded
         self.cancel = CancelToken()
+        self.planned = None  # the rows shown are the old plan's until the new one comes
         self.show_settings()
         self.query_one("#edits-summary", Static).update("planning…")
         line = self.query_one(ProgressLine)
@@ -232,6 +233,11 @@ class EditsScreen(Screen[None]):
                 edit.reason.split(" (")[0],  # rank and seed have places of their own
                 key=edit.pair_id,
             )
+
+    def no_plan(self, what: str) -> str:
+        if self.query_one(ProgressLine).busy:
+            return f"Still planning: {what} it once the plan is shown."
+        return f"No plan to {what}: change the settings (m, +, s)."
 
     # -- settings ------------------------------------------------------------------------
 
@@ -308,7 +314,7 @@ class EditsScreen(Screen[None]):
     def action_export(self) -> None:
         planned = self.planned
         if planned is None:
-            self.notify("No plan to export yet.", severity="warning")
+            self.notify(self.no_plan("export"), severity="warning")
             return
 
         def chosen(text: str | None) -> None:
@@ -364,7 +370,7 @@ class EditsScreen(Screen[None]):
     def action_retrain(self) -> None:
         planned = self.planned
         if planned is None:
-            self.notify("No plan to retrain on yet.", severity="warning")
+            self.notify(self.no_plan("retrain on"), severity="warning")
             return
         app = cast("SaferApp", self.app)
         if app.retrain_running():

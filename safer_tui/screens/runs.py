@@ -111,6 +111,7 @@ class RunsScreen(Screen[None]):
         self.rows: list[RunRow] = []
         self.watched: RetrainJob | None = None
         self.watched_line: ProgressLine | None = None
+        self.experiment: ExperimentView | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -202,7 +203,7 @@ class RunsScreen(Screen[None]):
         """While a retrain runs: its run's status and progress, read again."""
         job = self.job
         if job is not None and (job.running or self.watched is job):
-            self.reload()
+            self.reload(experiment=False)
 
     def job_finished(self) -> None:
         """Called by the app when its retrain ends."""
@@ -210,17 +211,20 @@ class RunsScreen(Screen[None]):
 
     # -- filling -------------------------------------------------------------------------
 
-    def reload(self) -> None:
+    def reload(self, experiment: bool = True) -> None:
+        """Read the runs again (and the experiment, unless a retrain's tick asks)."""
         try:
             self.rows = self.runs.runs()
             comparisons = self.runs.comparisons()
-            experiment = self.runs.latest_experiment()
+            if experiment:
+                self.experiment = self.runs.latest_experiment()
         except SaferError as exc:
             show_error(self, exc)
             return
         self.fill_runs()
         self.fill_comparisons(comparisons)
-        self.show_experiment(experiment)
+        if experiment:
+            self.show_experiment()
         self.watch_job()
 
     def fill_runs(self) -> None:
@@ -301,7 +305,11 @@ class RunsScreen(Screen[None]):
             else NO_COMPARISON
         )
 
-    def show_experiment(self, view: ExperimentView | None) -> None:
+    def on_resize(self) -> None:
+        self.show_experiment()
+
+    def show_experiment(self) -> None:
+        view = self.experiment
         chart = self.query_one("#experiment-chart", Static)
         if view is None:
             chart.update(NO_EXPERIMENT)

@@ -79,6 +79,8 @@ def test_export_twice_gives_the_same_bytes_and_needs_force(explorer: Explorer) -
     assert jsonl.path == explorer.workspace.root / "exports" / "flip.jsonl"
     assert export_format(jsonl.path) == "jsonl" and export_format(Path("x/folder")) == "hf"
     assert (explorer.workspace.root / "edits" / planned.plan_id / "plan.json").is_file()
+    with pytest.raises(EditError, match="Cannot write"):  # a folder that is a file
+        service.export(planned, out / "inside.parquet")
 
 
 def test_pair_index_and_errors(explorer: Explorer) -> None:
