@@ -21,8 +21,10 @@ from safer_tui.errors import show_error
 from safer_tui.feature_view import FILTERS
 from safer_tui.jobs import DONE, RetrainFinished, RetrainJob
 from safer_tui.screens.dialogs import ConfirmScreen
+from safer_tui.screens.edits import EditsScreen
 from safer_tui.screens.feature_list import FeaturesScreen
 from safer_tui.screens.message import MessageScreen
+from safer_tui.screens.runs import RunsScreen
 
 
 class SaferApp(App[None]):
@@ -90,14 +92,10 @@ class SaferApp(App[None]):
     # -- edits and runs ------------------------------------------------------------------
 
     def action_open_edits(self) -> None:
-        from safer_tui.screens.edits import EditsScreen
-
         if self.data is not None and not isinstance(self.screen, (EditsScreen, ModalScreen)):
             self.push_screen(EditsScreen(self.data))
 
     def action_open_runs(self) -> None:
-        from safer_tui.screens.runs import RunsScreen
-
         if self.data is not None and not isinstance(self.screen, (RunsScreen, ModalScreen)):
             self.push_screen(RunsScreen(self.data))
 
@@ -141,14 +139,13 @@ class SaferApp(App[None]):
             self.notify(f"Run {run.run_id} done: {accuracy}", timeout=8)
         elif job.error is not None:
             show_error(self.screen, job.error)
-        refresh = getattr(self.screen, "job_finished", None)
-        if refresh is not None:
-            refresh()
+        if isinstance(self.screen, RunsScreen):
+            self.screen.job_finished()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "interrupt":  # Ctrl+C: ours only while a retrain runs
             return self.retrain_job is not None and self.retrain_job.running
-        return True
+        return super().check_action(action, parameters)
 
     def action_interrupt(self) -> None:
         self.ask_cancel_retrain(quit_after=False)

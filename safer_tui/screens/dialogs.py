@@ -11,7 +11,8 @@ from textual.widgets import Input, Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """A question answered with y (or Enter) or n (or Esc)."""
+    """A question answered with y, or n (or Esc); Enter is no answer, so a key pressed twice
+    never says yes."""
 
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
@@ -21,7 +22,7 @@ class ConfirmScreen(ModalScreen[bool]):
     """
 
     BINDINGS = [
-        Binding("y,enter", "dismiss(True)", "Yes"),
+        Binding("y", "dismiss(True)", "Yes"),
         Binding("n,escape", "dismiss(False)", "No"),
     ]
 

@@ -202,7 +202,7 @@ class RunsScreen(Screen[None]):
     def tick(self) -> None:
         """While a retrain runs: its run's status and progress, read again."""
         job = self.job
-        if job is not None and (job.running or self.watched is job):
+        if self.is_current and job is not None and (job.running or self.watched is job):
             self.reload(experiment=False)
 
     def job_finished(self) -> None:
