@@ -215,8 +215,9 @@ class EditsScreen(Screen[None]):
             summary.append(f" of {train:,}")
         if planned.source is not None:
             features = len(planned.safe) + len(planned.unsafe)
+            noun = "feature" if features == 1 else "features"
             summary.append(
-                f"\nscored by {features} safety features from {planned.source} "
+                f"\nscored by {features} safety {noun} from {planned.source} "
                 f"({len(planned.safe)} safe, {len(planned.unsafe)} unsafe)"
             )
             if planned.source == "salience":
