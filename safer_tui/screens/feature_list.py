@@ -46,6 +46,8 @@ HELP_KEYS = [
     ("w", "features that fire on a word (sorry, apolog*),"),
     ("", "ranked by lift; Esc cancels, then shows all"),
     ("p", "pairs ranked by score from the tags"),
+    ("e", "edit the training data: plan, export, retrain"),
+    ("r", "runs: accuracy, edited vs clean, experiment"),
     ("Ctrl+P", "commands: pairs, export, sorts, filters"),
     ("F1 / ?", "this help"),
     ("q", "quit"),
