@@ -62,6 +62,8 @@ HELP_KEYS = [  # descriptions fit the help box: 46 columns
     ("p", "pairs ranked by score from the tags"),
     ("J", "ask an LLM judge about the marked or top N"),
     ("", "features (openai or local); Esc stops it"),
+    ("e", "edit the training data: plan, export, retrain"),
+    ("r", "runs: accuracy, edited vs clean, experiment"),
     ("Ctrl+P", "commands: pairs, judge, export, sorts, filters"),
     ("F1 / ?", "this help"),
     ("q", "quit"),
