@@ -1,11 +1,13 @@
 """Feature statistics, salience table and feature index on a synthetic store-sized input.
 
     .venv/bin/python benchmarks/salience.py [--rows 20000000] [--k 64] [--n-latents 16384]
-        [--max-per-feature 1024] [--skip-full-index] [--dir DIR]
+        [--max-per-feature 1024] [--skip-full-index] [--one-sided] [--dir DIR]
 
 Writes SAE codes shaped like a real store's (idx int32 and val float16 [rows, k], Zipf-like
 feature popularity, exponential activations scaled per feature, ~1% zero padding; ~20k
-documents with random pair counts; 10% of rows selected) as np.memmap files in a temporary
+documents with random pair counts, by default independent on the two sides so most documents
+are on both, the slow case for the weighted sums; `--one-sided` puts each document on one
+side, as in real data; 10% of rows selected) as np.memmap files in a temporary
 folder, reopens them read-only memory-mapped like the store, then times each step. Latent ids
 are drawn independently, so a row may repeat a latent; that costs the code under test nothing.
 
@@ -40,7 +42,9 @@ GEN_ROWS = 1 << 18
 ZIPF_S = 0.6  # popularity ∝ rank^-0.6: the most popular latent fires on ~half of all rows
 
 
-def write_inputs(folder: Path, rows: int, k: int, n_latents: int, n_docs: int) -> None:
+def write_inputs(
+    folder: Path, rows: int, k: int, n_latents: int, n_docs: int, one_sided: bool = False
+) -> None:
     """Synthetic codes, documents and selection as raw files in `folder`."""
     rng = np.random.default_rng(0)
     perm = rng.permutation(n_latents).astype(np.int32)
@@ -62,8 +66,12 @@ def write_inputs(folder: Path, rows: int, k: int, n_latents: int, n_docs: int) -
     cuts = np.sort(rng.choice(rows, n_docs - 1, replace=False))
     np.save(folder / "row_doc.npy", np.searchsorted(cuts, np.arange(rows), side="right"))
     np.save(folder / "selected.npy", rng.random(rows) < 0.1)
-    np.save(folder / "chosen_weight.npy", rng.integers(0, 4, n_docs).astype(np.float64))
-    np.save(folder / "rejected_weight.npy", rng.integers(0, 4, n_docs).astype(np.float64))
+    chosen = rng.integers(0, 4, n_docs).astype(np.float64)
+    rejected = rng.integers(0, 4, n_docs).astype(np.float64)
+    if one_sided:
+        rejected[chosen > 0] = 0
+    np.save(folder / "chosen_weight.npy", chosen)
+    np.save(folder / "rejected_weight.npy", rejected)
 
 
 def load_inputs(folder: Path) -> dict[str, np.ndarray]:
@@ -101,13 +109,14 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=20_000)
     parser.add_argument("--max-per-feature", type=int, default=1024)
     parser.add_argument("--skip-full-index", action="store_true")
+    parser.add_argument("--one-sided", action="store_true", help="each document on one side")
     parser.add_argument("--dir", type=Path, default=None, help="where to write (default: tmp)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp)
         started = time.perf_counter()
-        write_inputs(folder, args.rows, args.k, args.n_latents, args.docs)
+        write_inputs(folder, args.rows, args.k, args.n_latents, args.docs, args.one_sided)
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(
             f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average {load}; "

@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from safer_engine.labels import TAGS, Label
+from safer_engine.service.judging import Judgement
 
 FILTERS = ("all", "untagged", *TAGS, "leans safe", "leans unsafe", "marked")
 
@@ -31,34 +32,81 @@ class Column:
     """Sort by absolute value: strong negative salience matters as much as positive."""
     descending: bool = True
     """The direction a first sort by this column uses."""
-    wide: bool = False
-    """Shown only on terminals of at least `WIDE` columns."""
+    min_width: int = 0
+    """Shown only on terminals at least this wide (`WIDE`, `WIDER`)."""
+    optional: bool = False
+    """Older feature tables lack it; then it is not shown."""
 
 
+NARROW = 76
+"""Below this many columns density and max give way, so the judge, tag and note still fit."""
 WIDE = 100
+WIDER = 120
 SALIENCE = Column("salience", 8, "salience", by_magnitude=True)
 WORD_COLUMN = Column("lift", 6, "lift")
+JUDGE = Column("judge", 6, "judge")
+"""The LLM judge's latest score (1–5; ✗ for a failure): a suggestion beside the tag."""
+FAILED = "✗"
 COLUMNS = (
     Column("feature", 7, "feature", descending=False),
     WORD_COLUMN,
     SALIENCE,
     Column("chosen", 6, "fire_rate_chosen"),
     Column("rejected", 8, "fire_rate_rejected"),
-    Column("mean Δ", 7, "mean_act_diff", by_magnitude=True, wide=True),
-    Column("rate Δ", 7, "firing_rate_diff", by_magnitude=True, wide=True),
-    Column("density", 7, "density"),
-    Column("max", 6, "max_act"),
+    Column("all ch", 6, "fire_rate_chosen_all", min_width=WIDER, optional=True),
+    Column("all rej", 7, "fire_rate_rejected_all", min_width=WIDER, optional=True),
+    Column("mean Δ", 7, "mean_act_diff", by_magnitude=True, min_width=WIDE),
+    Column("rate Δ", 7, "firing_rate_diff", by_magnitude=True, min_width=WIDE),
+    Column("density", 7, "density", min_width=NARROW),
+    Column("max", 6, "max_act", min_width=NARROW),
+    JUDGE,
     Column("tag", 10, "tag", descending=False),
     Column("note", 0, "note", descending=False),
 )
-NUMERIC = tuple(c.source for c in COLUMNS if c.source not in ("tag", "note", "lift"))
+NUMERIC = tuple(c.source for c in COLUMNS if c.source not in ("tag", "note", "lift", "judge"))
+ZERO = frozenset("+-0.")
+
+
+def sign_of(text: str) -> str:
+    """'positive', 'negative' or 'zero' for a signed figure as printed: +0.000 is zero."""
+    if set(text) <= ZERO:
+        return "zero"
+    return "positive" if text.startswith("+") else "negative"
+
+
+def cut(text: str, size: int) -> str:
+    """`text` in at most `size` characters, an ellipsis where it was cut."""
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def judge_cell(score: float) -> str:
+    """A judge score as the table prints it: 1–5, ✗ for a failure, blank when not judged."""
+    if np.isnan(score):
+        return ""
+    return FAILED if score == 0 else str(int(score))
 
 
 class FeatureView:
     """The feature table with the explorer's labels, and the rows currently shown."""
 
-    def __init__(self, table: pl.DataFrame, labels: dict[int, Label]) -> None:
-        self.values = {name: table[name].to_numpy() for name in NUMERIC}
+    def __init__(
+        self,
+        table: pl.DataFrame,
+        labels: dict[int, Label],
+        all_tokens: bool = True,
+        judgements: dict[int, Judgement] | None = None,
+    ) -> None:
+        """`all_tokens`: show the all-token firing rates (when the table has them and they
+        differ from the selected ones)."""
+        self.missing = {
+            c.source
+            for c in COLUMNS
+            if c.optional and (c.source not in table.columns or not all_tokens)
+        }
+        self.values = {
+            name: table[name].to_numpy() if name in table.columns else np.zeros(table.height)
+            for name in NUMERIC
+        }
         self.features = self.values["feature"].astype(np.int64)
         self.row_of = np.full(int(self.features.max(initial=-1)) + 1, -1, dtype=np.int64)
         self.row_of[self.features] = np.arange(len(self.features))
@@ -72,6 +120,10 @@ class FeatureView:
         self.word = ""
         self.values["lift"] = np.zeros(self.total)
         self._orders: dict[tuple[str, bool], np.ndarray] = {}
+        self.judgements: dict[int, Judgement] = {}
+        self.judge = np.full(self.total, np.nan)
+        """Each row's judge score; 0 for a failure, NaN when never judged."""
+        self.set_judgements(judgements or {})
         self.set_labels(labels)
 
     @property
@@ -89,6 +141,16 @@ class FeatureView:
             if row is not None and label.tag in TAGS:
                 self.tag_rank[row] = TAGS.index(label.tag)
         self.update()
+
+    def set_judgements(self, judgements: dict[int, Judgement]) -> None:
+        """The judge's latest score (or failure) of each judged feature; call `update` (or
+        `set_labels`) after it."""
+        self.judgements = judgements
+        self.judge = np.full(self.total, np.nan)
+        for feature, judgement in judgements.items():
+            row = self.row(feature)
+            if row is not None:
+                self.judge[row] = judgement.score if judgement.score is not None else 0
 
     def row(self, feature: int) -> int | None:
         """The feature's row in the table, or None if the SAE has no such feature."""
@@ -115,10 +177,16 @@ class FeatureView:
         else:
             self.update()
 
-    def columns(self, wide: bool) -> list[Column]:
-        """The columns to draw: the differences only on wide terminals, lift only while a
-        word search is shown."""
-        return [c for c in COLUMNS if (wide or not c.wide) and (c is not WORD_COLUMN or self.word)]
+    def columns(self, width: int) -> list[Column]:
+        """The columns to draw on a terminal this wide: the differences and the all-token
+        rates only on wide terminals, lift only while a word search is shown."""
+        return [
+            c
+            for c in COLUMNS
+            if width >= c.min_width
+            and c.source not in self.missing
+            and (c is not WORD_COLUMN or self.word)
+        ]
 
     def sort_by(self, column: Column, descending: bool | None = None) -> None:
         self.sort_column = column
@@ -142,6 +210,11 @@ class FeatureView:
 
     def _sort_key(self) -> np.ndarray:
         column = self.sort_column
+        if column.source == "judge":
+            # 5 to 1 (or 1 to 5), then failures, then features never judged, either way
+            score = np.where(self.judge > 0, self.judge, np.nan)
+            key = -score if self.descending else score
+            return np.where(np.isnan(self.judge), 7.0, np.where(self.judge > 0, key, 6.0))
         if column.source == "tag":
             key = self.tag_rank.astype(np.float64)
         elif column.source == "note":
@@ -222,10 +295,13 @@ class FeatureView:
             "salience": f"{value['salience']:+.3f}",
             "chosen": f"{value['fire_rate_chosen']:.3f}",
             "rejected": f"{value['fire_rate_rejected']:.3f}",
+            "all ch": f"{value['fire_rate_chosen_all']:.3f}",
+            "all rej": f"{value['fire_rate_rejected_all']:.3f}",
             "mean Δ": f"{value['mean_act_diff']:+.3f}",
             "rate Δ": f"{value['firing_rate_diff']:+.3f}",
             "density": f"{value['density']:.4f}",
             "max": f"{value['max_act']:.1f}",
+            "judge": judge_cell(self.judge[row]),
             "tag": (label.tag or "") if label else "",
             "note": (label.note or "") if label else "",
             "lift": f"{self.values['lift'][row]:.2f}",

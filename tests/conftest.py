@@ -52,8 +52,9 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_tiny_llama(tmp_path_factory.mktemp("tiny_llama"))
 
 
-def make_trained_workspace(root: Path, model: Path) -> Path:
-    """A workspace with the separable pairs imported and a tiny RM trained for a few steps."""
+def make_trained_workspace(root: Path, model: Path, pairs: Any = None) -> Path:
+    """A workspace with the separable pairs (or `pairs`, a DataFrame) imported and a tiny RM
+    trained for a few steps."""
     from safer_engine.config import DataConfig, RMConfig
     from safer_engine.data.load import load_preferences
     from safer_engine.data.stage import import_data
@@ -62,7 +63,7 @@ def make_trained_workspace(root: Path, model: Path) -> Path:
     from tests.tiny_models import separable_pairs
 
     data = root.parent / f"{root.name}-pairs.parquet"
-    separable_pairs().write_parquet(data)
+    (separable_pairs() if pairs is None else pairs).write_parquet(data)
     workspace = Workspace.open(root, create=True)
     import_data(workspace, load_preferences(DataConfig(str(data))))
     train_rm_stage(

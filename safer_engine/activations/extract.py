@@ -25,11 +25,14 @@ from safer_engine.models.batching import pad_batch
 from safer_engine.models.blocks import BlockOutput, default_layer
 from safer_engine.models.reward_model import encode_example, load_trained_rm
 from safer_engine.progress import CancelToken, Progress, no_progress
-from safer_engine.store.writer import StoreTables, save_shard, write_store
+from safer_engine.store.writer import StoreTables, StoreTexts, save_shard, write_store
 from safer_engine.workspace import Workspace
 
 SHARDS_SUFFIX = ".shards"
 SHARD_META = "meta.json"
+SHARD_LAYOUT = 2
+"""Bumped when the tokens of a text change (2: prompts clipped from the data's own text), so
+a resumed extraction never mixes shards of two tokenisations."""
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,14 @@ class ExtractResult:
 
 @dataclass(frozen=True)
 class Documents:
-    """Distinct texts as token ids, with their response spans and kept/selected positions."""
+    """Distinct texts as token ids, with their response spans, kept/selected positions and
+    each token's character span in the raw prompt or response (`Encoded.char_spans`)."""
 
     ids: list[list[int]]
     response: list[tuple[int, int]]
     kept: list[np.ndarray]
     selected: list[np.ndarray]
+    char_spans: list[np.ndarray]
 
 
 def _codes(column: pl.Series) -> tuple[np.ndarray, list[str]]:
@@ -83,7 +88,7 @@ def _encode_docs(
     progress: Progress,
     cancel: CancelToken,
 ) -> Documents:
-    ids, spans, kept, selected = [], [], [], []
+    ids, spans, kept, selected, chars = [], [], [], [], []
     for number, (prompt, response) in enumerate(keys):
         if number % 64 == 0:
             cancel.check("tokenising")
@@ -96,12 +101,30 @@ def _encode_docs(
         spans.append((start, end))
         selected.append(chosen)
         kept.append(np.arange(start, end, dtype=np.int64) if config.keep == "response" else chosen)
+        chars.append(np.array(encoded.char_spans, dtype=np.int32).reshape(-1, 2))
     progress("tokenising", len(keys), len(keys))
-    return Documents(ids, spans, kept, selected)
+    return Documents(ids, spans, kept, selected, chars)
+
+
+def _texts(keys: list[tuple[str, str]], docs: Documents) -> StoreTexts:
+    """Each distinct prompt and response once, each document's two of them, and every
+    token's character span in its own text."""
+    index: dict[str, int] = {}
+    prompt = np.array([index.setdefault(p, len(index)) for p, _ in keys], dtype=np.int64)
+    response = np.array([index.setdefault(r, len(index)) for _, r in keys], dtype=np.int64)
+    spans = np.concatenate(docs.char_spans) if docs.char_spans else np.zeros((0, 2), dtype=np.int32)
+    return StoreTexts(
+        texts=list(index),
+        prompt_text=prompt,
+        response_text=response,
+        char_start=spans[:, 0],
+        char_end=spans[:, 1],
+    )
 
 
 def _tables(
     table: pl.DataFrame,
+    keys: list[tuple[str, str]],
     docs: Documents,
     chosen: np.ndarray,
     rejected: np.ndarray,
@@ -129,6 +152,7 @@ def _tables(
         if docs.ids
         else np.zeros(0, dtype=np.int32),
         pieces=pieces,
+        texts=_texts(keys, docs),
     )
 
 
@@ -214,10 +238,11 @@ def extract_store(
     keys, chosen, rejected = _doc_index(table)
     pieces = vocab_pieces(tokenizer)
     docs = _encode_docs(keys, tokenizer, fmt, pieces, config, progress, cancel)
-    tables = _tables(table, docs, chosen, rejected, pieces)
+    tables = _tables(table, keys, docs, chosen, rejected, pieces)
 
     folder = workspace.store_path.with_name(workspace.store_path.name + SHARDS_SUFFIX)
     meta = {
+        "layout": SHARD_LAYOUT,
         "config": config.to_dict(),
         "data_fingerprint": fingerprint,
         "layer": layer,

@@ -4,7 +4,9 @@ Paper (arXiv 2507.00665): with A_c(j), A_r(j) the summed activations of feature 
 selected tokens of all chosen / rejected responses and m the mean of all 2·n_latents sums,
 s_j = (A_c − A_r) / (A_c + A_r + 2m). Features are ranked by |s_j|; s_j > 0 leans safe (the
 feature fires on chosen responses). Per-token rates sit beside it so that long responses
-cannot dominate a ranking by sums.
+cannot dominate a ranking by sums, and the same sums and rates over EVERY stored token
+(`*_all`) beside those, since the selection (sentence ends by default) can miss where a
+feature fires. The token totals each rate divides by are columns too (one value repeated).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ def salience_table(stats: FeatureStats) -> pl.DataFrame:
     act_r = _rate(stats.sum_rejected, stats.tokens_rejected)
     fire_c = _rate(stats.fires_chosen, stats.tokens_chosen)
     fire_r = _rate(stats.fires_rejected, stats.tokens_rejected)
+    n = s.shape[0]
     columns = {
         "feature": np.arange(s.shape[0], dtype=np.int64),
         "salience": s,
@@ -42,6 +45,16 @@ def salience_table(stats: FeatureStats) -> pl.DataFrame:
         "firing_rate_diff": fire_c - fire_r,
         "max_act": stats.max_act,
         "density": stats.density,
+        "sum_chosen_all": stats.sum_chosen_all,
+        "sum_rejected_all": stats.sum_rejected_all,
+        "mean_act_chosen_all": _rate(stats.sum_chosen_all, stats.tokens_chosen_all),
+        "mean_act_rejected_all": _rate(stats.sum_rejected_all, stats.tokens_rejected_all),
+        "fire_rate_chosen_all": _rate(stats.fires_chosen_all, stats.tokens_chosen_all),
+        "fire_rate_rejected_all": _rate(stats.fires_rejected_all, stats.tokens_rejected_all),
+        "tokens_chosen": np.full(n, stats.tokens_chosen),
+        "tokens_rejected": np.full(n, stats.tokens_rejected),
+        "tokens_chosen_all": np.full(n, stats.tokens_chosen_all),
+        "tokens_rejected_all": np.full(n, stats.tokens_rejected_all),
     }
     return pl.DataFrame({name: values[order] for name, values in columns.items()})
 

@@ -149,8 +149,10 @@ def show_salience(
         shown = Text()
         for context in contexts[int(row["feature"])]:
             shown.append(f"[{context.side} {context.activation:.1f}] ", style="dim")
-            for i, piece in enumerate(context.pieces):
-                shown.append(piece, style="bold reverse" if i == context.focus else "")
+            for span in context.spans:
+                text = span.text.replace("\n", "⏎")
+                style = "bold reverse" if span.focus else "dim" if span.part == "prompt" else ""
+                shown.append(text, style=style)
             shown.append("\n")
         table.add_row(
             str(row["feature"]),

@@ -14,6 +14,7 @@ from safer_engine.analysis.feature_index import quantile_samples
 from safer_engine.analysis.pair_scores import feature_weights
 from safer_engine.codes.reader import CodesReader
 from safer_engine.store.reader import StoreReader
+from safer_engine.store.text import MARKERS, DocumentText, Span
 
 # Side code of a document = 1 if it is chosen in some pair + 2 if it is rejected in some pair.
 SIDES = ("none", "chosen", "rejected", "both")
@@ -31,15 +32,36 @@ def side_codes(chosen_doc: np.ndarray, rejected_doc: np.ndarray, n_docs: int) ->
 
 @dataclass(frozen=True)
 class Example:
-    """One activating token with the text around it."""
+    """One activating token with the text around it, every token's span carrying this
+    feature's activation (the span with `focus` is the token drawn)."""
 
-    pieces: list[str]
-    activations: list[float]
-    in_response: list[bool]
-    focus: int
+    spans: list[Span]
     activation: float
     side: str
     quantile: float
+    doc: int
+    token: int
+    """The drawn token's row in the store."""
+
+    @property
+    def pieces(self) -> list[str]:
+        """The window's text in stretches, markers left out: each token's text and the text
+        between tokens (the judge's prompt reads these; `safer_engine.judge.rubric.Context`)."""
+        return [span.text for span in self._text_spans]
+
+    @property
+    def in_response(self) -> list[bool]:
+        """Whether each of `pieces` is in the response."""
+        return [span.part in ("response", "special") for span in self._text_spans]
+
+    @property
+    def focus(self) -> int:
+        """The index in `pieces` of the drawn token (-1 if the window lacks it)."""
+        return next((i for i, span in enumerate(self._text_spans) if span.focus), -1)
+
+    @property
+    def _text_spans(self) -> list[Span]:
+        return [span for span in self.spans if span.part not in MARKERS]
 
 
 class FeatureExamples:
@@ -55,6 +77,13 @@ class FeatureExamples:
         self.idx, self.val, self.n_latents = self.codes.idx, self.codes.val, self.codes.n_latents
         self.token_rows = np.asarray(self.store.token_row)
         self.sides = side_codes(self.store.chosen_doc, self.store.rejected_doc, self.store.n_docs)
+        self.text = DocumentText(self.store)
+
+    @property
+    def original_text(self) -> bool:
+        """Whether texts are the data's own (else re-joined from token pieces: an older
+        store)."""
+        return self.text.original
 
     def side(self, doc: int) -> str:
         """Whether the document's response is chosen, rejected or both across the pairs."""
@@ -91,15 +120,14 @@ class FeatureExamples:
         doc = int(s.row_doc[row])
         lo = max(int(s.tok_start[doc]), token - window)
         hi = min(int(s.tok_end[doc]), token + window // 2 + 1)
-        ids = np.asarray(s.token_ids[lo:hi])
+        values = self._activations(feature, lo, hi, (row, token))
         return Example(
-            pieces=[s.pieces[int(t)] for t in ids],
-            activations=self._activations(feature, lo, hi, (row, token)),
-            in_response=[int(s.resp_start[doc]) <= t < int(s.resp_end[doc]) for t in range(lo, hi)],
-            focus=token - lo,
+            spans=self.text.window(doc, lo, hi, values, token),
             activation=value,
             side=self.side(doc),
             quantile=quantile,
+            doc=doc,
+            token=token,
         )
 
     def rows_between(
@@ -122,7 +150,7 @@ class FeatureExamples:
 
     def _activations(
         self, feature: int, lo: int, hi: int, near: tuple[int, int] | None = None
-    ) -> list[float]:
+    ) -> np.ndarray:
         """This feature's activation on each token in [lo, hi); 0 where it is not coded."""
         first, last = self.rows_between(lo, hi, near)
         out = np.zeros(hi - lo, dtype=np.float32)
@@ -132,18 +160,16 @@ class FeatureExamples:
             hits = idx == feature
             values = np.where(hits, val, 0).max(axis=1)
             out[self.token_rows[first:last] - lo] = values
-        return out.tolist()
+        return out
 
     def pair_id(self, pair: int) -> str:
         """The pair's id in the canonical data (a hash of its three texts)."""
         value = self.store.h5["pairs/pair_id"][pair]
         return value.decode("ascii") if isinstance(value, bytes) else str(value)
 
-    def prompt_text(self, doc: int) -> str:
-        """The document's prompt as the model read it (template and special tokens included)."""
-        s = self.store
-        n_prompt = int(s.resp_start[doc] - s.tok_start[doc])
-        return "".join(piece for piece, _ in s.doc_pieces(doc)[:n_prompt]).strip()
+    def prompt(self, doc: int) -> list[Span]:
+        """The document's whole prompt, what the model never read of it marked."""
+        return self.text.prompt(doc)
 
     def doc_rows(self, doc: int) -> slice:
         """The activation rows of a document's stored tokens."""
@@ -152,12 +178,10 @@ class FeatureExamples:
         )
         return slice(int(first), int(last))
 
-    def response_shading(
-        self, doc: int, safe: list[int], unsafe: list[int]
-    ) -> list[tuple[str, float]]:
-        """The response's pieces, each with Σ safe − Σ unsafe activations on that token
-        (with `safe=[f]` and no unsafe: feature f's own activation, as top-k codes hold a
-        feature at most once per token)."""
+    def response_shading(self, doc: int, safe: list[int], unsafe: list[int]) -> list[Span]:
+        """The whole response, each token's text with Σ safe − Σ unsafe activations on that
+        token (with `safe=[f]` and no unsafe: feature f's own activation, as top-k codes hold
+        a feature at most once per token)."""
         s = self.store
         weights = feature_weights(self.n_latents, safe, unsafe)
         rows = self.doc_rows(doc)
@@ -166,8 +190,7 @@ class FeatureExamples:
             idx = np.asarray(self.idx[rows])
             val = np.asarray(self.val[rows]).astype(np.float32)
             scores[self.token_rows[rows] - int(s.tok_start[doc])] = (weights[idx] * val).sum(1)
-        pieces = s.doc_pieces(doc)
-        return [(piece, float(scores[i])) for i, (piece, in_resp) in enumerate(pieces) if in_resp]
+        return self.text.response(doc, scores)
 
     def strongest_features(self, chosen: int, rejected: int, n: int = 5) -> list[tuple[int, float]]:
         """Features whose summed activation differs most between the two responses."""

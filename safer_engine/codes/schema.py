@@ -13,12 +13,14 @@ on a 64-byte boundary (`ALIGNED`, shared with the store).
 datasets in `codes.h5` itself; readers look there when there is no `features.h5`):
 
     attrs: index_max_per_feature (0 = every activating row), salience_split,
-           tokens_chosen, tokens_rejected
+           tokens_chosen, tokens_rejected, tokens_chosen_all, tokens_rejected_all
     by_feature/offsets        int64   [n_latents + 1]  feature j's rows: offsets[j]:offsets[j+1]
     by_feature/rows           int64   [nnz]            activation rows, strongest first
     by_feature/vals           float16 [nnz]            their activations
     stats/sum_chosen, stats/sum_rejected      float64 [n_latents]  over selected tokens
     stats/fires_chosen, stats/fires_rejected  float64 [n_latents]
+    stats/*_all (the four above)              float64 [n_latents]  over every row (since
+                                                                   the all-token figures)
     stats/max_act, stats/density              float32 [n_latents]  over every row
     stats/hist                                int64   [n_latents, n_bins]
     stats/hist_edges                          float32 [n_bins + 1]
@@ -42,6 +44,10 @@ STAT_FIELDS = (
     "density",
     "hist",
     "hist_edges",
+    "sum_chosen_all",
+    "sum_rejected_all",
+    "fires_chosen_all",
+    "fires_rejected_all",
 )
 SALIENCE = "stats/salience"
 

@@ -51,7 +51,8 @@ def write_features(
         for name in schema.STAT_FIELDS:
             f.create_dataset(schema.stat(name), data=getattr(stats, name))
         f.create_dataset(schema.SALIENCE, data=salience.astype(np.float32))
-        f.attrs["tokens_chosen"] = stats.tokens_chosen
-        f.attrs["tokens_rejected"] = stats.tokens_rejected
+        for side in ("chosen", "rejected"):
+            f.attrs[f"tokens_{side}"] = getattr(stats, f"tokens_{side}")
+            f.attrs[f"tokens_{side}_all"] = getattr(stats, f"tokens_{side}_all")
         for key, value in attrs.items():
             f.attrs[key] = value

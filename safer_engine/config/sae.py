@@ -23,14 +23,31 @@ class SAEConfig(Config):
     rows: Literal["all", "selected"] = "all"
     """Train on every stored activation row, or only the selected (sentence-end) ones."""
 
-    epochs: float = 8.0
-    """Passes over the training rows."""
+    epochs: float = 1.5
+    """Passes over the training rows (the demo: 1.5 reaches variance explained 0.83 with
+    under 3% dead latents; 2 gives 0.84 for a third more time)."""
 
     batch_size: int = 1024
     """Activation rows per optimiser step."""
 
-    learning_rate: float = 4e-4
-    """Adam learning rate (sae-lens default schedule: constant)."""
+    learning_rate: float = 3e-3
+    """Adam learning rate: constant, then falling to zero over the last `lr_decay` of the
+    steps. Short runs want it high; much above 4e-3 latents start to die."""
+
+    lr_decay: float = 0.3
+    """Fraction of each training stage's steps, at its end, over which the learning rate falls
+    linearly to zero (0 keeps it constant)."""
+
+    decoder_init_norm: float = 0.5
+    """Norm of each decoder row at initialisation; the encoder starts as the decoder's
+    transpose. sae-lens's 0.1 starts from a near-zero reconstruction whose first steps
+    silence many latents for good (demo, other settings as here: 22% dead; 0.5: 3%); 1.0 and
+    above learn more slowly."""
+
+    b_dec_init: Literal["zeros", "mean"] = "mean"
+    """Start of the decoder bias, which is subtracted from the input before encoding: the
+    training data's mean, so latents see centred activations from the first step (demo: 3%
+    dead), or zeros (12% dead)."""
 
     eval_rows: int = 20_000
     """Rows sampled after training to measure variance explained, L0 and dead features."""
@@ -66,6 +83,14 @@ class SAEConfig(Config):
             raise ConfigError("--epochs, --batch-size and eval_rows must be positive.")
         if not 0 < self.learning_rate < 1:
             raise ConfigError(f"--learning-rate must be in (0, 1), not {self.learning_rate}.")
+        if not 0 <= self.lr_decay < 1:
+            raise ConfigError(f"--lr-decay must be in [0, 1), not {self.lr_decay}.")
+        if not 0 < self.decoder_init_norm <= 100:
+            raise ConfigError(
+                f"--decoder-init-norm must be in (0, 100], not {self.decoder_init_norm}."
+            )
+        if self.b_dec_init not in ("zeros", "mean"):
+            raise ConfigError(f"--b-dec-init must be zeros or mean, not {self.b_dec_init!r}.")
 
     def resolved(self, d_in: int) -> tuple[int, int]:
         """(n_latents, k) for activations of width `d_in`."""

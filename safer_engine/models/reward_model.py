@@ -38,13 +38,24 @@ class TextFormat:
         return asdict(self)
 
 
+NO_SPAN = (-1, -1)
+
+
 @dataclass(frozen=True)
 class Encoded:
-    """Token ids of one (prompt, response) text and the response's token span."""
+    """Token ids of one (prompt, response) text and the response's token span.
+
+    `char_spans[i]` is token i's character span in the RAW prompt (for tokens before
+    `response_start`) or the RAW response (for tokens in the response span), as Python string
+    indices into the strings passed to `encode_example`, not into the formatted sequence;
+    `NO_SPAN` for tokens that are neither (special tokens, the text format's own words, a
+    stand-in for a response that truncation cut entirely).
+    """
 
     input_ids: list[int]
     response_start: int
     response_end: int
+    char_spans: list[tuple[int, int]]
 
 
 def quiet_transformers() -> None:
@@ -181,22 +192,40 @@ def choose_format(
     return TextFormat(kind, max_length, max_prompt_tokens)
 
 
-def _clip_prompt(tokenizer: PreTrainedTokenizerBase, prompt: str, limit: int) -> str:
+def _clip_prompt(tokenizer: PreTrainedTokenizerBase, prompt: str, limit: int) -> tuple[str, int]:
     """Keep the prompt's last `limit` tokens: its final question matters most, and the
-    response must keep room in the sequence."""
-    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    if len(ids) <= limit:
-        return prompt
-    return str(tokenizer.decode(ids[-limit:]))
+    response must keep room in the sequence. The kept part is cut out of the prompt itself
+    (not decoded from tokens, which would lose its case and spacing); returns it and the
+    character where it starts."""
+    encoding = tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=True)
+    offsets = encoding["offset_mapping"]
+    if len(offsets) <= limit:
+        return prompt, 0
+    start = int(offsets[-limit][0])
+    return prompt[start:], start
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    """The formatted text, and where the prompt and the response lie in it (characters;
+    the prompt's start is -1 when the chat template changed it beyond recognition)."""
+
+    text: str
+    prompt_start: int
+    prompt_end: int
+    response_start: int
+    response_end: int
 
 
 def _render(
     tokenizer: PreTrainedTokenizerBase, fmt: TextFormat, prompt: str, response: str
-) -> tuple[str, int, int]:
-    """The formatted text and the character span of the response inside it."""
+) -> _Rendered:
+    """The formatted text and the character spans of the prompt and response inside it."""
     if fmt.kind == "plain":
         prefix = f"{PLAIN_USER}{prompt}{PLAIN_ASSISTANT}"
-        return prefix + response, len(prefix), len(prefix) + len(response)
+        at = len(PLAIN_USER)
+        end = len(prefix) + len(response)
+        return _Rendered(prefix + response, at, at + len(prompt), len(prefix), end)
     messages = [{"role": "user", "content": prompt}]
     prefix = str(
         tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -212,30 +241,53 @@ def _render(
             "The chat template does not render the response after the prompt.",
             "Use a model whose chat template keeps messages in order.",
         )
-    return full, start, start + len(response)
+    # The user's message is the last one before the generation prompt; a template that
+    # rewrites it (trims it, say) leaves the prompt's tokens without character spans.
+    at = prefix.rfind(prompt)
+    end = at + len(prompt) if at >= 0 else -1
+    return _Rendered(full, at, end, start, start + len(response))
+
+
+def _clip(span: tuple[int, int], lo: int, hi: int, shift: int) -> tuple[int, int]:
+    """A token's span cut to the text at [lo, hi) of the formatted sequence, in that text's
+    own characters (+ shift); NO_SPAN when the token covers none of it."""
+    s, e = max(int(span[0]), lo), min(int(span[1]), hi)
+    return (s - lo + shift, e - lo + shift) if e > s else NO_SPAN
 
 
 def encode_example(
     tokenizer: PreTrainedTokenizerBase, fmt: TextFormat, prompt: str, response: str
 ) -> Encoded:
-    text, char_start, char_end = _render(
-        tokenizer, fmt, _clip_prompt(tokenizer, prompt, fmt.max_prompt_tokens), response
-    )
+    clipped, cut = _clip_prompt(tokenizer, prompt, fmt.max_prompt_tokens)
+    rendered = _render(tokenizer, fmt, clipped, response)
     encoding = tokenizer(
-        text,
+        rendered.text,
         add_special_tokens=fmt.kind == "plain",
         truncation=True,
         max_length=fmt.max_length,
         return_offsets_mapping=True,
     )
+    ids = list(encoding["input_ids"])
     offsets = encoding["offset_mapping"]
-    inside = [i for i, (s, e) in enumerate(offsets) if e > s and s >= char_start and s < char_end]
-    if not inside:
+    r0, r1 = rendered.response_start, rendered.response_end
+    # Tokens that overlap the response: a BPE token such as " I" starts on the space that
+    # the format puts before the response, yet is the response's first word.
+    inside = [i for i, (s, e) in enumerate(offsets) if e > s and e > r0 and s < r1]
+    if inside:
+        start, end = inside[0], inside[-1] + 1
+    else:
         # Truncation cut the whole response: keep the last token as its stand-in, so the
         # example still scores the end of what the model saw.
-        last = len(encoding["input_ids"]) - 1
-        return Encoded(list(encoding["input_ids"]), last, last + 1)
-    return Encoded(list(encoding["input_ids"]), inside[0], inside[-1] + 1)
+        start, end = len(ids) - 1, len(ids)
+    spans = []
+    for i, span in enumerate(offsets):
+        if start <= i < end:
+            spans.append(_clip(span, r0, r1, 0) if inside else NO_SPAN)
+        elif i < start and rendered.prompt_start >= 0:
+            spans.append(_clip(span, rendered.prompt_start, rendered.prompt_end, cut))
+        else:
+            spans.append(NO_SPAN)
+    return Encoded(ids, start, end, spans)
 
 
 def load_trained_rm(model_dir: Path) -> tuple[Any, Any, TextFormat, dict[str, Any]]:

@@ -4,6 +4,10 @@ The trainer pulls batches from a data provider we write: shuffled rows of the me
 store, standardised per token when the store says so (the paper's normalisation). Progress
 and cancel live in that provider, so sae-lens needs no changes. The result is saved in
 sae-lens's own format (`cfg.json` + `sae_weights.safetensors`), plus `safer_sae.json`.
+
+Runs are short (the demo: 99 steps), so the start and schedule matter more than the length:
+the decoder bias starts at the data mean, decoder rows at `decoder_init_norm` (not sae-lens's
+0.1), and a high learning rate decays to zero at the end. See `SAEConfig` for the figures.
 """
 
 from __future__ import annotations
@@ -117,7 +121,15 @@ def _require_finite(values: np.ndarray) -> None:
         )
 
 
-def sae_lens_config(d_in: int, n_latents: int, k: int, device: str, model: str, layer: int) -> Any:
+def sae_lens_config(
+    d_in: int,
+    n_latents: int,
+    k: int,
+    device: str,
+    model: str,
+    layer: int,
+    decoder_init_norm: float = SAEConfig.decoder_init_norm,
+) -> Any:
     from sae_lens.saes.sae import SAEMetadata
     from sae_lens.saes.topk_sae import TopKTrainingSAEConfig
 
@@ -128,6 +140,7 @@ def sae_lens_config(d_in: int, n_latents: int, k: int, device: str, model: str, 
         dtype="float32",
         device=device,
         apply_b_dec_to_input=True,
+        decoder_init_norm=decoder_init_norm,
         # The paper's per-token standardisation happens when reading the store.
         normalize_activations="none",
         metadata=SAEMetadata(
@@ -185,13 +198,27 @@ def train_sae(
         n_latents, k = config.resolved(reader.d_model)
         rows = training_rows(reader, config.rows)
         sae = TopKTrainingSAE(
-            sae_lens_config(reader.d_model, n_latents, k, device, reader.model, reader.layer)
+            sae_lens_config(
+                reader.d_model,
+                n_latents,
+                k,
+                device,
+                reader.model,
+                reader.layer,
+                config.decoder_init_norm,
+            )
         )
         started = time.perf_counter()
-        stage_steps = {}
+        text = None
         if generic is not None:
             text = np.load(generic)
             text = normalise_rows(text) if reader.normalise else text.astype(np.float32)
+        if config.b_dec_init == "mean":
+            # the first stage's data: the generic text when there is a pretraining stage
+            first = text if text is not None else _sample(reader, rows, config.seed)
+            init_b_dec(sae, first)
+        stage_steps = {}
+        if text is not None:
             stage_steps["generic"] = _fit(
                 sae,
                 config,
@@ -230,20 +257,38 @@ def train_sae(
     return SAETrainResult(out_dir, n_latents, k, steps, seconds, metrics)
 
 
-def _fit(
-    sae: Any, config: SAEConfig, epochs: float, n_rows: int, device: str, provider: Any
-) -> int:
-    """One sae-lens training run over `epochs` passes; returns its step count."""
+def _sample(reader: StoreReader, rows: np.ndarray, seed: int, size: int = 16_384) -> np.ndarray:
+    """A random sample of training rows (sorted reads), e.g. to centre the decoder bias."""
+    chosen = np.random.default_rng(seed + 2).choice(rows, size=min(size, rows.size), replace=False)
+    values = reader.activations(np.sort(chosen))
+    _require_finite(values)
+    return values
+
+
+def init_b_dec(sae: Any, values: np.ndarray) -> None:
+    """Start the decoder bias at the mean of `values`: the input is centred before encoding
+    from the first step, instead of the shared mean direction deciding which latents fire."""
+    import torch
+
+    mean = values.mean(axis=0, dtype=np.float64).astype(np.float32)
+    with torch.no_grad():
+        sae.b_dec.copy_(torch.from_numpy(mean).to(sae.b_dec.device))
+
+
+def trainer_config(config: SAEConfig, epochs: float, n_rows: int, device: str) -> Any:
+    """sae-lens's settings for one training stage of `epochs` passes over `n_rows` rows."""
     from sae_lens.config import LoggingConfig, SAETrainerConfig
-    from sae_lens.training.sae_trainer import SAETrainer
 
     batch_size = min(config.batch_size, n_rows)
     steps = max(1, int(epochs * n_rows) // batch_size)
-    trainer_config = SAETrainerConfig(
+    return SAETrainerConfig(
         total_training_samples=steps * batch_size,
         train_batch_size_samples=batch_size,
         lr=config.learning_rate,
-        lr_end=config.learning_rate / 10,
+        # constant, then linear to zero over the last `lr_decay` of the steps
+        lr_scheduler_name="constant",
+        lr_decay_steps=int(config.lr_decay * steps),
+        lr_end=config.learning_rate,
         device=device,
         logger=LoggingConfig(log_to_wandb=False),
         # sae-lens's windows (1000/2000 steps) suit runs of many thousand steps; on a
@@ -252,8 +297,18 @@ def _fit(
         dead_feature_window=max(20, steps // 20),
         feature_sampling_window=max(40, steps // 10),
     )
+
+
+def _fit(
+    sae: Any, config: SAEConfig, epochs: float, n_rows: int, device: str, provider: Any
+) -> int:
+    """One sae-lens training run over `epochs` passes; returns its step count."""
+    from sae_lens.training.sae_trainer import SAETrainer
+
+    settings = trainer_config(config, epochs, n_rows, device)
+    steps = int(settings.total_training_steps)
     with _without_sae_lens_bar():
-        SAETrainer(trainer_config, sae, provider(batch_size, steps)).fit()
+        SAETrainer(settings, sae, provider(settings.train_batch_size_samples, steps)).fit()
     return steps
 
 

@@ -78,7 +78,9 @@ def compute_salience(
         # Below the limit every activating row is kept, so quantile samples span all.
         cap = None if codes.idx.size <= INDEX_ALL_LIMIT else TOP_ROWS_KEPT
         index = build_feature_index(codes.idx, codes.val, codes.n_latents, max_per_feature=cap)
-    table = salience_table(stats)
+        policy = str(reader.h5.attrs.get("policy", ""))
+    # Which tokens the selected figures cover, for readers of the table (the explorer says so).
+    table = salience_table(stats).with_columns(pl.lit(policy).alias("selection"))
     salience = table.sort("feature")["salience"].to_numpy()
     attrs = {"index_max_per_feature": cap or 0, "salience_split": split}
     cancel.check("feature index")

@@ -9,6 +9,7 @@ import polars as pl
 
 from safer_engine.codes.examples import FeatureExamples
 from safer_engine.scores.selection import Selection
+from safer_engine.service.text import Span
 
 SHOWN_PAIRS = 2000
 """The table lists the highest-scoring pairs; scores cover every pair."""
@@ -59,9 +60,12 @@ class PairView:
     pair_id: str
     chosen_doc: int
     rejected_doc: int
-    prompt: str
+    prompt: list[Span]
+    """The whole prompt; what the model never read of it is marked."""
     strongest: list[tuple[int, float]]
     """Features whose activation differs most between the responses (chosen − rejected)."""
+    original: bool
+    """Whether texts are the data's own (else re-joined from token pieces: an older store)."""
 
 
 def ranking_from(
@@ -99,6 +103,7 @@ def pair_view(examples: FeatureExamples, pair: int) -> PairView:
         pair_id=examples.pair_id(pair),
         chosen_doc=chosen,
         rejected_doc=rejected,
-        prompt=examples.prompt_text(chosen),
+        prompt=examples.prompt(chosen),
         strongest=examples.strongest_features(chosen, rejected),
+        original=examples.original_text,
     )

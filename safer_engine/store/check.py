@@ -8,8 +8,10 @@ import numpy as np
 
 from safer_engine.errors import StoreError
 from safer_engine.store.reader import StoreReader
+from safer_engine.store.schema import TEXT_DATASETS
 
 SCAN_ROWS = 65536
+SCAN_TOKENS = 1 << 22
 
 
 def check_store(path: Path, data_fingerprint: str | None = None, quick: bool = False) -> list[str]:
@@ -37,6 +39,7 @@ def check_store(path: Path, data_fingerprint: str | None = None, quick: bool = F
             *_check_tokens(reader),
             *_check_rows(reader),
             *_check_values(reader),
+            *_check_texts(reader),
             *_check_fingerprint(reader, data_fingerprint),
         ]
 
@@ -153,4 +156,73 @@ def _check_fingerprint(r: StoreReader, expected: str | None) -> list[str]:
     return [
         f"the store was extracted from other data (fingerprint "
         f"{r.data_fingerprint[:12]}…) than the workspace's pairs ({expected[:12]}…)."
+    ]
+
+
+def _check_texts(r: StoreReader) -> list[str]:
+    """The data's own texts, when the store has them: all of their datasets, offsets that
+    cut valid UTF-8, documents that name existing texts, and every token's character span
+    inside the text it belongs to."""
+    present = [name for name in TEXT_DATASETS if name in r.h5]
+    if not present:
+        return []  # a store from before texts were kept: readers use vocab/pieces
+    if len(present) < len(TEXT_DATASETS):
+        missing = ", ".join(n for n in TEXT_DATASETS if n not in present)
+        return [f"the store has some text datasets but lacks {missing}."]
+    problems = []
+    offsets = r.text_offsets
+    n_bytes = int(r.text_utf8.shape[0])
+    if offsets.size == 0 or offsets[0] != 0 or np.any(np.diff(offsets) < 0):
+        return ["texts/offsets does not start at 0 and increase."]
+    if offsets[-1] != n_bytes:
+        return [f"texts/offsets ends at byte {offsets[-1]}, but texts/utf8 has {n_bytes}."]
+    lengths = np.zeros(r.n_texts, dtype=np.int64)
+    for i in range(r.n_texts):
+        try:
+            lengths[i] = len(r.text(i))
+        except UnicodeDecodeError:
+            problems.append(f"text {i} is not valid UTF-8.")
+            return problems
+    for name, docs in (("prompt_text", r.prompt_text), ("response_text", r.response_text)):
+        if docs.shape != (r.n_docs,):
+            return [f"docs/{name} has shape {docs.shape}, not ({r.n_docs},)."]
+        bad = np.flatnonzero((docs < 0) | (docs >= r.n_texts))
+        if bad.size:
+            return [f"docs/{name} names missing texts at {bad.size} document(s), first {bad[0]}."]
+    n_tokens = int(r.token_ids.shape[0])
+    for name, array in (("char_start", r.char_start), ("char_end", r.char_end)):
+        if array.shape != (n_tokens,):
+            return [f"tokens/{name} has shape {array.shape}, but tokens/ids has {n_tokens}."]
+    return problems + _check_char_spans(r, lengths)
+
+
+def _check_char_spans(r: StoreReader, lengths: np.ndarray) -> list[str]:
+    """Every token's span inside its own text: prompt tokens in the prompt, response tokens
+    in the response, none after the response; -1 (no text) on both ends or neither."""
+    bad: dict[str, tuple[int, int]] = {}
+    n_tokens = int(r.token_ids.shape[0])
+    for lo in range(0, n_tokens, SCAN_TOKENS):
+        hi = min(lo + SCAN_TOKENS, n_tokens)
+        tokens = np.arange(lo, hi)
+        doc = np.minimum(np.searchsorted(r.tok_end, tokens, side="right"), r.n_docs - 1)
+        start = np.asarray(r.char_start[lo:hi]).astype(np.int64)
+        end = np.asarray(r.char_end[lo:hi]).astype(np.int64)
+        in_prompt = tokens < r.resp_start[doc]
+        after = tokens >= r.resp_end[doc]
+        text = np.where(in_prompt, r.prompt_text[doc], r.response_text[doc])
+        mapped = start >= 0
+        checks = {
+            "have only one end of a span": mapped != (end >= 0),
+            "end before they start": mapped & (end < start),
+            "lie past the end of their text": mapped & (end > lengths[text]),
+            "map text after the response": mapped & after,
+        }
+        for what, wrong in checks.items():
+            at = np.flatnonzero(wrong)
+            if at.size:
+                count, first = bad.get(what, (0, lo + int(at[0])))
+                bad[what] = (count + int(at.size), first)
+    return [
+        f"tokens/char_start and char_end: {count} token(s) {what}, first token {first}."
+        for what, (count, first) in bad.items()
     ]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from safer_engine.errors import StoreError
-from safer_engine.store.schema import SCHEMA_VERSION, acts_group
+from safer_engine.store.schema import SCHEMA_VERSION, TEXT_DATASETS, acts_group
 
 EPS = 1e-6
 
@@ -107,6 +107,21 @@ class StoreReader:
         self.row_doc = memmap_dataset(self.path, group["doc"])
         self.selected = memmap_dataset(self.path, group["selected"])
         self._pieces: list[str] | None = None
+        self._load_texts()
+
+    def _load_texts(self) -> None:
+        """The data's own texts, when the store has them (stores written before they were
+        kept have only `vocab/pieces`)."""
+        f = self._file
+        self.has_texts = all(name in f for name in TEXT_DATASETS)
+        if not self.has_texts:
+            return
+        self.text_utf8 = memmap_dataset(self.path, f["texts/utf8"])
+        self.text_offsets = f["texts/offsets"][()]
+        self.prompt_text = f["docs/prompt_text"][()]
+        self.response_text = f["docs/response_text"][()]
+        self.char_start = memmap_dataset(self.path, f["tokens/char_start"])
+        self.char_end = memmap_dataset(self.path, f["tokens/char_end"])
 
     @property
     def h5(self) -> Any:
@@ -151,7 +166,31 @@ class StoreReader:
         ]
 
     def doc_text(self, doc: int) -> str:
+        """The document as its tokens' pieces re-join it (template and special tokens
+        included; for the data's own text see `doc_prompt` and `doc_response`)."""
         return "".join(piece for piece, _ in self.doc_pieces(doc))
+
+    @property
+    def n_texts(self) -> int:
+        return int(self.text_offsets.shape[0] - 1) if self.has_texts else 0
+
+    def text(self, index: int) -> str:
+        """One of the data's own texts, by its index in `texts/offsets`."""
+        lo, hi = int(self.text_offsets[index]), int(self.text_offsets[index + 1])
+        return bytes(np.asarray(self.text_utf8[lo:hi])).decode("utf-8")
+
+    def doc_prompt(self, doc: int) -> str:
+        """The document's prompt as the data holds it (requires `has_texts`)."""
+        return self.text(int(self.prompt_text[doc]))
+
+    def doc_response(self, doc: int) -> str:
+        """The document's response as the data holds it (requires `has_texts`)."""
+        return self.text(int(self.response_text[doc]))
+
+    def doc_char_spans(self, doc: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each token's (start, end) character span in the document's prompt or response."""
+        lo, hi = int(self.tok_start[doc]), int(self.tok_end[doc])
+        return np.asarray(self.char_start[lo:hi]), np.asarray(self.char_end[lo:hi])
 
     def token_window(self, row: int, before: int, after: int) -> np.ndarray:
         """Token ids around a token row, clipped to its document."""

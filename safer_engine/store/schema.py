@@ -15,6 +15,21 @@ Datasets read on hot paths are contiguous and uncompressed so the reader can mem
     acts/<layer>/token_row            int64 [n_rows]
     acts/<layer>/doc                  int64 [n_rows]
     acts/<layer>/selected             bool  [n_rows]  chosen by the selection policy
+
+The data's own texts (written since the explorer shows them; stores without them stay
+readable, and readers fall back to `vocab/pieces`):
+
+    texts/utf8                        uint8 [n_bytes]     every distinct prompt and response,
+                                                          UTF-8, concatenated
+    texts/offsets                     int64 [n_texts + 1] text i is utf8[offsets[i]:offsets[i+1]]
+    docs/prompt_text, response_text   int64 [n_docs]      each document's two texts
+    tokens/char_start, char_end       int32 [n_tokens]    each token's character span (Python
+                                                          string indices) in its document's
+                                                          raw prompt (tokens before resp_start)
+                                                          or raw response (tokens in the
+                                                          response span); -1 for tokens of
+                                                          neither (special tokens, the text
+                                                          format's own words)
 """
 
 from __future__ import annotations
@@ -23,6 +38,17 @@ SCHEMA_VERSION = 1
 # Every dataset starts on a 64-byte boundary: numpy copies a whole misaligned memmap before
 # searching or sorting it (120 MB per call on a 20M-token store).
 ALIGNED = {"alignment_threshold": 1, "alignment_interval": 64}
+
+
+TEXT_DATASETS = (
+    "texts/utf8",
+    "texts/offsets",
+    "docs/prompt_text",
+    "docs/response_text",
+    "tokens/char_start",
+    "tokens/char_end",
+)
+NO_CHAR = -1
 
 
 def acts_group(layer: int) -> str:

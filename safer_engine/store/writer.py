@@ -21,6 +21,17 @@ from safer_engine.store.schema import ALIGNED, SCHEMA_VERSION, acts_group
 
 
 @dataclass(frozen=True)
+class StoreTexts:
+    """The data's own texts and where each token lies in them (see `store/schema.py`)."""
+
+    texts: list[str]
+    prompt_text: np.ndarray
+    response_text: np.ndarray
+    char_start: np.ndarray
+    char_end: np.ndarray
+
+
+@dataclass(frozen=True)
 class StoreTables:
     """Everything but the activations, known before the model runs."""
 
@@ -37,6 +48,7 @@ class StoreTables:
     split_names: list[str]
     token_ids: np.ndarray
     pieces: list[str]
+    texts: StoreTexts | None = None
 
 
 def write_store(
@@ -93,6 +105,8 @@ def _write(
             ds.attrs["names"] = names
         f.create_dataset("tokens/ids", data=tables.token_ids.astype(np.int32))
         f.create_dataset("vocab/pieces", data=tables.pieces, dtype=h5py.string_dtype())
+        if tables.texts is not None:
+            _write_texts(f, tables.texts)
         group = f.create_group(acts_group(layer))
         values = group.create_dataset("values", shape=(rows, d_model), dtype=np.float16)
         columns = {
@@ -107,6 +121,18 @@ def _write(
                 for name, dataset in columns.items():
                     dataset[start:end] = part[name]
                 start = end
+
+
+def _write_texts(f: Any, texts: StoreTexts) -> None:
+    encoded = [text.encode("utf-8") for text in texts.texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    f.create_dataset("texts/utf8", data=np.frombuffer(b"".join(encoded), dtype=np.uint8))
+    f.create_dataset("texts/offsets", data=offsets)
+    f.create_dataset("docs/prompt_text", data=texts.prompt_text.astype(np.int64))
+    f.create_dataset("docs/response_text", data=texts.response_text.astype(np.int64))
+    f.create_dataset("tokens/char_start", data=texts.char_start.astype(np.int32))
+    f.create_dataset("tokens/char_end", data=texts.char_end.astype(np.int32))
 
 
 def save_shard(path: Path, **arrays: np.ndarray) -> None:

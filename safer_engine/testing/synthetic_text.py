@@ -3,6 +3,9 @@
 Each pair has a prompt and two responses made of whole phrases from small banks (refusals,
 harmful compliance, neutral answers), so examples read like words. A `safety` pair prefers
 the refusal over the harmful answer; a `general` pair prefers a plain answer over a refusal.
+Like a reward model's `max_length`, the store's fixed document length cuts most responses
+inside a phrase: the data's response finishes that phrase, so its last words were never
+"read", as happens with real data.
 """
 
 from __future__ import annotations
@@ -157,6 +160,8 @@ class Corpus:
 
     tokens: np.ndarray  # int32 [n_docs, tokens_per_doc]
     prompt_len: np.ndarray  # int64 [n_docs]: the response starts here
+    prompts: list[str]  # [n_docs] each document's prompt, as the data holds it
+    responses: list[str]  # [n_docs] its response: the stored tokens and the rest of a phrase
     style: np.ndarray  # int8 [n_docs], STYLE_CODES
     pair_ids: np.ndarray  # S16 [n_pairs], ascending
     slice_codes: np.ndarray  # int16 [n_pairs], index into SLICES
@@ -186,9 +191,10 @@ def make_corpus(
         cancel.check("making synthetic texts")
         progress("synthetic texts", first, n_pairs)
         part = slice(first, min(first + PAIR_CHUNK, n_pairs))
-        _pair_chunk(vocab, rng, slices[part], tokens[part], prompt_len[part], style[part])
+        tails = _pair_chunk(vocab, rng, slices[part], tokens[part], prompt_len[part], style[part])
         texts += [
-            _pair_texts(vocab, t, p) for t, p in zip(tokens[part], prompt_len[part], strict=True)
+            _pair_texts(vocab, t, p, tail)
+            for t, p, tail in zip(tokens[part], prompt_len[part], tails, strict=True)
         ]
     progress("synthetic texts", n_pairs, n_pairs)
     ids = np.array([pair_id(*t) for t in texts], dtype="S16")
@@ -207,6 +213,8 @@ def make_corpus(
     return Corpus(
         tokens=tokens[order].reshape(2 * n_pairs, length),
         prompt_len=np.repeat(prompt_len[order], 2),
+        prompts=[texts[i][0] for i in order.tolist() for _ in range(2)],
+        responses=[texts[i][side] for i in order.tolist() for side in (1, 2)],
         style=style[order].reshape(-1),
         pair_ids=ids[order],
         slice_codes=slices[order],
@@ -222,31 +230,46 @@ def _pair_chunk(
     tokens: np.ndarray,
     prompt_len: np.ndarray,
     style: np.ndarray,
-) -> None:
-    """Fill one chunk of pairs: tokens [n, 2, length], prompt lengths and doc styles."""
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Fill one chunk of pairs: tokens [n, 2, length], prompt lengths and doc styles; return
+    each pair's tail tokens (chosen, rejected): the rest of the phrase the length cut."""
     n, length = tokens.shape[0], tokens.shape[2]
     prompt_len[:] = rng.integers(max(1, length // 6), max(2, length // 3) + 1, n)
-    prompts = _phrases(vocab, rng, "prompt", n, length)
+    prompts, _ = _phrases(vocab, rng, "prompt", n, length)
     position = np.arange(length)
     in_prompt = position[None, :] < prompt_len[:, None]
+    cut = length - prompt_len  # response tokens stored
+    tails: list[list[np.ndarray]] = [[], []]
     for side in (0, 1):
         names = np.array([SLICE_STYLES[s][side] for s in SLICES])[slices]
         responses = np.empty((n, length), dtype=np.int32)
+        tail_tokens: list[np.ndarray] = [np.zeros(0, dtype=np.int32)] * n
         for name in STYLES:
             at = np.flatnonzero(names == name)
             if at.size:
-                responses[at] = _phrases(vocab, rng, name, at.size, length)
+                wide, ends = _phrases(vocab, rng, name, at.size, length)
+                responses[at] = wide[:, :length]
+                # the end of the phrase each response is cut in (or at)
+                stop = np.where(ends >= cut[at, None], ends, np.iinfo(np.int64).max).min(axis=1)
+                for row, doc in enumerate(at.tolist()):
+                    tail_tokens[doc] = wide[row, cut[doc] : stop[row]]
+        tails[side] = tail_tokens
         shifted = np.maximum(position[None, :] - prompt_len[:, None], 0)
         tokens[:, side] = np.where(
-            in_prompt, prompts, np.take_along_axis(responses, shifted, axis=1)
+            in_prompt, prompts[:, :length], np.take_along_axis(responses, shifted, axis=1)
         )
         style[:, side] = np.array([STYLE_CODES[str(s)] for s in names], dtype=np.int8)
+    return list(zip(tails[0], tails[1], strict=True))
 
 
-def _phrases(vocab: Vocab, rng: np.random.Generator, style: str, n: int, width: int) -> np.ndarray:
-    """n texts of `width` tokens, each whole phrases of the style, cut at `width`."""
+def _phrases(
+    vocab: Vocab, rng: np.random.Generator, style: str, n: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """n texts of whole phrases of the style: their first `width` tokens and one longest
+    phrase more [n, width + longest], and where each text's phrases end [n, phrases]."""
     ids, weights = vocab.style_phrases[style]
-    per_text = -(-width // int(vocab.phrase_len[ids].min()))
+    span = width + int(vocab.phrase_len[ids].max())
+    per_text = -(-span // int(vocab.phrase_len[ids].min()))
     drawn = rng.choice(ids, size=(n, per_text), p=weights).reshape(-1)
     lengths = vocab.phrase_len[drawn]
     ends = np.cumsum(lengths)
@@ -254,12 +277,15 @@ def _phrases(vocab: Vocab, rng: np.random.Generator, style: str, n: int, width: 
     offset = np.repeat(vocab.phrase_start[drawn] - (ends - lengths), lengths)
     stream = vocab.phrase_tokens[offset + np.arange(int(ends[-1]))]
     text_start = ends.reshape(n, per_text)[:, -1] - lengths.reshape(n, per_text).sum(axis=1)
-    return stream[text_start[:, None] + np.arange(width)]
+    phrase_ends = ends.reshape(n, per_text) - text_start[:, None]
+    return stream[text_start[:, None] + np.arange(span)], phrase_ends
 
 
-def _pair_texts(vocab: Vocab, tokens: np.ndarray, prompt_len: int) -> tuple[str, str, str]:
+def _pair_texts(
+    vocab: Vocab, tokens: np.ndarray, prompt_len: int, tails: tuple[np.ndarray, np.ndarray]
+) -> tuple[str, str, str]:
     return (
         vocab.text(tokens[0, :prompt_len]),
-        vocab.text(tokens[0, prompt_len:]),
-        vocab.text(tokens[1, prompt_len:]),
+        vocab.text(np.concatenate([tokens[0, prompt_len:], tails[0]])),
+        vocab.text(np.concatenate([tokens[1, prompt_len:], tails[1]])),
     )

@@ -42,7 +42,7 @@ from safer_engine.errors import ConfigError
 from safer_engine.progress import CancelToken, Progress, no_progress
 from safer_engine.salience.stage import salience_stage
 from safer_engine.store.reader import StoreReader
-from safer_engine.store.writer import StoreTables, save_shard, write_store
+from safer_engine.store.writer import StoreTables, StoreTexts, save_shard, write_store
 from safer_engine.testing.synthetic_text import (
     N_SPECIAL,
     PAIR_CHUNK,
@@ -169,6 +169,39 @@ def _store_tables(vocab: Vocab, corpus: Corpus) -> StoreTables:
         split_names=list(SPLITS),
         token_ids=corpus.tokens.reshape(-1),
         pieces=vocab.pieces,
+        texts=_store_texts(vocab, corpus),
+    )
+
+
+def _store_texts(vocab: Vocab, corpus: Corpus) -> StoreTexts:
+    """The data's texts and each token's character span in them, as `safer extract` keeps
+    them: a text is its tokens' pieces joined and stripped (`Vocab.text`), so a token's
+    span ends where the running length of its part's pieces does, less the first piece's
+    leading space. Response texts run on past the stored tokens (the rest of a phrase)."""
+    index: dict[str, int] = {}
+    prompt = [index.setdefault(text, len(index)) for text in corpus.prompts]
+    response = [index.setdefault(text, len(index)) for text in corpus.responses]
+    length = np.array([len(p) for p in vocab.pieces], dtype=np.int32)
+    lead = np.array([len(p) - len(p.lstrip()) for p in vocab.pieces], dtype=np.int32)
+    start = np.empty(corpus.tokens.shape, dtype=np.int32)
+    end = np.empty(corpus.tokens.shape, dtype=np.int32)
+    for first in range(0, corpus.n_docs, 2 * PAIR_CHUNK):  # bounded temporaries
+        docs = slice(first, min(first + 2 * PAIR_CHUNK, corpus.n_docs))
+        tokens, prompt_len = corpus.tokens[docs], corpus.prompt_len[docs]
+        rows = np.arange(tokens.shape[0])
+        in_prompt = np.arange(tokens.shape[1])[None, :] < prompt_len[:, None]
+        sizes = length[tokens]
+        running = np.cumsum(sizes, axis=1, dtype=np.int32)
+        prompt_chars = running[rows, prompt_len - 1]
+        strip = np.where(in_prompt, lead[tokens[:, :1]], lead[tokens[rows, prompt_len]][:, None])
+        end[docs] = running - np.where(in_prompt, 0, prompt_chars[:, None]) - strip
+        start[docs] = np.maximum(end[docs] - sizes, 0)
+    return StoreTexts(
+        texts=list(index),
+        prompt_text=np.array(prompt, dtype=np.int64),
+        response_text=np.array(response, dtype=np.int64),
+        char_start=start.reshape(-1),
+        char_end=end.reshape(-1),
     )
 
 

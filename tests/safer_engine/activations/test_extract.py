@@ -162,3 +162,68 @@ def test_chat_template_models_extract_too(tmp_path: Path, tiny_llama: Path) -> N
         prompt_text = "".join(p for p, in_resp in pieces if not in_resp)
         assert "<|assistant|>" in prompt_text
         assert store.layer == 2  # three quarters of 2 blocks, rounded
+
+
+CASED_PROMPT = "Question number 3:\nabout SOMETHING"
+CASED_CHOSEN = "I cannot help with that request\n\nbecause it could HURT people, number 3"
+LONG_REJECTED = "\n".join(["Sure here is exactly how to do it step by step with the tools"] * 4)
+
+
+def cased_pairs() -> pl.DataFrame:
+    """The separable pairs, one of them cased, with line breaks and a response too long for
+    the model's 32 tokens."""
+    from tests.tiny_models import separable_pairs
+
+    table = separable_pairs()
+    return table.with_columns(
+        prompt=pl.when(pl.col("pair_id") == "p03")
+        .then(pl.lit(CASED_PROMPT))
+        .otherwise(pl.col("prompt")),
+        chosen=pl.when(pl.col("pair_id") == "p03")
+        .then(pl.lit(CASED_CHOSEN))
+        .otherwise(pl.col("chosen")),
+        rejected=pl.when(pl.col("pair_id") == "p03")
+        .then(pl.lit(LONG_REJECTED))
+        .otherwise(pl.col("rejected")),
+    )
+
+
+@pytest.mark.parametrize("fixture", ["tiny_bert", "tiny_llama"])
+def test_the_store_keeps_the_datas_own_text_and_each_tokens_span(
+    fixture: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from safer_engine.store.text import STOP, DocumentText, plain_text
+    from tests.conftest import make_trained_workspace
+
+    model = request.getfixturevalue(fixture)
+    workspace = extracted(make_trained_workspace(tmp_path / "ws", model, cased_pairs()))
+    assert check_store(workspace.store_path) == []
+    _, tokenizer, fmt, _ = load_trained_rm(workspace.rm_model_dir)
+    prompts = workspace.pairs()[0].sort("pair_id")["prompt"].to_list()
+    with StoreReader(workspace.store_path) as store:
+        pair = prompts.index(CASED_PROMPT)  # pairs are stored in pair id order
+        chosen, rejected = int(store.chosen_doc[pair]), int(store.rejected_doc[pair])
+        assert store.doc_prompt(chosen) == store.doc_prompt(rejected) == CASED_PROMPT
+        assert (store.doc_response(chosen), store.doc_response(rejected)) == (
+            CASED_CHOSEN,
+            LONG_REJECTED,
+        )
+        assert store.n_texts == 20 + 40  # each distinct prompt and response once
+        for doc, response in ((chosen, CASED_CHOSEN), (rejected, LONG_REJECTED)):
+            encoded = encode_example(tokenizer, fmt, CASED_PROMPT, response)
+            starts, ends = store.doc_char_spans(doc)
+            assert list(zip(starts.tolist(), ends.tolist(), strict=True)) == [
+                tuple(span) for span in encoded.char_spans
+            ]
+        text = DocumentText(store)
+        values = np.zeros(int(store.tok_end[chosen] - store.tok_start[chosen]))
+        spans = text.response(chosen, values)
+        assert plain_text(spans) == CASED_CHOSEN and STOP not in [s.text for s in spans]
+        assert "HURT" in [s.text for s in spans if s.token]
+        cut = text.response(
+            rejected, np.zeros(int(store.tok_end[rejected] - store.tok_start[rejected]))
+        )
+        assert plain_text(cut) == LONG_REJECTED  # the whole text, what was read and not
+        stop = [s.text for s in cut].index(STOP)
+        assert cut[stop + 1].part == "unseen" and "\n" in cut[stop + 1].text
+        assert plain_text(text.prompt(chosen)) == CASED_PROMPT

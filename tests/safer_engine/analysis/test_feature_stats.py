@@ -18,17 +18,25 @@ def brute_stats(c: Codes, n_latents: int, n_bins: int) -> dict[str, Any]:
     sums = {"chosen": [0.0] * n_latents, "rejected": [0.0] * n_latents}
     fires = {"chosen": [0.0] * n_latents, "rejected": [0.0] * n_latents}
     tokens = {"chosen": 0.0, "rejected": 0.0}
+    every = {
+        "sums": {"chosen": [0.0] * n_latents, "rejected": [0.0] * n_latents},
+        "fires": {"chosen": [0.0] * n_latents, "rejected": [0.0] * n_latents},
+        "tokens": {"chosen": 0.0, "rejected": 0.0},
+    }
     values: list[list[float]] = [[] for _ in range(n_latents)]
     for row in range(c["idx"].shape[0]):
         doc = int(c["row_doc"][row])
         weight = {"chosen": c["chosen_weight"][doc], "rejected": c["rejected_weight"][doc]}
         for side in sums:
             tokens[side] += weight[side] if c["selected"][row] else 0.0
+            every["tokens"][side] += weight[side]
         for f, v in zip(c["idx"][row].tolist(), c["val"][row].astype(float).tolist(), strict=True):
             if v <= 0:
                 continue
             values[f].append(v)
             for side in sums:
+                every["sums"][side][f] += v * weight[side]
+                every["fires"][side][f] += weight[side]
                 if c["selected"][row]:
                     sums[side][f] += v * weight[side]
                     fires[side][f] += weight[side]
@@ -45,6 +53,12 @@ def brute_stats(c: Codes, n_latents: int, n_bins: int) -> dict[str, Any]:
         "density": [len(v) / c["idx"].shape[0] for v in values],
         "hist": [np.histogram(v, bins=edges)[0].tolist() for v in values],
         "hist_edges": edges,
+        "sum_chosen_all": every["sums"]["chosen"],
+        "sum_rejected_all": every["sums"]["rejected"],
+        "fires_chosen_all": every["fires"]["chosen"],
+        "fires_rejected_all": every["fires"]["rejected"],
+        "tokens_chosen_all": every["tokens"]["chosen"],
+        "tokens_rejected_all": every["tokens"]["rejected"],
     }
 
 
@@ -52,11 +66,16 @@ def stats_of(c: Codes, n_latents: int = N_LATENTS, **kwargs: Any) -> FeatureStat
     return feature_stats(n_latents=n_latents, **c, **kwargs)
 
 
+SUMS = ("sum_chosen", "sum_rejected", "fires_chosen", "fires_rejected")
+ALL_SUMS = tuple(f"{name}_all" for name in SUMS)
+TOKENS = ("tokens_chosen", "tokens_rejected", "tokens_chosen_all", "tokens_rejected_all")
+
+
 def assert_same_stats(a: FeatureStats, b: FeatureStats) -> None:
-    for name in ("sum_chosen", "sum_rejected", "fires_chosen", "fires_rejected"):
+    for name in SUMS + ALL_SUMS:
         np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-12, atol=1e-12)
-    assert a.tokens_chosen == pytest.approx(b.tokens_chosen)
-    assert a.tokens_rejected == pytest.approx(b.tokens_rejected)
+    for name in TOKENS:
+        assert getattr(a, name) == pytest.approx(getattr(b, name))
     for name in ("max_act", "density", "hist", "hist_edges"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
     assert a.n_rows == b.n_rows
@@ -81,6 +100,28 @@ def test_selected_sums_match_a_hand_computation() -> None:
     assert stats.fires_rejected.tolist() == [1, 2, 1, 1]
 
 
+def test_all_token_sums_match_a_hand_computation() -> None:
+    stats = stats_of(tiny_codes())
+    # every row, chosen side (doc0 weighs 2, doc1 0, doc2 1):
+    #   0: 2·(5 + 1 + 2) + 0.5    1: 2·(1 + 1)    2: 2·0.5 + 4 + 1    3: 2·2 + 1 + 1.5
+    assert stats.sum_chosen_all.tolist() == [16.5, 4.0, 6.0, 6.5]
+    # rejected side (doc0 weighs 0, doc1 2, doc2 1):
+    #   0: 0.5    1: 2·(3 + 1 + 2)    2: 2·1 + 4 + 1    3: 2·0.5 + 1 + 1.5
+    assert stats.sum_rejected_all.tolist() == [0.5, 12.0, 7.0, 3.5]
+    # weighted rows: chosen 2·4 (doc0) + 1·3 (doc2); rejected 2·3 (doc1) + 1·3 (doc2)
+    assert (stats.tokens_chosen_all, stats.tokens_rejected_all) == (11.0, 9.0)
+    # weighted rows where each latent fires; zeros (rows 2, 6, 9) do not fire
+    assert stats.fires_chosen_all.tolist() == [2 * 3 + 1, 2 * 2, 2 + 2, 2 + 2]
+    assert stats.fires_rejected_all.tolist() == [1, 2 * 3, 2 + 2, 2 + 2]
+
+
+def test_all_token_sums_equal_the_selected_ones_when_every_row_is_selected() -> None:
+    codes = random_codes(4, ties=False)
+    stats = stats_of(dict(codes, selected=np.ones_like(codes["selected"])), n_latents=6)
+    for name in (*SUMS, "tokens_chosen", "tokens_rejected"):
+        np.testing.assert_allclose(getattr(stats, name), getattr(stats, f"{name}_all"))
+
+
 def test_max_density_and_histogram_cover_all_rows() -> None:
     stats = stats_of(tiny_codes(), n_bins=4)
     assert stats.max_act.tolist() == [5.0, 3.0, 4.0, 2.0]  # 5.0 and 3.0 on unselected rows
@@ -96,16 +137,21 @@ def test_max_density_and_histogram_cover_all_rows() -> None:
     assert stats.n_latents == N_LATENTS
 
 
+@pytest.mark.parametrize("one_sided", [False, True])
 @pytest.mark.parametrize("ties", [False, True])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_stats_match_brute_force(seed: int, ties: bool) -> None:
+def test_stats_match_brute_force(seed: int, ties: bool, one_sided: bool) -> None:
     codes = random_codes(seed, ties)
+    if one_sided:  # as in real data, each text on one side (but one, on both)
+        chosen = codes["chosen_weight"]
+        codes["rejected_weight"][1:] = np.where(chosen[1:] > 0, 0, codes["rejected_weight"][1:])
+        codes["chosen_weight"][0] = codes["rejected_weight"][0] = 2
     stats = stats_of(codes, n_latents=6, n_bins=5, chunk_rows=7)
     expected = brute_stats(codes, 6, 5)
-    for name in ("sum_chosen", "sum_rejected", "fires_chosen", "fires_rejected", "density"):
+    for name in (*SUMS, *ALL_SUMS, "density"):
         np.testing.assert_allclose(getattr(stats, name), expected[name], rtol=1e-6)
-    assert stats.tokens_chosen == pytest.approx(expected["tokens_chosen"])
-    assert stats.tokens_rejected == pytest.approx(expected["tokens_rejected"])
+    for name in TOKENS:
+        assert getattr(stats, name) == pytest.approx(expected[name])
     np.testing.assert_array_equal(stats.max_act, expected["max_act"])
     np.testing.assert_array_equal(stats.hist_edges, expected["hist_edges"])
     np.testing.assert_array_equal(stats.hist, expected["hist"])

@@ -27,6 +27,16 @@ COLUMNS = [
     "firing_rate_diff",
     "max_act",
     "density",
+    "sum_chosen_all",
+    "sum_rejected_all",
+    "mean_act_chosen_all",
+    "mean_act_rejected_all",
+    "fire_rate_chosen_all",
+    "fire_rate_rejected_all",
+    "tokens_chosen",
+    "tokens_rejected",
+    "tokens_chosen_all",
+    "tokens_rejected_all",
 ]
 
 
@@ -47,6 +57,12 @@ def stats_from_sums(
         hist=np.zeros((n, 2), dtype=np.int64),
         hist_edges=np.array([0.0, 0.5, 1.0], dtype=np.float32),
         n_rows=0,
+        sum_chosen_all=np.array(sum_chosen, dtype=np.float64),
+        sum_rejected_all=np.array(sum_rejected, dtype=np.float64),
+        fires_chosen_all=np.zeros(n),
+        fires_rejected_all=np.zeros(n),
+        tokens_chosen_all=tokens[0],
+        tokens_rejected_all=tokens[1],
     )
 
 
@@ -93,6 +109,28 @@ def test_rate_variants_match_a_hand_computation() -> None:
     )
     assert table["max_act"].to_list() == [5.0, 3.0, 4.0, 2.0]
     np.testing.assert_allclose(table["density"].to_numpy(), [0.4, 0.5, 0.4, 0.4])
+
+
+def test_all_token_columns_match_a_hand_computation() -> None:
+    table = tiny_table()
+    # over every row (worked out in test_feature_stats): 11 chosen and 9 rejected tokens
+    assert table["tokens_chosen_all"].to_list() == [11.0] * 4
+    assert table["tokens_rejected_all"].to_list() == [9.0] * 4
+    assert (table["tokens_chosen"][0], table["tokens_rejected"][0]) == (6.0, 4.0)
+    assert table["sum_chosen_all"].to_list() == [16.5, 4.0, 6.0, 6.5]
+    assert table["sum_rejected_all"].to_list() == [0.5, 12.0, 7.0, 3.5]
+    np.testing.assert_allclose(
+        table["mean_act_chosen_all"].to_numpy(), [16.5 / 11, 4 / 11, 6 / 11, 6.5 / 11]
+    )
+    np.testing.assert_allclose(
+        table["mean_act_rejected_all"].to_numpy(), [0.5 / 9, 12 / 9, 7 / 9, 3.5 / 9]
+    )
+    np.testing.assert_allclose(
+        table["fire_rate_chosen_all"].to_numpy(), [7 / 11, 4 / 11, 4 / 11, 4 / 11]
+    )
+    np.testing.assert_allclose(
+        table["fire_rate_rejected_all"].to_numpy(), [1 / 9, 6 / 9, 4 / 9, 4 / 9]
+    )
 
 
 def test_rank_orders_by_abs_salience_then_feature_id() -> None:

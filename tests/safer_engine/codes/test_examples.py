@@ -29,9 +29,12 @@ def test_examples_carry_the_features_activation_on_each_token(encoded_workspace:
         assert found
         best = found[0]
         assert best.quantile == 1.0
-        assert best.activations[best.focus] == pytest.approx(best.activation, rel=1e-3)
         assert max(e.activation for e in found) == best.activation
-        assert all(len(e.pieces) == len(e.activations) == len(e.in_response) for e in found)
+        for example in found:  # the token drawn is one span, carrying its activation
+            (focus,) = [span for span in example.spans if span.focus]
+            assert focus.value == pytest.approx(example.activation, rel=1e-3)
+            assert focus.part == "response" and focus.text.strip()
+            assert examples.store.tok_start[example.doc] <= example.token
     finally:
         examples.close()
 
@@ -67,8 +70,9 @@ def test_sides_agree_with_the_pairs_on_the_workspace(encoded_workspace: Path) ->
         examples.close()
 
 
-def test_pair_ids_and_prompt_text_for_the_pairs_screen(encoded_workspace: Path) -> None:
+def test_pair_ids_and_texts_for_the_pairs_screen(encoded_workspace: Path) -> None:
     from safer_engine.codes.examples import FeatureExamples
+    from safer_engine.store.text import plain_text
 
     workspace = Workspace.open(encoded_workspace)
     examples = FeatureExamples(workspace.store_path, workspace.sae_dir(sae_id(encoded_workspace)))
@@ -76,9 +80,9 @@ def test_pair_ids_and_prompt_text_for_the_pairs_screen(encoded_workspace: Path) 
         store = examples.store
         assert [examples.pair_id(p) for p in range(store.n_pairs)] == store.pair_ids()
         first = int(store.chosen_doc[0])
-        prompt = examples.prompt_text(first)
-        response = "".join(piece for piece, in_resp in store.doc_pieces(first) if in_resp)
-        assert prompt and store.doc_text(first).strip().startswith(prompt)
-        assert response.strip() not in prompt
+        prompt = plain_text(examples.prompt(first))
+        assert prompt == store.doc_prompt(first) != ""  # the data's own prompt, whole
+        response = examples.response_shading(first, [1], [2])
+        assert plain_text(response) == store.doc_response(first)
     finally:
         examples.close()

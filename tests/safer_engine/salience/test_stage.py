@@ -66,6 +66,40 @@ def test_new_codes_drop_the_old_index_until_salience_runs_again(
     assert workspace.stale() == []
 
 
+def test_the_table_says_what_its_figures_cover_and_adds_every_token(tmp_path: Path) -> None:
+    """On a synthetic workspace (sentence ends selected, every response token stored): the
+    all-token columns equal a loop over every stored row and code."""
+    from safer_engine.testing.synthetic_workspace import build_synthetic_workspace
+
+    root = build_synthetic_workspace(tmp_path / "ws", 20, 12, 64, 4)
+    workspace = Workspace.open(root)
+    sae_dir = workspace.sae_dir(workspace.sae_ids()[-1])
+    table = pl.read_parquet(sae_dir / SALIENCE_FILE).sort("feature")
+    assert set(table["selection"].to_list()) == {"sentence_end"}
+    with StoreReader(workspace.store_path) as store, CodesReader(sae_dir) as codes:
+        chosen, rejected = side_weights(store, "train")
+        sums = {"chosen": np.zeros(64), "rejected": np.zeros(64)}
+        fires = {"chosen": np.zeros(64), "rejected": np.zeros(64)}
+        tokens = {"chosen": 0.0, "rejected": 0.0}
+        selected_tokens = {"chosen": 0.0, "rejected": 0.0}
+        idx, val = np.asarray(codes.idx), np.asarray(codes.val).astype(np.float64)
+        for row, doc in enumerate(np.asarray(store.row_doc).tolist()):
+            for side, weight in (("chosen", chosen[doc]), ("rejected", rejected[doc])):
+                tokens[side] += weight
+                selected_tokens[side] += weight if store.selected[row] else 0.0
+                for feature, value in zip(idx[row].tolist(), val[row].tolist(), strict=True):
+                    sums[side][feature] += value * weight
+                    fires[side][feature] += weight if value > 0 else 0.0
+    for side in ("chosen", "rejected"):
+        np.testing.assert_allclose(table[f"sum_{side}_all"].to_numpy(), sums[side])
+        np.testing.assert_allclose(
+            table[f"fire_rate_{side}_all"].to_numpy(), fires[side] / tokens[side]
+        )
+        assert table[f"tokens_{side}_all"][0] == pytest.approx(tokens[side])
+        assert table[f"tokens_{side}"][0] == pytest.approx(selected_tokens[side])
+    assert 0 < selected_tokens["chosen"] < tokens["chosen"]  # sentence ends are a subset
+
+
 def test_damaged_sae_files_are_rebuilt_and_named_with_one_advice(
     encoded_workspace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,6 +10,7 @@ from safer_engine.artifacts import CODES_FILE
 from safer_engine.errors import SaferError, WorkspaceError
 from safer_engine.progress import CancelToken, no_progress
 from safer_engine.service.explorer import Explorer
+from safer_engine.service.text import plain_text
 
 
 def test_features_examples_pairs_and_labels(encoded_workspace: Path) -> None:
@@ -20,7 +21,7 @@ def test_features_examples_pairs_and_labels(encoded_workspace: Path) -> None:
         examples, histogram = explorer.examples(top)
         assert examples and len(histogram) == 32
         explorer.tag([top], "safe")
-        assert explorer.labels()[top].tag == "safe" and explorer.last_label_change() > 0
+        assert explorer.labels()[top].tag == "safe" and explorer.last_label_change()[0] > 0
         ranking = explorer.rank_pairs(no_progress, CancelToken())
         assert ranking.selection.source == "tags" and ranking.selection.safe == [top]
         assert not ranking.reused and explorer.rank_pairs(no_progress, CancelToken()).reused
@@ -31,7 +32,10 @@ def test_features_examples_pairs_and_labels(encoded_workspace: Path) -> None:
             pytest.approx(ranking.scores[best])
         )
         shading = explorer.shading(view.chosen_doc, [top], [])
-        assert shading and all(isinstance(piece, str) for piece, _ in shading)
+        assert plain_text(shading) == explorer.reader().store.doc_response(view.chosen_doc)
+        assert plain_text(view.prompt) == explorer.reader().store.doc_prompt(view.chosen_doc)
+        assert view.original and explorer.original_text()
+        assert explorer.coverage.policy == "all"  # the fixture selects every token
         path, count = explorer.export_labels()
         assert count == 1 and path.read_text().startswith("feature,tag")
     finally:
@@ -74,5 +78,29 @@ def test_the_pairs_a_noise_benchmark_flipped(encoded_workspace: Path) -> None:
         reader = explorer.reader()
         marked = {reader.pair_id(p) for p in range(len(ranking.scores)) if ranking.was_flipped(p)}
         assert marked == flipped
+
+
+def test_a_version_1_workspace_shows_token_text_and_says_so(tmp_path: Path) -> None:
+    """A store from before texts were kept: examples, prompts and responses are the
+    tokens' pieces re-joined, `original_text` is False, and the coverage comes from the
+    extract stage's policy (the old table has no all-token figures)."""
+    import shutil
+
+    from safer_engine.service.explorer import OLD_TEXT
+
+    fixture = Path(__file__).parents[2] / "fixtures" / "workspace_v1"
+    root = Path(shutil.copytree(fixture, tmp_path / "ws"))
+    explorer = Explorer.open(root)
+    try:
+        assert not explorer.original_text()
+        assert "safer extract --force" in OLD_TEXT
+        assert explorer.coverage.policy == "all" and not explorer.coverage.has_all
+        assert explorer.coverage.selected_text() == "response tokens"
+        top = int(explorer.features.sort("rank")["feature"][0])
+        found, _ = explorer.examples(top)
+        assert found and all(any(s.focus for s in e.spans) for e in found)
+        view = explorer.pair(0)
+        assert not view.original and plain_text(view.prompt).startswith("[CLS] User :")
+        assert plain_text(explorer.shading(view.chosen_doc, [top], [])).strip()
     finally:
         explorer.close()

@@ -84,6 +84,7 @@ def test_reader_does_not_import_torch(trained_workspace: Path) -> None:
         "from safer_engine.store.reader import StoreReader\n"
         f"r = StoreReader(Path({str(workspace.store_path)!r}))\n"
         "r.doc_text(0); r.activations(slice(0, 4)); r.token_window(5, 2, 2)\n"
+        "r.doc_prompt(0); r.doc_response(0); r.doc_char_spans(0)\n"
         "print(','.join(m for m in ('torch', 'transformers', 'sae_lens') if m in sys.modules))"
     )
     result = subprocess.run(
@@ -98,6 +99,61 @@ def test_token_window_is_clipped_to_its_document(trained_workspace: Path) -> Non
         start, end = int(store.tok_start[2]), int(store.tok_end[2])
         assert store.token_window(start, 3, 1).tolist() == store.doc_tokens(2)[:2].tolist()
         assert store.token_window(end - 1, 1, 5).tolist() == store.doc_tokens(2)[-2:].tolist()
+
+
+def test_check_validates_the_datas_texts_and_token_spans(tmp_path: Path) -> None:
+    from safer_engine.testing.synthetic_workspace import build_synthetic_workspace
+
+    path = build_synthetic_workspace(tmp_path / "ws", 20, 12, 64, 4) / "store.h5"
+    assert check_store(path) == []
+    original = path.read_bytes()
+
+    def with_damage(edit) -> list[str]:  # type: ignore[no-untyped-def]
+        path.write_bytes(original)
+        damage(path, edit)
+        return check_store(path)
+
+    def past_the_text(f: h5py.File) -> None:
+        f["tokens/char_end"][5] = 10_000
+
+    def one_end(f: h5py.File) -> None:
+        f["tokens/char_start"][20] = -1
+
+    def mapped_after_the_response(f: h5py.File) -> None:
+        # document 0's last token is its response's last, so move the response's end back
+        f["docs/resp_end"][0] -= 1
+
+    def missing_text(f: h5py.File) -> None:
+        f["docs/response_text"][3] = 999
+
+    def bad_offsets(f: h5py.File) -> None:
+        f["texts/offsets"][-1] -= 1
+
+    def cut_utf8(f: h5py.File) -> None:
+        f["texts/utf8"][0] = 0xFF
+
+    assert any("past the end of their text, first token 5" in p for p in with_damage(past_the_text))
+    assert any("only one end of a span" in p for p in with_damage(one_end))
+    assert any("map text after the response" in p for p in with_damage(mapped_after_the_response))
+    assert any("docs/response_text names missing texts" in p for p in with_damage(missing_text))
+    assert any("texts/offsets ends at byte" in p for p in with_damage(bad_offsets))
+    assert any("not valid UTF-8" in p for p in with_damage(cut_utf8))
+    path.write_bytes(original)
+    damage(path, lambda f: f.__delitem__("tokens/char_end"))
+    problems = check_store(path)
+    assert problems == ["the store has some text datasets but lacks tokens/char_end."]
+    with StoreReader(path) as store:
+        assert not store.has_texts  # still readable: the explorer shows token pieces
+
+
+def test_a_store_from_before_texts_passes_the_check(tmp_path: Path) -> None:
+    import shutil
+
+    fixture = Path(__file__).parents[2] / "fixtures" / "workspace_v1" / "store.h5"
+    path = Path(shutil.copy(fixture, tmp_path / "store.h5"))
+    assert check_store(path) == []
+    with StoreReader(path) as store:
+        assert not store.has_texts and store.n_texts == 0
 
 
 def test_quick_check_sees_damage_without_scanning_the_activations(tmp_path: Path) -> None:

@@ -119,8 +119,9 @@ def test_the_top_feature_has_examples(tiny: Path) -> None:
         assert found
         best = found[0]
         assert best.activation > 0
-        assert best.activations[best.focus] == pytest.approx(best.activation, rel=1e-3)
-        assert best.in_response[best.focus]
+        (focus,) = [span for span in best.spans if span.focus]
+        assert focus.value == pytest.approx(best.activation, rel=1e-3)
+        assert focus.part == "response"
     finally:
         examples.close()
 
@@ -187,7 +188,15 @@ def test_memory_mapped_datasets_are_aligned(tmp_path: Path) -> None:
     root = build_synthetic_workspace(tmp_path / "ws", 20, 12, 64, 4)
     workspace = Workspace.open(root)
     with StoreReader(workspace.store_path) as store:
-        for array in (store.token_row, store.token_ids, store.row_doc, store.values):
+        for array in (
+            store.token_row,
+            store.token_ids,
+            store.row_doc,
+            store.values,
+            store.text_utf8,
+            store.char_start,
+            store.char_end,
+        ):
             assert isinstance(array, np.memmap) and array.flags.aligned
     sae_dir = workspace.sae_dir(workspace.sae_ids()[-1])
     for path, names in (
@@ -198,3 +207,29 @@ def test_memory_mapped_datasets_are_aligned(tmp_path: Path) -> None:
             for name in names:
                 array = memmap_dataset(path, f[name])
                 assert isinstance(array, np.memmap) and array.flags.aligned, name
+
+
+def test_the_store_keeps_the_pairs_texts_and_each_tokens_span(tiny: Path) -> None:
+    workspace = Workspace.open(tiny)
+    table = workspace.pairs()[0].sort("pair_id")
+    with StoreReader(workspace.store_path) as store:
+        assert store.has_texts
+        for pair, row in enumerate(table.iter_rows(named=True)):
+            chosen, rejected = int(store.chosen_doc[pair]), int(store.rejected_doc[pair])
+            assert store.doc_prompt(chosen) == store.doc_prompt(rejected) == row["prompt"]
+            assert store.doc_response(chosen) == row["chosen"]
+            assert store.doc_response(rejected) == row["rejected"]
+        cut = 0
+        for doc in range(store.n_docs):
+            starts, ends = store.doc_char_spans(doc)
+            split = int(store.resp_start[doc] - store.tok_start[doc])
+            texts = (store.doc_prompt(doc), store.doc_response(doc))
+            for i, token in enumerate(store.doc_tokens(doc).tolist()):
+                text = texts[i >= split]
+                assert text[starts[i] : ends[i]].strip() == store.pieces[token].strip()
+            # the spans tile each text's start, as a BPE tokenizer's offsets do
+            for part, text in zip((slice(0, split), slice(split, None)), texts, strict=True):
+                joined = "".join(text[a:b] for a, b in zip(starts[part], ends[part], strict=True))
+                assert joined == text[: int(ends[part][-1])]
+            cut += int(ends[-1]) < len(texts[1])  # the rest of a phrase the model never read
+        assert 0 < cut < store.n_docs

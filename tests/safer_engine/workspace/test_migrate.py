@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from safer_engine.activations.stage import store_is_current
-from safer_engine.config import ExtractConfig, RMConfig, SAEConfig
-from safer_engine.sae.stage import encode_stage, train_sae_stage
+from safer_engine.config import ExtractConfig, RMConfig
+from safer_engine.sae.stage import encode_stage, sae_artifacts
 from safer_engine.salience.stage import salience_stage, salience_stage_of
 from safer_engine.service.explorer import Explorer
 from safer_engine.train.stage import eval_is_current, rm_stage
-from safer_engine.workspace import Workspace
+from safer_engine.workspace import Stage, Workspace
 from safer_engine.workspace.runs import BASE_RUN, list_runs
+from safer_engine.workspace.stages import SAE
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "workspace_v1"
 SAE_ID = "L2-topk4-32"
@@ -41,8 +42,12 @@ def test_every_finished_stage_of_a_version_1_workspace_is_current(old: Workspace
     assert eval_is_current(old)
     assert store_is_current(old, ExtractConfig(layer=2, policy="all"))
     assert old.is_current(salience_stage_of(old, SAE_ID, "train"))
-    config = SAEConfig(n_latents=32, k=4, epochs=10, batch_size=64)
-    assert train_sae_stage(old, config) == (SAE_ID, None)
+    # the SAE's recorded config holds (today's defaults differ, so `safer train-sae` with
+    # them would train a new one, as it should)
+    recorded = old.stage(SAE, SAE_ID)
+    assert recorded is not None
+    stage = Stage(SAE, recorded.config, old.inputs(SAE, SAE_ID), sae_artifacts(old, SAE_ID), SAE_ID)
+    assert old.is_current(stage)
     assert encode_stage(old, SAE_ID) is None
     assert salience_stage(old, SAE_ID) is None
     assert manifest_version(old) == 1  # reading never rewrites it
