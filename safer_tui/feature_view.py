@@ -16,7 +16,10 @@ import polars as pl
 from safer_engine.labels import TAGS, Label
 from safer_engine.service.judging import Judgement
 
-FILTERS = ("all", "untagged", *TAGS, "leans safe", "leans unsafe", "marked")
+FILTERS = ("firing", "untagged", *TAGS, "leans safe", "leans unsafe", "marked", "all")
+"""`f` steps through these. Only "all" lists the features that never fire: they carry no
+signal, and a user would otherwise scroll past them (tags and marks still show them)."""
+HIDES_SILENT = ("firing", "untagged")
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,13 @@ class FeatureView:
         self.base = np.argsort(-np.abs(self.values["salience"]), kind="stable")
         self.sort_column = SALIENCE
         self.descending = True
-        self.filter = "all"
+        self.filter = FILTERS[0]
+        # Tables without density (none written today) show everything rather than nothing.
+        self.fires = (
+            self.values["density"] > 0
+            if "density" in table.columns
+            else np.ones(table.height, dtype=bool)
+        )
         self.search = ""
         self.marked: set[int] = set()
         self.word = ""
@@ -238,8 +247,10 @@ class FeatureView:
         name = self.filter
         if name == "all":
             mask = np.ones(self.total, dtype=bool)
+        elif name == "firing":
+            mask = self.fires.copy()
         elif name == "untagged":
-            mask = self.tag_rank == len(TAGS)
+            mask = (self.tag_rank == len(TAGS)) & self.fires
         elif name in TAGS:
             mask = self.tag_rank == TAGS.index(name)
         elif name == "marked":
@@ -269,6 +280,11 @@ class FeatureView:
         rows = [r for r in map(self.row, features) if r is not None]
         mask[rows] = True
         return mask
+
+    @property
+    def silent_hidden(self) -> int:
+        """How many never-firing features the filter hides."""
+        return int((~self.fires).sum()) if self.filter in HIDES_SILENT else 0
 
     def feature_at(self, position: int) -> int:
         return int(self.features[self.order[position]])

@@ -54,8 +54,9 @@ HELP_KEYS = [  # descriptions fit the help box: 46 columns
     ("g / G", "first / last row (Home / End, PgUp / PgDn)"),
     ("s / S", "sort by the next column / reverse the order"),
     ("", "(or click a column's header)"),
-    ("f / F", "next / previous filter: all, untagged,"),
-    ("", "each tag, leans safe / unsafe, marked"),
+    ("f / F", "next / previous filter: firing (features"),
+    ("", "that never fire hidden), untagged, each tag,"),
+    ("", "leans safe / unsafe, marked, all"),
     ("/", 'search: feature ids ("12 40") or note text'),
     ("w", "features that fire on a word (sorry, apolog*),"),
     ("", "ranked by lift; Esc cancels, then shows all"),
@@ -163,7 +164,7 @@ class FeaturesScreen(Screen[None]):
         arrow = "↓" if view.descending else "↑"
         parts: list[tuple[str, str]] = [
             ("sort", f"{view.sort_column.name} {arrow}"),
-            ("filter", view.filter),
+            ("filter", "" if view.filter == FILTERS[0] else view.filter),
             ("word", view.word),
             ("search", cut(view.search, SEARCH_SHOWN)),
         ]
@@ -171,6 +172,8 @@ class FeaturesScreen(Screen[None]):
         if self.message is not None:
             status.append(self.message).append(" · ")
         status.append(f"{len(view):,} of {view.total:,}")
+        if view.silent_hidden:
+            status.append(f" ({view.silent_hidden:,} never fire: F shows all)", style="dim")
         if view.marked:
             status.append(f" · {len(view.marked)} marked", style="bold")
         for name, value in parts:

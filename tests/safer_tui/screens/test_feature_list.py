@@ -35,9 +35,16 @@ async def test_features_are_ranked_by_abs_salience(encoded_workspace: Path) -> N
             Workspace.open(encoded_workspace).sae_dir(sae_id(encoded_workspace))
             / "salience.parquet"
         )
-        assert len(shown(app)) == features.height
+        firing = app.screen.data.features.filter(pl.col("density") > 0)["feature"].to_list()
+        silent = features.height - len(firing)
+        assert 0 < silent < features.height  # the fixture's SAE has a few dead latents
+        assert sorted(shown(app)) == sorted(firing)
+        assert f"({silent} never fire: F shows all)" in status(app)
         top = int(features.sort("abs_salience", descending=True, maintain_order=True)["feature"][0])
         assert first_feature(app) == top
+        await pilot.press("F")
+        await pilot.pause()
+        assert len(shown(app)) == features.height and "never fire" not in status(app)
 
 
 async def test_a_tag_persists_to_sqlite_and_survives_a_restart(encoded_workspace: Path) -> None:
@@ -85,11 +92,14 @@ async def test_sort_and_filter(encoded_workspace: Path) -> None:
         await pilot.press("S")
         await pilot.pause()
         assert [float(cell(app, f, "chosen")) for f in shown(app)] == sorted(rates)
-        await pilot.press("t", "f", "f")  # tag one safe; filter: all → untagged → safe
+        await pilot.press("t", "f", "f")  # tag one safe; filter: firing → untagged → safe
         await pilot.pause()
         assert len(shown(app)) == 1
         assert "filter safe" in status(app)
-        await pilot.press("F", "F")
+        await pilot.press("F", "F")  # back to the default, which the status line leaves out
+        await pilot.pause()
+        assert "filter" not in status(app)
+        await pilot.press("F")
         await pilot.pause()
         assert "filter all" in status(app)
 
