@@ -78,6 +78,8 @@ def test_the_pairs_a_noise_benchmark_flipped(encoded_workspace: Path) -> None:
         reader = explorer.reader()
         marked = {reader.pair_id(p) for p in range(len(ranking.scores)) if ranking.was_flipped(p)}
         assert marked == flipped
+    finally:
+        explorer.close()
 
 
 def test_a_version_1_workspace_shows_token_text_and_says_so(tmp_path: Path) -> None:
