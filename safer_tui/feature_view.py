@@ -248,9 +248,11 @@ class FeatureView:
         if name == "all":
             mask = np.ones(self.total, dtype=bool)
         elif name == "firing":
-            mask = self.fires.copy()
+            mask = self.fires.copy() if not self._by_ids() else np.ones(self.total, dtype=bool)
         elif name == "untagged":
-            mask = (self.tag_rank == len(TAGS)) & self.fires
+            mask = self.tag_rank == len(TAGS)
+            if not self._by_ids():  # a feature asked for by its id is shown all the same
+                mask &= self.fires
         elif name in TAGS:
             mask = self.tag_rank == TAGS.index(name)
         elif name == "marked":
@@ -264,12 +266,20 @@ class FeatureView:
             mask &= self.values["lift"] > 0
         return mask
 
+    def _by_ids(self) -> bool:
+        return bool(self._search_ids())
+
+    def _search_ids(self) -> set[int]:
+        """The feature ids searched for (one, or several separated by commas or spaces)."""
+        words = self.search.replace(",", " ").split()
+        return {int(w) for w in words} if words and all(w.isdigit() for w in words) else set()
+
     def _search_mask(self) -> np.ndarray:
-        """Feature ids (one, or several separated by commas or spaces), or text in a note."""
+        """Feature ids, or text in a note."""
+        ids = self._search_ids()
+        if ids:
+            return self._rows_mask(ids)
         needle = self.search.lower().strip()
-        words = needle.replace(",", " ").split()
-        if words and all(w.isdigit() for w in words):
-            return self._rows_mask({int(w) for w in words})
         noted = {
             f for f, label in self.labels.items() if label.note and needle in label.note.lower()
         }
@@ -284,7 +294,8 @@ class FeatureView:
     @property
     def silent_hidden(self) -> int:
         """How many never-firing features the filter hides."""
-        return int((~self.fires).sum()) if self.filter in HIDES_SILENT else 0
+        hides = self.filter in HIDES_SILENT and not self._by_ids()
+        return int((~self.fires).sum()) if hides else 0
 
     def feature_at(self, position: int) -> int:
         return int(self.features[self.order[position]])

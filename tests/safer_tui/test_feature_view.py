@@ -97,6 +97,10 @@ def test_features_that_never_fire_are_hidden_unless_asked_for() -> None:
     view.filter = "untagged"
     view.update()
     assert set(view.shown_features()) == set(range(12)) - {2, 5}
+    view.search = "2 3"  # asked for by id: shown all the same
+    view.update()
+    assert set(view.shown_features()) == {2, 3}
+    view.search = ""
     view.filter = "unsafe"  # a tag names the feature: shown even though it never fires
     view.update()
     assert view.shown_features() == [5] and view.silent_hidden == 0
