@@ -67,5 +67,21 @@ EXPERIMENTS_DIR = "experiments"
 """Experiment reports (`experiments/<id>/report.md`, `report.png`)."""
 """A run's record: recipe, plan, inputs, status and results."""
 
+RM_MARGINS_FILE = "margins.parquet"
+"""Every pair's margin r(chosen) − r(rejected) under the analysed reward model, under `rm/`."""
+
+BENCHMARKS_DIR = "benchmarks"
+"""Noise benchmarks of a workspace: a noisy workspace per level and seed
+(`benchmarks/noise-<X>-s<seed>/`) and the reports (`benchmarks/report-<id>/`)."""
+BENCHMARK_DIR = "benchmark"
+"""In a noisy workspace: what the benchmark knows and the models do not (`noise.json`), each
+method's ranking and the pair lists its plans edit."""
+NOISE_FILE = "noise.json"
+RANKINGS_FILE = "rankings.parquet"
+FLIPPED_COLUMN = "flipped"
+"""A noisy workspace's pairs table marks the pairs the benchmark flipped (the truth)."""
+CLEAN_PAIR_ID_COLUMN = "clean_pair_id"
+"""...and names each pair's id in the clean data it was made from."""
+
 PARTIAL_SUFFIX = ".partial"
 """Appended to a file or folder while it is written; renamed away when complete."""

@@ -79,3 +79,7 @@ class DiskFullError(SaferError):
 
 class EditError(SaferError):
     """An edit plan cannot be made, applied or exported."""
+
+
+class BenchmarkError(SaferError):
+    """A benchmark cannot run on this data, or a method cannot rank its pairs."""

@@ -11,25 +11,41 @@ from functools import partial
 from pathlib import Path
 
 from textual.app import App, SystemCommand
-from textual.screen import Screen
+from textual.binding import Binding
+from textual.screen import ModalScreen, Screen
 
 from safer_engine.errors import SaferError
 from safer_engine.service.explorer import Explorer
+from safer_engine.service.runs import RunsService
+from safer_tui.errors import ERROR_SECONDS, show_error
 from safer_tui.feature_view import FILTERS
+from safer_tui.jobs import DONE, RetrainFinished, RetrainJob
+from safer_tui.screens.dialogs import ConfirmScreen
+from safer_tui.screens.edits import EditsScreen
 from safer_tui.screens.feature_list import FeaturesScreen
 from safer_tui.screens.message import MessageScreen
+from safer_tui.screens.runs import RunsScreen
 
 
 class SaferApp(App[None]):
     TITLE = "SAFER explorer"
     CSS_PATH = "app.tcss"
-    BINDINGS = [("q", "quit", "Quit")]
+    BINDINGS = [
+        ("q", "quit", "Quit"),
+        Binding("e", "open_edits", "Edits", show=False),
+        Binding("r", "open_runs", "Runs", show=False),
+        # Only while a retrain runs (see check_action); otherwise Ctrl+C copies, as usual.
+        Binding("ctrl+c", "interrupt", show=False, priority=True),
+    ]
 
     def __init__(self, workspace: Path, author: str | None = None) -> None:
         super().__init__()
         self.workspace_path = workspace
         self.author = author
         self.data: Explorer | None = None
+        self.retrain_job: RetrainJob | None = None
+        """The retrain started in the explorer: the app's, so it outlives every screen."""
+        self.quit_after_retrain = False
 
     def on_mount(self) -> None:
         try:
@@ -42,12 +58,27 @@ class SaferApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Ctrl+P: Textual's own commands (themes, keys, quit), plus the Features screen's."""
         yield from super().get_system_commands(screen)
+        if self.data is not None:
+            yield SystemCommand(
+                "Edit the training data",
+                "Plan poisoning, denoising or random edits; export them or retrain",
+                self.action_open_edits,
+            )
+            yield SystemCommand(
+                "Runs",
+                "Retrained reward models, their accuracy, the experiment's chart",
+                self.action_open_runs,
+            )
         if not isinstance(screen, FeaturesScreen):
             return
         yield SystemCommand(
             "Open pairs", "Pairs ranked by score from the current tags", screen.action_pairs
         )
         yield SystemCommand("Search features", "Feature ids and notes", screen.action_search)
+        yield SystemCommand(
+            "Judge features", "Ask an LLM judge about the marked or top N (J)", screen.action_judge
+        )
+        yield SystemCommand("Undo the last tag change", "z", screen.action_undo)
         yield SystemCommand(
             "Export tags to CSV", "labels-<sae>.csv in the workspace folder", screen.export_tags
         )
@@ -62,6 +93,131 @@ class SaferApp(App[None]):
                 f"Filter: {name}", "Show only these features", partial(screen.set_filter, name)
             )
 
+    def deliver_screenshot(
+        self,
+        filename: str | None = None,
+        path: str | None = None,
+        time_format: str | None = None,
+    ) -> str | None:
+        """The palette's Screenshot: an SVG in the workspace folder (or the current folder
+        when the workspace cannot be written), and a message saying where or why not.
+        Textual's own saves to ~/Downloads, which often does not exist on a server, and
+        fails without a reason. In a browser (`--web`) the browser downloads it."""
+        if self.is_web:
+            return super().deliver_screenshot(filename, path, time_format)
+        folders = [Path(path)] if path else [self.workspace_path, Path.cwd()]
+        problems = []
+        for folder in folders:
+            try:
+                saved = self.save_screenshot(filename, str(folder), time_format)
+            except OSError as exc:
+                problems.append(f"{folder}: {exc.strerror or exc}")
+                continue
+            self.notify(f"Screenshot saved to {saved}", title="Screenshot", timeout=4)
+            return saved
+        self.notify(
+            "Could not save the screenshot (" + "; ".join(problems) + ").",
+            title="Screenshot",
+            severity="error",
+            timeout=ERROR_SECONDS,
+            markup=False,
+        )
+        return None
+
+    # -- edits and runs ------------------------------------------------------------------
+
+    def action_open_edits(self) -> None:
+        if self.data is not None and not isinstance(self.screen, (EditsScreen, ModalScreen)):
+            self.push_screen(EditsScreen(self.data))
+
+    def action_open_runs(self) -> None:
+        if self.data is not None and not isinstance(self.screen, (RunsScreen, ModalScreen)):
+            self.push_screen(RunsScreen(self.data))
+
+    def retrain_running(self) -> bool:
+        """Whether a retrain runs (and if so, say that only one runs at a time)."""
+        job = self.retrain_job
+        if job is None or not job.running:
+            return False
+        self.notify(
+            f"A retrain ({job.name}) is running; one at a time. r shows it, c there cancels it.",
+            severity="warning",
+        )
+        return True
+
+    def start_retrain(self, plan_id: str | None) -> bool:
+        """Retrain a saved plan (None: the clean run) in a thread worker of the app."""
+        if self.data is None or self.retrain_running():
+            return False
+        try:
+            job = RetrainJob(RunsService(self.data), plan_id)
+        except SaferError as exc:
+            show_error(self.screen, exc)
+            return False
+        self.retrain_job = job
+
+        def work() -> None:
+            job.run()
+            self.post_message(RetrainFinished(job))
+
+        self.run_worker(work, name="retrain", group="retrain", thread=True, exit_on_error=False)
+        return True
+
+    def on_retrain_finished(self, message: RetrainFinished) -> None:
+        job = message.job
+        if self.quit_after_retrain:
+            self.exit()
+            return
+        if job.state == DONE and job.outcome is not None:
+            run = job.outcome.edited or job.outcome.clean
+            accuracy = ", ".join(f"{k} {v:.3f}" for k, v in sorted(run.accuracy.items()))
+            self.notify(f"Run {run.run_id} done: {accuracy}", timeout=8)
+        elif job.error is not None:
+            show_error(self.screen, job.error)
+        if isinstance(self.screen, RunsScreen):
+            self.screen.job_finished()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "interrupt":  # Ctrl+C: ours only while a retrain runs
+            return self.retrain_job is not None and self.retrain_job.running
+        return super().check_action(action, parameters)
+
+    def action_interrupt(self) -> None:
+        self.ask_cancel_retrain(quit_after=False)
+
+    async def action_quit(self) -> None:
+        """q: quit, after a yes when a retrain is running (quitting cancels it)."""
+        job = self.retrain_job
+        if job is None or not job.running:
+            self.exit()
+            return
+        self.ask_cancel_retrain(quit_after=True)
+
+    def ask_cancel_retrain(self, quit_after: bool) -> None:
+        job = self.retrain_job
+        if job is None or not job.running:
+            self.notify("No retrain is running.", timeout=3)
+            return
+        if isinstance(self.screen, ConfirmScreen):
+            return  # already asking
+
+        def answer(yes: bool | None) -> None:
+            if not yes:
+                return
+            self.quit_after_retrain = quit_after
+            job.cancel.cancel()
+            self.notify("Cancelling the retrain; it is recorded as failed.", timeout=4)
+
+        question = (
+            f"A retrain ({job.name}) is running. Cancel it and quit?"
+            if quit_after
+            else f"Cancel the retrain ({job.name})?"
+        )
+        detail = "The run is recorded as failed (cancelled); finished runs are kept."
+        self.push_screen(ConfirmScreen(question, detail), answer)
+
     def on_unmount(self) -> None:
+        if self.retrain_job is not None:
+            self.retrain_job.cancel.cancel()  # never leave a thread training after the app
         if self.data is not None:
             self.data.close()

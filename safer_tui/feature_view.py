@@ -14,8 +14,12 @@ import numpy as np
 import polars as pl
 
 from safer_engine.labels import TAGS, Label
+from safer_engine.service.judging import Judgement
 
-FILTERS = ("all", "untagged", *TAGS, "leans safe", "leans unsafe", "marked")
+FILTERS = ("firing", "untagged", *TAGS, "leans safe", "leans unsafe", "marked", "all")
+"""`f` steps through these. Only "all" lists the features that never fire: they carry no
+signal, and a user would otherwise scroll past them (tags and marks still show them)."""
+HIDES_SILENT = ("firing", "untagged")
 
 
 @dataclass(frozen=True)
@@ -37,10 +41,15 @@ class Column:
     """Older feature tables lack it; then it is not shown."""
 
 
+NARROW = 76
+"""Below this many columns density and max give way, so the judge, tag and note still fit."""
 WIDE = 100
 WIDER = 120
 SALIENCE = Column("salience", 8, "salience", by_magnitude=True)
 WORD_COLUMN = Column("lift", 6, "lift")
+JUDGE = Column("judge", 6, "judge")
+"""The LLM judge's latest score (1–5; ✗ for a failure): a suggestion beside the tag."""
+FAILED = "✗"
 COLUMNS = (
     Column("feature", 7, "feature", descending=False),
     WORD_COLUMN,
@@ -51,12 +60,13 @@ COLUMNS = (
     Column("all rej", 7, "fire_rate_rejected_all", min_width=WIDER, optional=True),
     Column("mean Δ", 7, "mean_act_diff", by_magnitude=True, min_width=WIDE),
     Column("rate Δ", 7, "firing_rate_diff", by_magnitude=True, min_width=WIDE),
-    Column("density", 7, "density"),
-    Column("max", 6, "max_act"),
+    Column("density", 7, "density", min_width=NARROW),
+    Column("max", 6, "max_act", min_width=NARROW),
+    JUDGE,
     Column("tag", 10, "tag", descending=False),
     Column("note", 0, "note", descending=False),
 )
-NUMERIC = tuple(c.source for c in COLUMNS if c.source not in ("tag", "note", "lift"))
+NUMERIC = tuple(c.source for c in COLUMNS if c.source not in ("tag", "note", "lift", "judge"))
 ZERO = frozenset("+-0.")
 
 
@@ -67,11 +77,27 @@ def sign_of(text: str) -> str:
     return "positive" if text.startswith("+") else "negative"
 
 
+def cut(text: str, size: int) -> str:
+    """`text` in at most `size` characters, an ellipsis where it was cut."""
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def judge_cell(score: float) -> str:
+    """A judge score as the table prints it: 1–5, ✗ for a failure, blank when not judged."""
+    if np.isnan(score):
+        return ""
+    return FAILED if score == 0 else str(int(score))
+
+
 class FeatureView:
     """The feature table with the explorer's labels, and the rows currently shown."""
 
     def __init__(
-        self, table: pl.DataFrame, labels: dict[int, Label], all_tokens: bool = True
+        self,
+        table: pl.DataFrame,
+        labels: dict[int, Label],
+        all_tokens: bool = True,
+        judgements: dict[int, Judgement] | None = None,
     ) -> None:
         """`all_tokens`: show the all-token firing rates (when the table has them and they
         differ from the selected ones)."""
@@ -91,12 +117,22 @@ class FeatureView:
         self.base = np.argsort(-np.abs(self.values["salience"]), kind="stable")
         self.sort_column = SALIENCE
         self.descending = True
-        self.filter = "all"
+        self.filter = FILTERS[0]
+        # Tables without density (none written today) show everything rather than nothing.
+        self.fires = (
+            self.values["density"] > 0
+            if "density" in table.columns
+            else np.ones(table.height, dtype=bool)
+        )
         self.search = ""
         self.marked: set[int] = set()
         self.word = ""
         self.values["lift"] = np.zeros(self.total)
         self._orders: dict[tuple[str, bool], np.ndarray] = {}
+        self.judgements: dict[int, Judgement] = {}
+        self.judge = np.full(self.total, np.nan)
+        """Each row's judge score; 0 for a failure, NaN when never judged."""
+        self.set_judgements(judgements or {})
         self.set_labels(labels)
 
     @property
@@ -114,6 +150,16 @@ class FeatureView:
             if row is not None and label.tag in TAGS:
                 self.tag_rank[row] = TAGS.index(label.tag)
         self.update()
+
+    def set_judgements(self, judgements: dict[int, Judgement]) -> None:
+        """The judge's latest score (or failure) of each judged feature; call `update` (or
+        `set_labels`) after it."""
+        self.judgements = judgements
+        self.judge = np.full(self.total, np.nan)
+        for feature, judgement in judgements.items():
+            row = self.row(feature)
+            if row is not None:
+                self.judge[row] = judgement.score if judgement.score is not None else 0
 
     def row(self, feature: int) -> int | None:
         """The feature's row in the table, or None if the SAE has no such feature."""
@@ -173,6 +219,11 @@ class FeatureView:
 
     def _sort_key(self) -> np.ndarray:
         column = self.sort_column
+        if column.source == "judge":
+            # 5 to 1 (or 1 to 5), then failures, then features never judged, either way
+            score = np.where(self.judge > 0, self.judge, np.nan)
+            key = -score if self.descending else score
+            return np.where(np.isnan(self.judge), 7.0, np.where(self.judge > 0, key, 6.0))
         if column.source == "tag":
             key = self.tag_rank.astype(np.float64)
         elif column.source == "note":
@@ -196,8 +247,12 @@ class FeatureView:
         name = self.filter
         if name == "all":
             mask = np.ones(self.total, dtype=bool)
+        elif name == "firing":
+            mask = self.fires.copy() if not self._by_ids() else np.ones(self.total, dtype=bool)
         elif name == "untagged":
             mask = self.tag_rank == len(TAGS)
+            if not self._by_ids():  # a feature asked for by its id is shown all the same
+                mask &= self.fires
         elif name in TAGS:
             mask = self.tag_rank == TAGS.index(name)
         elif name == "marked":
@@ -211,12 +266,20 @@ class FeatureView:
             mask &= self.values["lift"] > 0
         return mask
 
+    def _by_ids(self) -> bool:
+        return bool(self._search_ids())
+
+    def _search_ids(self) -> set[int]:
+        """The feature ids searched for (one, or several separated by commas or spaces)."""
+        words = self.search.replace(",", " ").split()
+        return {int(w) for w in words} if words and all(w.isdigit() for w in words) else set()
+
     def _search_mask(self) -> np.ndarray:
-        """Feature ids (one, or several separated by commas or spaces), or text in a note."""
+        """Feature ids, or text in a note."""
+        ids = self._search_ids()
+        if ids:
+            return self._rows_mask(ids)
         needle = self.search.lower().strip()
-        words = needle.replace(",", " ").split()
-        if words and all(w.isdigit() for w in words):
-            return self._rows_mask({int(w) for w in words})
         noted = {
             f for f, label in self.labels.items() if label.note and needle in label.note.lower()
         }
@@ -227,6 +290,12 @@ class FeatureView:
         rows = [r for r in map(self.row, features) if r is not None]
         mask[rows] = True
         return mask
+
+    @property
+    def silent_hidden(self) -> int:
+        """How many never-firing features the filter hides."""
+        hides = self.filter in HIDES_SILENT and not self._by_ids()
+        return int((~self.fires).sum()) if hides else 0
 
     def feature_at(self, position: int) -> int:
         return int(self.features[self.order[position]])
@@ -259,6 +328,7 @@ class FeatureView:
             "rate Δ": f"{value['firing_rate_diff']:+.3f}",
             "density": f"{value['density']:.4f}",
             "max": f"{value['max_act']:.1f}",
+            "judge": judge_cell(self.judge[row]),
             "tag": (label.tag or "") if label else "",
             "note": (label.note or "") if label else "",
             "lift": f"{self.values['lift'][row]:.2f}",

@@ -34,6 +34,7 @@ async def shoot(workspace: Path, word: str, out: Path) -> list[Path]:
         await pilot.pause()
         save("features")
         await pilot.press("enter")
+        await app.workers.wait_for_complete()  # the examples are read in a worker
         await pilot.pause()
         save("feature")
         await pilot.press("escape", "p")

@@ -18,12 +18,16 @@ def loaded_after(code: str, modules: tuple[str, ...]) -> list[str]:
 
 
 def test_explorer_does_not_import_the_gpu_stack(encoded_workspace: Path) -> None:
+    """Every explorer module, and reading labels and judgements: a judge run imports the
+    judge (torch, for its local backend) only inside its worker's call."""
     code = (
         "from pathlib import Path\n"
-        "import safer_tui.app, safer_tui.__main__\n"
+        "import importlib, pkgutil, safer_tui\n"
+        "for m in pkgutil.walk_packages(safer_tui.__path__, 'safer_tui.'):\n"
+        "    importlib.import_module(m.name)\n"
         "from safer_engine.service.explorer import Explorer\n"
         f"data = Explorer.open(Path({str(encoded_workspace)!r}))\n"
-        "data.labels(); data.features.head()"
+        "data.labels(); data.judgements(); data.last_label_change(); data.features.head()"
     )
     assert loaded_after(code, HEAVY) == []
 
@@ -40,3 +44,23 @@ def test_no_engine_module_imports_textual() -> None:
         "        importlib.import_module(m.name)"
     )
     assert loaded_after(code, ("textual", "safer_tui")) == []
+
+
+def test_edits_and_runs_screens_do_not_import_the_gpu_stack(encoded_workspace: Path) -> None:
+    """Planning, listing runs and the experiment need no torch; only a retrain does, inside
+    its worker (`RunsService.retrain` imports the engine's retrain when called)."""
+    code = (
+        "from pathlib import Path\n"
+        "import safer_tui.jobs, safer_tui.screens.edits, safer_tui.screens.runs\n"
+        "import safer_tui.screens.pair_view, safer_tui.widgets.accuracy_chart\n"
+        "from safer_engine.progress import CancelToken, no_progress\n"
+        "from safer_engine.service.edits import EditRequest, EditsService\n"
+        "from safer_engine.service.explorer import Explorer\n"
+        "from safer_engine.service.runs import RunsService\n"
+        f"data = Explorer.open(Path({str(encoded_workspace)!r}))\n"
+        "request = EditRequest(mode='poison', ratio=25, select='salience')\n"
+        "EditsService(data).plan(request, no_progress, CancelToken())\n"
+        "runs = RunsService(data)\n"
+        "runs.runs(); runs.comparisons(); runs.latest_experiment()"
+    )
+    assert loaded_after(code, HEAVY) == []

@@ -25,7 +25,19 @@ from safer_engine.cli.data import parse_columns
 from safer_engine.errors import SaferError
 
 USAGE_ERRORS = (click.ClickException, TyperClickException)
-GROUPS = ("data", "rm", "store", "sae", "judge", "scores", "edits", "runs", "labels", "explorer")
+GROUPS = (
+    "data",
+    "rm",
+    "store",
+    "sae",
+    "judge",
+    "scores",
+    "edits",
+    "runs",
+    "benchmark",
+    "labels",
+    "explorer",
+)
 """Command modules in pipeline order, which is the order `safer --help` lists them in."""
 
 for _group in GROUPS:

@@ -1,6 +1,7 @@
 """Configuration dataclasses, one per stage, validated on construction and saved as JSON."""
 
 from safer_engine.config.base import Config, field_docs, flag
+from safer_engine.config.benchmark import NOISE_METHODS, NoiseBenchmarkConfig
 from safer_engine.config.data import PREFERENCES, DataConfig, Preference
 from safer_engine.config.edits import EDIT_MODES, EditConfig
 from safer_engine.config.experiment import ExperimentConfig
@@ -12,6 +13,7 @@ from safer_engine.config.scores import SELECT_SOURCES, SelectionConfig
 
 __all__ = [
     "EDIT_MODES",
+    "NOISE_METHODS",
     "PREFERENCES",
     "SELECT_SOURCES",
     "Config",
@@ -20,6 +22,7 @@ __all__ = [
     "ExperimentConfig",
     "ExtractConfig",
     "JudgeConfig",
+    "NoiseBenchmarkConfig",
     "Preference",
     "RMConfig",
     "RecipeConfig",

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import polars as pl
 
 from safer_engine import artifacts as names
@@ -26,13 +27,33 @@ from safer_engine.progress import CancelToken, Progress
 from safer_engine.scores.judged import judge_scores
 from safer_engine.scores.stage import compute_pair_scores, current_selection, score_pairs
 from safer_engine.service.coverage import Coverage
+from safer_engine.service.judging import (
+    Judgement,
+    JudgeOutcome,
+    JudgeRequest,
+    last_judgement,
+    latest_judgements,
+    run_judge,
+)
+from safer_engine.service.pair_list import PairTexts, pair_of_doc
 from safer_engine.service.pairs import PairRanking, PairView, pair_view, ranking_from
+from safer_engine.service.tagging import TagChange, TagHistory
 from safer_engine.service.text import Span
 from safer_engine.workspace import Workspace
 from safer_engine.workspace.stages import COMMANDS, ENCODE, EXTRACT, RM, SAE, SALIENCE
 
 T = TypeVar("T")
-__all__ = ["OLD_TEXT", "Example", "Explorer", "PairRanking", "PairView"]
+__all__ = [
+    "OLD_TEXT",
+    "Example",
+    "Explorer",
+    "JudgeOutcome",
+    "JudgeRequest",
+    "Judgement",
+    "PairRanking",
+    "PairView",
+    "TagChange",
+]
 OLD_TEXT = (
     "Text re-joined from the model's tokens (this store predates the data's own text): "
     "`safer extract --force` and the stages after it show the original."
@@ -80,6 +101,8 @@ class Explorer:
         """Which tokens the feature table's figures cover."""
         self._examples: FeatureExamples | None = None
         self._opening = threading.Lock()
+        self._history = TagHistory(labels, sae_id)
+        self._pair_texts = PairTexts(workspace)
 
     @classmethod
     @user_errors
@@ -103,18 +126,32 @@ class Explorer:
         """The current tag and note of every labelled feature."""
         return self._labels.current(self.sae_id)
 
-    def last_label_change(self) -> int:
-        """Cheap to poll: changes when anyone (another explorer, the CLI) labels anything."""
-        return self._labels.last_change()
+    def last_label_change(self) -> tuple[int, int]:
+        """Cheap to poll: changes when anyone (another explorer, the CLI, a judge run) labels
+        or judges anything; the newest tag or note's id and the newest judgement's."""
+        return self._labels.last_change(), last_judgement(self._labels)
 
-    def tag(self, features: list[int], tag: str) -> None:
-        if len(features) == 1:
-            self._labels.tag(self.sae_id, features[0], tag)
-        else:
-            self._labels.bulk_tag(self.sae_id, features, tag)
+    def tag(self, features: list[int], tag: str) -> TagChange:
+        """Tag (or with "" clear) the features; the change can be undone with `undo_tag`."""
+        return self._history.tag(features, tag)
+
+    def undo_tag(self) -> TagChange | None:
+        """Restore the tags before this session's last tag change (None: nothing to undo)."""
+        return self._history.undo()
 
     def note(self, feature: int, text: str) -> None:
         self._labels.note(self.sae_id, feature, text)
+
+    def judgements(self) -> dict[int, Judgement]:
+        """Each judged feature's latest judge score, or its latest failure when it has none."""
+        return latest_judgements(self._labels, self.sae_id)
+
+    @user_errors
+    def judge(self, request: JudgeRequest, progress: Progress, cancel: CancelToken) -> JudgeOutcome:
+        """Run the LLM judge (from a thread worker): see `service.judging.run_judge`."""
+        return run_judge(
+            self.workspace, self.sae_id, self._labels.author, request, progress, cancel
+        )
 
     def export_labels(self) -> tuple[Path, int]:
         """The current labels as `labels-<sae>.csv` in the workspace; (path, features)."""
@@ -163,17 +200,39 @@ class Explorer:
         one pass over the codes (and, unless the workspace is read-only, saved)."""
         config = config or SelectionConfig()
         judged = judge_scores(self.workspace, self.sae_id)
+        flipped = self.flipped_pairs()
         if not self.read_only:
             result = score_pairs(self.workspace, self.sae_id, config, judged, progress, cancel)
-            return ranking_from(result.table, result.selection, result.reused)
+            return ranking_from(result.table, result.selection, result.reused, flipped=flipped)
         selection = current_selection(self.workspace, self.sae_id, config, judged)
         sae_dir = self.workspace.sae_dir(self.sae_id)
         table = compute_pair_scores(self.workspace.store_path, sae_dir, selection, progress, cancel)
-        return ranking_from(table, selection, reused=False)
+        return ranking_from(table, selection, reused=False, flipped=flipped)
+
+    @user_errors
+    def flipped_pairs(self) -> frozenset[str] | None:
+        """The pair ids a noise benchmark flipped, in one of its noisy workspaces (`safer
+        benchmark noise` keeps the truth in a `flipped` column of the pairs); None elsewhere."""
+        path = self.workspace.pairs_path
+        if not path.exists() or names.FLIPPED_COLUMN not in pl.scan_parquet(path).collect_schema():
+            return None
+        table = pl.read_parquet(path, columns=["pair_id", names.FLIPPED_COLUMN])
+        return frozenset(table.filter(pl.col(names.FLIPPED_COLUMN))["pair_id"].to_list())
 
     @user_errors
     def pair(self, pair: int) -> PairView:
         return pair_view(self.reader(), pair)
+
+    @user_errors
+    def pair_matches(self, text: str) -> np.ndarray:
+        """A bool per pair: its prompt or a response contains `text` (any case), or its id is
+        `text` (a numpy array; the first call reads every text)."""
+        return self._pair_texts.matches(self.reader(), text)
+
+    @user_errors
+    def pair_of_doc(self, doc: int) -> int | None:
+        """The first pair with this document (a feature example's) as a response."""
+        return pair_of_doc(self.reader(), doc)
 
     @user_errors
     def shading(self, doc: int, safe: list[int], unsafe: list[int]) -> list[Span]:

@@ -32,12 +32,19 @@ class PairRanking:
     """The pairs listed, highest score first."""
     reused: bool
     """The scores were saved earlier for this same selection."""
+    flipped: np.ndarray | None = None
+    """bool per pair: flipped on purpose by a noise benchmark (the truth the benchmark keeps
+    in its noisy workspaces); None in any other workspace."""
 
     def slice_of(self, pair: int) -> str:
         return str(self.slices[pair])
 
     def split_of(self, pair: int) -> str:
         return str(self.splits[pair])
+
+    def was_flipped(self, pair: int) -> bool | None:
+        """Whether a noise benchmark flipped the pair; None outside its noisy workspaces."""
+        return None if self.flipped is None else bool(self.flipped[pair])
 
     def contributors(self, pair: int) -> list[tuple[int, float]]:
         """(feature, signed share of the score) of the pair's main contributors."""
@@ -62,9 +69,14 @@ class PairView:
 
 
 def ranking_from(
-    table: pl.DataFrame, selection: Selection, reused: bool, shown: int = SHOWN_PAIRS
+    table: pl.DataFrame,
+    selection: Selection,
+    reused: bool,
+    shown: int = SHOWN_PAIRS,
+    flipped: frozenset[str] | None = None,
 ) -> PairRanking:
-    """The ranking of a pair-scores table (one row per pair, in store order)."""
+    """The ranking of a pair-scores table (one row per pair, in store order); `flipped` are
+    the pair ids a noise benchmark flipped, when the workspace is one of its noisy ones."""
     scores = table["score"].to_numpy()
     top = [c for c in table.columns if c.startswith("feature_")]
     shares = [c.replace("feature_", "share_") for c in top]
@@ -79,6 +91,7 @@ def ranking_from(
         top_shares=table.select(shares).to_numpy(),
         order=np.argsort(-scores, kind="stable")[:shown],
         reused=reused,
+        flipped=None if flipped is None else table["pair_id"].is_in(list(flipped)).to_numpy(),
     )
 
 

@@ -177,15 +177,27 @@ def evaluate_reward_model(
     cancel: CancelToken | None = None,
     batch_texts: int = 64,
 ) -> EvalReport:
-    cancel = cancel or CancelToken()
     part = table if split == "all" else table.filter(pl.col("split") == split)
     if part.height == 0:
         raise TrainingError(
             f"The data has no pairs in split {split!r} to evaluate.",
             "Choose another --split (train, test or all).",
         )
-    model, tokenizer, fmt, _ = load_trained_rm(model_dir)
-    encoded = encode_pairs(part, tokenizer, fmt, progress, cancel)
-    rewards = score_texts(model, encoded, tokenizer.pad_token_id, batch_texts, progress, cancel)
-    margins = rewards[encoded.pairs[:, 0]] - rewards[encoded.pairs[:, 1]]
+    margins = pair_margins(model_dir, part, progress, cancel, batch_texts)
     return report_from_margins(part, margins, split)
+
+
+def pair_margins(
+    model_dir: Path,
+    table: pl.DataFrame,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+    batch_texts: int = 64,
+) -> np.ndarray:
+    """r(chosen) − r(rejected) of every row of `table` under a trained reward model, each
+    distinct text run once."""
+    cancel = cancel or CancelToken()
+    model, tokenizer, fmt, _ = load_trained_rm(model_dir)
+    encoded = encode_pairs(table, tokenizer, fmt, progress, cancel)
+    rewards = score_texts(model, encoded, tokenizer.pad_token_id, batch_texts, progress, cancel)
+    return rewards[encoded.pairs[:, 0]] - rewards[encoded.pairs[:, 1]]

@@ -1,18 +1,22 @@
-"""The reward-model stages of a workspace: train (`rm`) and evaluate (`eval`)."""
+"""The reward-model stages of a workspace: train (`rm`), evaluate (`eval`) and every pair's
+margin under it (`margins`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from safer_engine.artifacts import RM_CONFIG
+import polars as pl
+
+from safer_engine.artifacts import RM_CONFIG, RM_MARGINS_FILE
 from safer_engine.config import DataConfig, RMConfig
 from safer_engine.data.load import load_preferences
+from safer_engine.files import atomic_file
 from safer_engine.progress import CancelToken, Progress, no_progress
-from safer_engine.train.evaluate import EvalReport, evaluate_reward_model
+from safer_engine.train.evaluate import EvalReport, evaluate_reward_model, pair_margins
 from safer_engine.train.reward import TrainResult, train_reward_model
 from safer_engine.workspace import Stage, Workspace
-from safer_engine.workspace.stages import EVAL, RM
+from safer_engine.workspace.stages import EVAL, MARGINS, RM
 
 
 @dataclass(frozen=True)
@@ -80,3 +84,26 @@ def eval_stage(
 def eval_is_current(workspace: Workspace) -> bool:
     """True when `eval.json` belongs to the current model and data (the demo reuses it)."""
     return workspace.is_current(eval_stage_of(workspace, "test"))
+
+
+def margins_stage(
+    workspace: Workspace,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+) -> pl.DataFrame:
+    """Every pair's margin r(chosen) − r(rejected) under the workspace's reward model, all
+    splits (`rm/margins.parquet`: pair_id, slice, split, margin); reused while the model and
+    the data are unchanged."""
+    path = workspace.rm_dir / RM_MARGINS_FILE
+    stage = Stage(MARGINS, {}, workspace.inputs(MARGINS), (workspace.relative(path),))
+    if workspace.is_current(stage):
+        return pl.read_parquet(path)
+    table, _ = workspace.pairs()
+    margins = pair_margins(workspace.rm_model_dir, table, progress, cancel)
+    frame = table.select("pair_id", "slice", "split").with_columns(
+        pl.Series("margin", margins.astype("float64"))
+    )
+    with atomic_file(path) as partial:
+        frame.write_parquet(partial)
+    workspace.record(stage, pairs=frame.height)
+    return frame

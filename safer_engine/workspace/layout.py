@@ -214,6 +214,7 @@ def _describe(kind: str) -> str:
         "encode": "SAE codes",
         "salience": "salience table",
         "scores": "pair scores",
+        "margins": "reward margins",
     }[kind]
 
 

@@ -25,6 +25,7 @@ SAE = "sae"
 ENCODE = "encode"
 SALIENCE = "salience"
 SCORES = "scores"
+MARGINS = "margins"
 
 PER_SAE = frozenset({SAE, ENCODE, SALIENCE, SCORES})
 """Kinds recorded once per SAE id (`sae/<id>`, ...); the others once per workspace."""
@@ -39,6 +40,7 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     ENCODE: (EXTRACT, SAE),
     SALIENCE: (ENCODE,),
     SCORES: (ENCODE, SALIENCE),  # and the labels, through the selection in its config
+    MARGINS: (DATA, RM),
 }
 """Each kind's required inputs. Per-SAE kinds depend on the stages of the same SAE id."""
 
@@ -52,6 +54,7 @@ COMMANDS: dict[str, str] = {
     ENCODE: "safer encode --workspace DIR",
     SALIENCE: "safer encode --workspace DIR",
     SCORES: "safer score-pairs --workspace DIR",
+    MARGINS: "safer benchmark noise --workspace DIR",
 }
 """The command that makes each kind, for messages that say what to run next."""
 

@@ -1,8 +1,11 @@
-"""All SAE features, ranked by |salience|, with single-key tagging.
+"""All SAE features, ranked by |salience|, with single-key tagging and the LLM judge's
+scores beside the tags.
 
 The rows live in a `FeatureView` (numpy index arrays) drawn by the virtual `FeatureTable`;
-tagging writes through the labels store, then only the view's order is recomputed. Tags
-made by another explorer on the same workspace show within a couple of seconds.
+tagging writes through the labels store, then only the view's order is recomputed. Tags and
+judgements made by another explorer (or the CLI) on the same workspace show within a couple
+of seconds. The judge runs from here in a thread worker (`J`); every answer is stored as it
+arrives, so the judge column fills in while it runs.
 """
 
 from __future__ import annotations
@@ -13,92 +16,69 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Header, Static
 
 from safer_engine.analysis.word_search import WordMatches
 from safer_engine.errors import Cancelled, SaferError
 from safer_engine.progress import CancelToken
-from safer_engine.service.explorer import Explorer
+from safer_engine.service.explorer import Explorer, JudgeOutcome, JudgeRequest
+from safer_engine.service.judging import openai_environment
 from safer_tui.errors import show_error
-from safer_tui.feature_view import COLUMNS, FILTERS, FeatureView
+from safer_tui.feature_view import COLUMNS, FILTERS, FeatureView, cut
+from safer_tui.screens.dialogs import JudgeScreen, LineScreen, NoteScreen, SearchScreen
 from safer_tui.screens.feature_page import FeatureScreen
 from safer_tui.screens.help import HelpScreen
 from safer_tui.widgets.feature_table import FeatureTable
+from safer_tui.widgets.key_footer import KeyFooter
 from safer_tui.widgets.progress_line import ProgressLine, reporter
+
+__all__ = ["FeaturesScreen", "LineScreen", "NoteScreen", "SearchScreen"]
 
 TAG_KEYS = {"t": "safe", "u": "unsafe", "i": "irrelevant", "m": "unsure", "x": ""}
 POLL_SECONDS = 2.0  # how soon another explorer's tags show
-HELP_KEYS = [
+SAY_SECONDS = 5.0  # how long a message stays in the status line
+SEARCH_SHOWN = 18  # characters of a search shown in the status line
+HELP_KEYS = [  # descriptions fit the help box: 46 columns
     ("j / k", "move down / up (arrows too)"),
     ("Enter", "open the feature: shaded examples, histogram"),
     ("t u i m", "tag safe / unsafe / irrelevant / unsure"),
     ("x", "clear the tag"),
+    ("", "(after one tag, the cursor moves down a row)"),
+    ("z", "undo the last tag change (again: the one"),
+    ("", "before it)"),
     ("space", "mark a row; tags apply to all marked"),
     ("n", "edit the note"),
     ("g / G", "first / last row (Home / End, PgUp / PgDn)"),
     ("s / S", "sort by the next column / reverse the order"),
     ("", "(or click a column's header)"),
-    ("f / F", "next / previous filter: all, untagged,"),
-    ("", "each tag, leans safe / unsafe, marked"),
+    ("f / F", "next / previous filter: firing (features"),
+    ("", "that never fire hidden), untagged, each tag,"),
+    ("", "leans safe / unsafe, marked, all"),
     ("/", 'search: feature ids ("12 40") or note text'),
     ("w", "features that fire on a word (sorry, apolog*),"),
     ("", "ranked by lift; Esc cancels, then shows all"),
     ("p", "pairs ranked by score from the tags"),
-    ("Ctrl+P", "commands: pairs, export, sorts, filters"),
+    ("J", "ask an LLM judge about the marked or top N"),
+    ("", "features (openai or local); Esc stops it"),
+    ("e", "edit the training data: plan, export, retrain"),
+    ("r", "runs: accuracy, edited vs clean, experiment"),
+    ("Ctrl+P", "commands: pairs, judge, export, sorts, filters"),
     ("F1 / ?", "this help"),
     ("q", "quit"),
     ("", ""),
     ("tags", "what the feature is about: safe = safe"),
     ("", "behaviour (e.g. refusals), unsafe = harm"),
+    ("judge", "the judge's score: 1 (not about safety) to 5,"),
+    ("", "✗ when it gave no usable answer; a suggestion:"),
+    ("", "tags win (the feature page shows both)"),
     ("stats", "salience, chosen and rejected (firing rates)"),
     ("", "cover the selected tokens (sentence ends by"),
     ("", "default, as the status line says); all ch,"),
     ("", "all rej (120+ columns): rates on all tokens"),
 ]
-
-
-class LineScreen(ModalScreen[str | None]):
-    """One line of input over the list; Enter submits it, Escape cancels."""
-
-    BINDINGS = [("escape", "dismiss(None)", "Cancel")]
-
-    def __init__(self, prompt: str, value: str, input_id: str) -> None:
-        super().__init__()
-        self.prompt, self.value, self.input_id = prompt, value, input_id
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="note-box"):
-            yield Static(self.prompt)
-            yield Input(value=self.value, id=self.input_id)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(self.submitted(event.value))
-
-    def submitted(self, value: str) -> str:
-        return value
-
-
-class NoteScreen(LineScreen):
-    """Edit one feature's note (kept as typed, spaces included)."""
-
-    def __init__(self, feature: int, note: str) -> None:
-        prompt = f"Note for feature {feature} (Enter saves, Esc cancels)"
-        super().__init__(prompt, note, "note-input")
-        self.feature, self.note = feature, note
-
-
-class SearchScreen(LineScreen):
-    """`/` searches ids and notes, `w` features on a word."""
-
-    def __init__(self, prompt: str, current: str) -> None:
-        super().__init__(
-            f"{prompt} · Enter applies, empty clears, Esc cancels", current, "search-input"
-        )
-
-    def submitted(self, value: str) -> str:
-        return value.strip()
 
 
 class FeaturesScreen(Screen[None]):
@@ -118,23 +98,40 @@ class FeaturesScreen(Screen[None]):
         Binding("w", "word", "Word"),
         Binding("escape", "escape", "Cancel", show=False),
         Binding("p", "pairs", "Pairs"),
+        Binding("J", "judge", "Judge"),
+        Binding("z", "undo", "Undo", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("f1", "help", "Help", show=False),
     ]
 
+    class Judged(Message):
+        """A judge run ended: its outcome, or the error that stopped it before any call."""
+
+        def __init__(self, outcome: JudgeOutcome | None, error: SaferError | None) -> None:
+            super().__init__()
+            self.outcome, self.error = outcome, error
+
     def __init__(self, data: Explorer) -> None:
         super().__init__()
         self.data = data
-        self.view = FeatureView(data.features, data.labels(), data.coverage.has_all)
+        self.view = FeatureView(
+            data.features, data.labels(), data.coverage.has_all, data.judgements()
+        )
         self.seen_change = data.last_label_change()
         self.word_cancel = CancelToken()
+        self.judge_cancel = CancelToken()
+        self.opened: FeatureScreen | None = None
+        """The feature page opened from here: the list comes back to its last feature."""
+        self.message: Text | None = None
+        self.message_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="features-status")
         yield FeatureTable(self.view, id="features")
-        yield ProgressLine()
-        yield Footer(compact=True)
+        yield ProgressLine(id="word-progress")
+        yield ProgressLine(id="judge-progress")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"SAE {self.data.sae_id}"
@@ -146,22 +143,42 @@ class FeaturesScreen(Screen[None]):
     def table(self) -> FeatureTable:
         return self.query_one(FeatureTable)
 
+    def say(self, text: str | Text, seconds: float = SAY_SECONDS) -> None:
+        """A short message at the head of the status line for a few seconds: what a key
+        did, without a notification over the table."""
+        self.message = Text(text) if isinstance(text, str) else text
+        if self.message_timer is not None:
+            self.message_timer.stop()
+        self.message_timer = self.set_timer(seconds, self.unsay)
+        self.show_status()
+
+    def unsay(self) -> None:
+        self.message = self.message_timer = None
+        self.show_status()
+
     def show_status(self) -> None:
         # A line of its own: the title is cut at 80 columns, and this must stay readable.
+        # What a user set comes first; their search text last and cut, so a long one never
+        # hides the rest.
         view = self.view
         arrow = "↓" if view.descending else "↑"
         parts: list[tuple[str, str]] = [
             ("sort", f"{view.sort_column.name} {arrow}"),
-            ("filter", view.filter),
-            ("search", view.search),
+            ("filter", "" if view.filter == FILTERS[0] else view.filter),
             ("word", view.word),
+            ("search", cut(view.search, SEARCH_SHOWN)),
         ]
-        status = Text(f"{len(view):,} of {view.total:,}")
+        status = Text()
+        if self.message is not None:
+            status.append(self.message).append(" · ")
+        status.append(f"{len(view):,} of {view.total:,}")
+        if view.silent_hidden:
+            status.append(f" ({view.silent_hidden:,} never fire: F shows all)", style="dim")
+        if view.marked:
+            status.append(f" · {len(view.marked)} marked", style="bold")
         for name, value in parts:
             if value:  # user text: never parsed as markup
                 status.append(f" · {name} ").append(value, style="bold")
-        if view.marked:
-            status.append(f" · {len(view.marked)} marked")
         if self.data.read_only:
             status.append(" · labels read-only", style="red")
         # Last: cut first on a narrow terminal, where the sort and filter matter more.
@@ -186,11 +203,12 @@ class FeaturesScreen(Screen[None]):
 
     def reload_labels(self, keep: int | None) -> None:
         self.seen_change = self.data.last_label_change()
+        self.view.set_judgements(self.data.judgements())
         self.view.set_labels(self.data.labels())
         self.changed(keep)
 
     def poll_labels(self) -> None:
-        """Show tags written by another explorer (or the CLI) on this workspace."""
+        """Show tags and judgements written by another explorer, the CLI or a judge run."""
         try:
             if self.data.last_label_change() != self.seen_change:
                 self.reload_labels(self.current_feature())
@@ -198,8 +216,11 @@ class FeaturesScreen(Screen[None]):
             pass  # a busy database is retried at the next poll; tagging reports errors
 
     def on_screen_resume(self) -> None:
-        """Back from a feature page or the pairs: show tags made there."""
-        self.reload_labels(self.current_feature())
+        """Back from a feature page or the pairs: show tags made there, on the feature the
+        page was showing (`[` and `]` step through this list's order)."""
+        keep = self.opened.feature if self.opened is not None else self.current_feature()
+        self.opened = None
+        self.reload_labels(keep)
 
     def write(self, change: Callable[[], object]) -> bool:
         """Run a labels change, or say why it failed; nothing else is touched on failure."""
@@ -210,16 +231,42 @@ class FeaturesScreen(Screen[None]):
             return False
         return True
 
+    def read_only(self, what: str) -> bool:
+        """Say so, when the labels file cannot be written (browsing works all the same)."""
+        if self.data.read_only:
+            self.say(Text(f"Labels are read-only here: {what} cannot be saved.", style="red"))
+        return self.data.read_only
+
     def action_tag(self, key: str) -> None:
         targets = sorted(self.view.marked) or [f for f in [self.current_feature()] if f is not None]
-        if not targets or not self.write(lambda: self.data.tag(targets, TAG_KEYS[key])):
+        if not targets or self.read_only("tags"):
+            return
+        if not self.write(lambda: self.data.tag(targets, TAG_KEYS[key])):
             return
         # After a single tag, move on to the row below, wherever the re-sort puts it.
         below = self.table.cursor + 1
         keep = self.view.feature_at(below) if len(targets) == 1 and below < len(self.view) else None
         self.view.marked.clear()
         self.reload_labels(keep if keep is not None else self.current_feature())
-        self.notify(f"{len(targets)} feature(s): {TAG_KEYS[key] or 'no tag'}", timeout=2)
+        what = f"feature {targets[0]}" if len(targets) == 1 else f"{len(targets)} features"
+        moved = " · on to the next row" if keep is not None else ""
+        self.say(
+            Text.assemble((f"{what}: {TAG_KEYS[key] or 'no tag'}", "bold"), moved, " · z undoes")
+        )
+
+    def action_undo(self) -> None:
+        if self.read_only("tags"):
+            return
+        try:
+            change = self.data.undo_tag()
+        except SaferError as exc:
+            show_error(self, exc)
+            return
+        if change is None:
+            self.say("Nothing to undo: no tag was changed in this session.")
+            return
+        self.reload_labels(change.features[0])
+        self.say(Text.assemble(("undone", "bold"), f" {change.describe()}"))
 
     def action_mark(self) -> None:
         feature = self.current_feature()
@@ -232,7 +279,7 @@ class FeaturesScreen(Screen[None]):
 
     def action_note(self) -> None:
         feature = self.current_feature()
-        if feature is None:
+        if feature is None or self.read_only("notes"):
             return
         label = self.view.labels.get(feature)
 
@@ -301,7 +348,7 @@ class FeaturesScreen(Screen[None]):
         """One pass over all codes: seconds on a large store, so off the UI thread."""
         self.word_cancel.cancel()  # a search still running is superseded
         self.word_cancel = cancel = CancelToken()
-        line = self.query_one(ProgressLine)
+        line = self.query_one("#word-progress", ProgressLine)
         self.app.call_from_thread(line.start, f"features on {word!r}")
         try:
             found = self.data.word_search(word, reporter(line), cancel)
@@ -316,16 +363,16 @@ class FeaturesScreen(Screen[None]):
 
     def show_word(self, found: WordMatches) -> None:
         if not found.hits:
-            self.notify(f"No stored token is {found.query!r}.", severity="warning", timeout=6)
+            self.say(Text(f"No stored token is {found.query!r}.", style="yellow"))
             return
         self.view.set_word(found.query, found.features, found.lift)
         self.table.cursor = 0
         self.changed()
-        pieces = ", ".join(repr(p.strip()) for p in found.pieces[:4])
-        self.notify(
-            f"{len(found.features)} features fire more on {pieces} ({found.hits:,} tokens)"
-            " than elsewhere. Esc shows all features again.",
-            timeout=6,
+        # " i", "i" and "I" are three tokens but one word on screen: each shown once
+        pieces = ", ".join(repr(p) for p in dict.fromkeys(p.strip() for p in found.pieces[:8]))
+        self.say(
+            f"{len(found.features)} fire more on {pieces} ({found.hits:,} tokens) · Esc: all",
+            seconds=2 * SAY_SECONDS,
         )
 
     def end_word(self) -> None:
@@ -333,17 +380,77 @@ class FeaturesScreen(Screen[None]):
         self.changed(self.current_feature())
 
     def action_escape(self) -> None:
-        """Cancel a running word search, else leave the word search's results."""
-        if self.query_one(ProgressLine).busy:
+        """Cancel a running word search, else stop a judge run, else leave the word
+        search's results."""
+        if self.query_one("#word-progress", ProgressLine).busy:
             self.word_cancel.cancel()
+        elif self.query_one("#judge-progress", ProgressLine).busy:
+            self.judge_cancel.cancel()
+            self.say("Stopping the judge; every finished judgement is kept.")
         elif self.view.word:
             self.end_word()
+
+    # -- the judge -----------------------------------------------------------------------
+
+    def action_judge(self) -> None:
+        if self.read_only("judgements"):
+            return
+        if self.query_one("#judge-progress", ProgressLine).busy:
+            self.say("The judge is running: Esc stops it.")
+            return
+
+        def start(request: JudgeRequest | None) -> None:
+            if request is None:
+                return
+            if request.features:  # like a tag, a judge run uses up the marks
+                self.view.marked.clear()
+                self.changed(self.current_feature())
+            self.judge_cancel = CancelToken()
+            self.query_one("#judge-progress", ProgressLine).start(
+                f"judging the {request.describe()}"
+            )
+            self.judge(request, self.judge_cancel)
+
+        marked = sorted(self.view.marked)
+        self.app.push_screen(JudgeScreen(marked, openai_environment()), start)
+
+    @work(thread=True, exclusive=True, group="judge")
+    def judge(self, request: JudgeRequest, cancel: CancelToken) -> None:
+        """Calls to a server or a local model: seconds to minutes, so off the UI thread.
+        Answers are stored one by one and the list's poll shows them as they come."""
+        line = self.query_one("#judge-progress", ProgressLine)
+        try:
+            outcome = self.data.judge(request, reporter(line), cancel)
+        except SaferError as exc:
+            self.post_message(self.Judged(None, exc))
+        else:
+            self.post_message(self.Judged(outcome, None))
+
+    def on_features_screen_judged(self, message: Judged) -> None:
+        self.query_one("#judge-progress", ProgressLine).finish()
+        self.reload_labels(self.current_feature())
+        outcome, error = message.outcome, message.error
+        if outcome is not None:
+            error = outcome.stopped
+            done = "Judge stopped" if isinstance(error, Cancelled) else "Judge"
+            self.say(Text.assemble((done, "bold"), f": {outcome.summary()}"), 2 * SAY_SECONDS)
+        if isinstance(error, Cancelled):
+            if outcome is None:
+                self.say("Judge stopped before any call.")
+        elif error is not None:
+            show_error(self, error)
+
+    def on_unmount(self) -> None:
+        # On quit: a worker left running would hold the process open until it ends.
+        self.word_cancel.cancel()
+        self.judge_cancel.cancel()
 
     # -- other screens -------------------------------------------------------------------
 
     def on_feature_table_selected(self, event: FeatureTable.Selected) -> None:
         order = self.view.shown_features()
-        self.app.push_screen(FeatureScreen(self.data, order, event.position))
+        self.opened = FeatureScreen(self.data, order, event.position)
+        self.app.push_screen(self.opened)
 
     def action_pairs(self) -> None:
         from safer_tui.screens.pairs import PairsScreen
@@ -356,7 +463,7 @@ class FeaturesScreen(Screen[None]):
         except SaferError as exc:
             show_error(self, exc)
             return
-        self.notify(f"Exported {count} labelled feature(s) to {target}", timeout=6)
+        self.say(f"Exported {count} labelled feature(s) to {target}", 2 * SAY_SECONDS)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen("Features", HELP_KEYS))

@@ -1,5 +1,6 @@
-"""One feature: statistics, activation histogram, and examples from several activation
-quantiles with every token shaded by this feature's activation."""
+"""One feature: statistics, tag, note and the LLM judge's suggestion, activation histogram,
+and examples from several activation quantiles with every token shaded by this feature's
+activation, each with the pair it comes from."""
 
 from __future__ import annotations
 
@@ -12,16 +13,19 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Sparkline, Static
+from textual.widgets import Header, Sparkline, Static
 
 from safer_engine.errors import SaferError
 from safer_engine.labels import Label
 from safer_engine.service.coverage import Coverage
-from safer_engine.service.explorer import OLD_TEXT, Example, Explorer
+from safer_engine.service.explorer import OLD_TEXT, Example, Explorer, Judgement
 from safer_engine.service.text import Span
 from safer_tui.errors import show_error
+from safer_tui.feature_view import cut
+from safer_tui.screens.dialogs import NoteScreen
 from safer_tui.screens.help import HelpScreen
-from safer_tui.widgets.example_lines import Chunk, ExampleLines
+from safer_tui.widgets.example_lines import Chunk, ExampleLines, Row
+from safer_tui.widgets.key_footer import KeyFooter
 
 SIDE_STYLES = {
     "chosen": "bold green",
@@ -35,6 +39,7 @@ UNSEEN = Style(dim=True, italic=True)
 SHADE = (255, 140, 0)  # activation colour, blended over the background by strength
 BASE = 30  # the background grey that shading blends from
 LABEL_WIDTH = 18  # "rejected top   6.5": side, quantile, activation
+NARROW = 70  # columns under which the statistics leave out the mean activations
 HELP_KEYS = [  # descriptions fit the help box: 46 columns
     ("", "examples: top = strongest activations; p90,"),
     ("", "p50, p10 = drawn around those percentiles;"),
@@ -43,11 +48,19 @@ HELP_KEYS = [  # descriptions fit the help box: 46 columns
     ("", "input ended (text after it was never read)"),
     ("", "sums, firing: over the selected tokens (as"),
     ("", "salience) and over all tokens (as examples)"),
+    ("", "each example's pair is under its label; the"),
+    ("", "example at the top is highlighted"),
+    ("", "judge: the LLM judge's 1-5 score, a"),
+    ("", "suggestion; a tag wins (both show when they"),
+    ("", "differ)"),
     ("[ / ]", "previous / next feature (in the list's order)"),
     ("j / k", "scroll the examples"),
+    ("p", "the pairs, at the highlighted example's pair"),
     ("t u i m", "tag safe / unsafe / irrelevant / unsure"),
     ("x", "clear the tag"),
-    ("Esc", "back"),
+    ("z", "undo the last tag change"),
+    ("n", "edit the note"),
+    ("Esc", "back (the list keeps this feature)"),
     ("F1 / ?", "this help"),
 ]
 
@@ -64,6 +77,11 @@ def example_label(example: Example) -> Chunk:
     rank = "top" if example.quantile >= 1.0 else f"p{round(example.quantile * 100):02d}"
     label = f"{example.side:>8} {rank:>3} {example.activation:5.1f}"
     return label, Style.parse(SIDE_STYLES.get(example.side, ""))
+
+
+def pair_label(pair: int | None) -> Chunk:
+    """The label's second line: the pair the example's response belongs to."""
+    return (f"{'pair ' + str(pair):>18}" if pair is not None else ""), Style(dim=True)
 
 
 def newlines(text: str) -> str:
@@ -95,10 +113,15 @@ def shaded(example: Example, peak: float) -> list[Chunk]:
     return [span_chunk(span, peak) for span in example.spans]
 
 
-def example_rows(examples: list[Example]) -> list[tuple[Chunk, list[Chunk]]]:
-    """Label and shaded text of each example, shaded relative to the strongest shown."""
+def example_rows(examples: list[Example], pairs: list[int | None] | None = None) -> list[Row]:
+    """Labels (side, quantile, activation; the pair under them) and shaded text of each
+    example, shaded relative to the strongest shown."""
     peak = max((e.activation for e in examples), default=0.0)
-    return [(example_label(e), shaded(e, peak)) for e in examples]
+    pairs = pairs if pairs is not None else [None] * len(examples)
+    return [
+        ([example_label(e), pair_label(pair)], shaded(e, peak))
+        for e, pair in zip(examples, pairs, strict=True)
+    ]
 
 
 def compact(value: float) -> str:
@@ -117,9 +140,10 @@ FIGURES = tuple(
 )
 
 
-def figures_table(row: dict[str, Any], coverage: Coverage) -> list[str]:
+def figures_table(row: dict[str, Any], coverage: Coverage, narrow: bool = False) -> list[str]:
     """The chosen / rejected figures as aligned lines: a header, the selected tokens (what
-    salience uses) and, where they differ, every stored token (what examples come from)."""
+    salience uses) and, where they differ, every stored token (what examples come from).
+    `narrow` (under 70 columns) leaves out the mean activations, so no line wraps."""
     kinds = [("", coverage.selected_text())]
     if coverage.has_all and all(f"{name}_all" in row for name in FIGURES):
         kinds.append(("_all", coverage.every_text()))
@@ -135,11 +159,46 @@ def figures_table(row: dict[str, Any], coverage: Coverage) -> list[str]:
                 f"{rate(row['mean_act_rejected' + suffix])}",
             ]
         )
-    widths = [max(len(line[i]) for line in cells) for i in range(4)]
+    if narrow:
+        cells = [line[:3] for line in cells]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
     return [
         "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
         for line in cells
     ]
+
+
+RELEVANT = ("safe", "unsafe")
+EXPLAINED = 90  # characters of the judge's explanation shown: two lines at 60 columns
+
+
+def disagrees(tag: str | None, score: int | None) -> bool:
+    """Whether a person's tag and the judge's score say different things: a safety tag on
+    a feature the judge scored 1 or 2, or "irrelevant" on one it scored 4 or 5."""
+    if not tag or score is None:
+        return False
+    return (tag in RELEVANT and score <= 2) or (tag == "irrelevant" and score >= 4)
+
+
+def judge_text(judgement: Judgement | None, label: Label | None) -> Text:
+    """The judge's suggestion: its score and explanation (or why it has none), and, when a
+    person's tag says otherwise, that the tag wins."""
+    text = Text.assemble(("judge ", "bold"))
+    if judgement is None:
+        return text.append("not judged (J on the list asks an LLM judge)", style="dim")
+    if judgement.score is None:
+        text.append("✗ no usable answer", style="bold")
+        text.append(f" ({judgement.failure_kind}: {judgement.failure})", style="dim")
+    else:
+        text.append(f"{judgement.score}/5", style="bold")
+        text.append(f" ({judgement.model}, a suggestion)", style="dim")
+        if judgement.explanation:
+            text.append(": ").append(cut(" ".join(judgement.explanation.split()), EXPLAINED))
+    human = label.human_tag if label else None
+    if disagrees(human, judgement.score):
+        text.append("\n")
+        text.append(f"the tag {human!r} disagrees; the tag wins", style="yellow")
+    return text
 
 
 def stats_text(
@@ -148,11 +207,14 @@ def stats_text(
     label: Label | None,
     where: str,
     coverage: Coverage,
+    judgement: Judgement | None = None,
+    narrow: bool = False,
 ) -> Text:
-    """Statistics, tag and the whole note; built as Text so a note's brackets are never read
-    as markup. Every line fits 78 columns, so the height is the same on every page."""
+    """Statistics, tag, the judge's suggestion and the whole note; built as Text so a note's
+    brackets are never read as markup. Every line but the judge's and the note fits 78
+    columns, so without them the height is the same on every page."""
     tag = (label.tag or "untagged") if label else "untagged"
-    header, *figures = figures_table(row, coverage)
+    header, *figures = figures_table(row, coverage, narrow)
     text = Text.assemble(
         (f"Feature {feature}", "bold"),
         f" ({where})",
@@ -164,6 +226,7 @@ def stats_text(
     for line in figures:
         text.append("\n" + line)
     text.append(f"\ndensity {row['density']:.4f} · max {row['max_act']:.1f} (every token)")
+    text.append("\n").append(judge_text(judgement, label))
     if label and label.note:
         text.append("\nnote: ", style="bold")
         text.append(label.note)
@@ -179,9 +242,12 @@ class FeatureScreen(Screen[None]):
         Binding("k", "scroll(-1)", "Up", show=False),
         Binding("t", "tag('safe')", "Safe"),
         Binding("u", "tag('unsafe')", "Unsafe"),
+        Binding("p", "pairs", "Pairs"),
         Binding("i", "tag('irrelevant')", "Irrelevant", show=False),
         Binding("m", "tag('unsure')", "Unsure", show=False),
         Binding("x", "tag('')", "Clear", show=False),
+        Binding("z", "undo", "Undo", show=False),
+        Binding("n", "note", "Note", show=False),
         Binding("f1,question_mark", "help", "Help"),
     ]
 
@@ -191,6 +257,9 @@ class FeatureScreen(Screen[None]):
         self.order = order
         self.position = position
         self.noted = True  # the first page lays out whatever it shows
+        self.pairs: list[int | None] = []
+        """The pair of each example shown, in order."""
+        self.narrow = False
 
     @property
     def feature(self) -> int:
@@ -201,7 +270,7 @@ class FeatureScreen(Screen[None]):
         yield Static(id="feature-stats")
         yield Sparkline([0], id="feature-hist")
         yield ExampleLines(LABEL_WIDTH, id="feature-examples")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         # Fixed: a changing title would cost a layout pass (a frame) on every page.
@@ -214,9 +283,12 @@ class FeatureScreen(Screen[None]):
         feature = self.feature
         row = self.data.feature_row(feature)
         label = self.data.labels().get(feature)
+        judgement = self.data.judgements().get(feature)
         where = f"{self.position + 1:,} of {len(self.order):,}"
-        stats = stats_text(feature, row, label, where, self.data.coverage)
-        self.read_examples(feature, stats, bool(label and label.note))
+        narrow = self.narrow = self.app.size.width < NARROW
+        stats = stats_text(feature, row, label, where, self.data.coverage, judgement, narrow)
+        # a note or the judge's explanation can wrap: the page's height then varies
+        self.read_examples(feature, stats, bool(label and label.note) or judgement is not None)
 
     @work(thread=True, exclusive=True, group="feature-examples")
     def read_examples(self, feature: int, stats: Text, noted: bool) -> None:
@@ -226,23 +298,31 @@ class FeatureScreen(Screen[None]):
         thread for the interpreter and delay the examples."""
         try:
             found, histogram = self.data.examples(feature)
+            pairs = [self.data.pair_of_doc(example.doc) for example in found]
             if not self.data.original_text():
                 stats = stats.copy()
                 stats.append("\n" + OLD_TEXT, style="yellow")
         except SaferError as exc:
             self.app.call_from_thread(self.cannot_read, stats, noted, exc)
             return
-        self.app.call_from_thread(self.show_page, feature, stats, noted, found, histogram)
+        self.app.call_from_thread(self.show_page, feature, stats, noted, found, histogram, pairs)
 
     def show_page(
-        self, feature: int, stats: Text, noted: bool, found: list[Example], histogram: list[int]
+        self,
+        feature: int,
+        stats: Text,
+        noted: bool,
+        found: list[Example],
+        histogram: list[int],
+        pairs: list[int | None],
     ) -> None:
         if feature != self.feature:
             return  # read for a page the user has already left
         self.show_stats(stats, noted)
+        self.pairs = pairs
         self.query_one("#feature-hist", Sparkline).data = histogram
         self.query_one(ExampleLines).show(
-            example_rows(found), "This feature never fires on the stored tokens."
+            example_rows(found, pairs), "This feature never fires on the stored tokens."
         )
 
     def show_stats(self, stats: Text, noted: bool) -> None:
@@ -252,8 +332,14 @@ class FeatureScreen(Screen[None]):
 
     def cannot_read(self, stats: Text, noted: bool, exc: SaferError) -> None:
         self.show_stats(stats, noted)
+        self.pairs = []
         self.query_one(ExampleLines).show([], f"{exc.message} {exc.hint}")
         show_error(self, exc)
+
+    def on_resize(self) -> None:
+        if (self.app.size.width < NARROW) != self.narrow:
+            self.noted = True  # lay out the statistics again: their lines changed
+            self.show()
 
     def action_step(self, delta: int) -> None:
         self.position = (self.position + delta) % len(self.order)
@@ -262,13 +348,64 @@ class FeatureScreen(Screen[None]):
     def action_scroll(self, lines: int) -> None:
         self.query_one(ExampleLines).scroll_relative(y=lines, animate=False)
 
+    def read_only(self, what: str) -> bool:
+        if self.data.read_only:
+            self.notify(f"Labels are read-only here: {what} cannot be saved.", timeout=3)
+        return self.data.read_only
+
     def action_tag(self, tag: str) -> None:
+        if self.read_only("tags"):
+            return
         try:
             self.data.tag([self.feature], tag)
         except SaferError as exc:
             show_error(self, exc)
             return
         self.show()
+
+    def action_undo(self) -> None:
+        if self.read_only("tags"):
+            return
+        try:
+            change = self.data.undo_tag()
+        except SaferError as exc:
+            show_error(self, exc)
+            return
+        if change is None:
+            self.notify("Nothing to undo: no tag was changed in this session.", timeout=3)
+        elif self.feature not in change.features:
+            self.notify(f"Undone: {change.describe()}", timeout=3)
+        self.show()
+
+    def action_note(self) -> None:
+        if self.read_only("notes"):
+            return
+        feature = self.feature
+        label = self.data.labels().get(feature)
+
+        def save(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                self.data.note(feature, text)
+            except SaferError as exc:
+                show_error(self, exc)
+                return
+            if feature == self.feature:
+                self.show()
+
+        self.app.push_screen(NoteScreen(feature, (label.note or "") if label else ""), save)
+
+    def current_pair(self) -> int | None:
+        """The pair of the highlighted example (the one at the top of the examples)."""
+        row = self.query_one(ExampleLines).current
+        return self.pairs[row] if 0 <= row < len(self.pairs) else None
+
+    def action_pairs(self) -> None:
+        """The Pairs screen, shading this feature, at the highlighted example's pair."""
+        from safer_tui.screens.pairs import PairsScreen
+
+        self.app.push_screen(PairsScreen(self.data, self.feature, pair=self.current_pair()))
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen("Feature", HELP_KEYS))

@@ -1,4 +1,4 @@
-"""Keys of the current screen, opened with F1 or ?."""
+"""Keys of the current screen, opened with F1 or ?; j / k (arrows, PgUp / PgDn) scroll it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ from textual.widgets import Static
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,f1,question_mark", "dismiss", "Close")]
+    BINDINGS = [
+        Binding("escape,q,f1,question_mark", "dismiss", "Close"),
+        Binding("j", "scroll(1)", "Down", show=False),
+        Binding("k", "scroll(-1)", "Up", show=False),
+    ]
 
     def __init__(self, title: str, keys: list[tuple[str, str]]) -> None:
         super().__init__()
@@ -18,6 +22,15 @@ class HelpScreen(ModalScreen[None]):
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        lines = "\n".join(f"[b]{key:>10}[/b]  {what}" for key, what in self.keys)
+        # keys in 7 columns and descriptions in 46: the box fits 60 columns
+        lines = "\n".join(f"[b]{key:>7}[/b]  {what}" for key, what in self.keys)
         with VerticalScroll(id="help"):
-            yield Static(f"[b]{self.title_text}[/b]\n\n{lines}\n\n[dim]Esc closes.[/dim]")
+            yield Static(
+                f"[b]{self.title_text}[/b]\n\n{lines}\n\n[dim]j / k scroll · Esc closes.[/dim]"
+            )
+
+    def on_mount(self) -> None:
+        self.query_one("#help").focus()
+
+    def action_scroll(self, lines: int) -> None:
+        self.query_one("#help", VerticalScroll).scroll_relative(y=lines, animate=False)

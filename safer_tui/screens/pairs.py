@@ -6,11 +6,15 @@ feature's activation (`h` switches).
 Scores saved for the same selection are reused; otherwise scoring is a pass over every stored
 code (seconds on a large store), so it runs in a thread worker with a progress bar; leaving
 the screen cancels it through a `CancelToken`. Coming back from a feature page where tags
-changed rescores.
+changed rescores, on the same pair. The list sorts by score, slice or pair, filters by slice
+and split, and searches the pairs' texts (read once, in a worker).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 from rich.console import RenderableType
 from rich.style import Style
 from rich.text import Text
@@ -20,31 +24,47 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from safer_engine.errors import Cancelled, SaferError
 from safer_engine.progress import CancelToken, Progress
 from safer_engine.service.explorer import OLD_TEXT, Explorer
+from safer_engine.service.pair_list import (
+    PAIR_SORTS,
+    PairQuery,
+    choices,
+    default_descending,
+    pair_order,
+)
 from safer_engine.service.pairs import PairRanking, PairView
 from safer_engine.service.text import Span
 from safer_tui.errors import error_text, show_error
+from safer_tui.feature_view import cut
+from safer_tui.screens.dialogs import SearchScreen
 from safer_tui.screens.feature_page import BAR, MARK, SHADE, UNSEEN, shade_style
 from safer_tui.screens.help import HelpScreen
+from safer_tui.widgets.key_footer import KeyFooter
 from safer_tui.widgets.progress_line import ProgressLine, reporter
 
 SAFE_RGB, UNSAFE_RGB = (0, 170, 80), (200, 40, 40)
 SALIENCE_ONLY = (
-    "Nothing is tagged or judged yet: pairs are scored by the top {n} features by |salience| "
-    "alone (the paper's candidate set), which nobody has called safety features. Tag "
-    "features safe (t) or unsafe (u) on the Features screen."
+    "Nothing is tagged or judged yet: scored by the top {n} features by |salience| alone, "
+    "which nobody has called safety features. Tag some safe (t) or unsafe (u)."
 )
 ZERO_SCORES = (
     "Every pair scores 0: the tagged features never fire on the selected tokens (the "
     "sentence ends that scores and salience use). Tag features with a clear salience."
 )
 PROMPT_LINES = 3  # of the prompt shown until `o` shows all of it
+WIDE = 100  # columns from which five strongest features are listed, not three
+SEARCH_SHOWN = 16  # characters of a search shown in the status line
 HELP_KEYS = [  # descriptions fit the help box: 46 columns
     ("j / k", "next / previous pair (arrows too)"),
+    ("< / >", "first / last pair (Home / End, PgUp / PgDn)"),
+    ("s / S", "sort by score, slice, pair / reverse it"),
+    ("f / F", "only one slice / one split (again: the next)"),
+    ("/", "search the prompts and responses (any case)"),
+    ("", "or a pair id; Enter on nothing clears it"),
     ("h", "shade tokens by the safety features (green"),
     ("", "safe, red unsafe) or by one feature: the one"),
     ("", "picked in the list, else the pair's strongest"),
@@ -130,13 +150,21 @@ class PromptView(Static):
 
 
 class PairsScreen(Screen[None]):
-    BINDINGS = [
+    BINDINGS = [  # the footer shows the first ones that fit
         Binding("escape,backspace", "back", "Back"),
+        Binding("s", "sort", "Sort"),
+        Binding("f", "slice", "Slice"),
+        Binding("slash", "search", "Search"),
+        Binding("g", "strongest", "Strongest"),
+        Binding("h", "toggle_shading", "Shading"),
+        Binding("F", "split", "Split"),
+        Binding("o", "toggle_prompt", "Prompt"),
+        Binding("S", "reverse", "Reverse", show=False),
         Binding("j", "move(1)", "Next", show=False),
         Binding("k", "move(-1)", "Prev", show=False),
-        Binding("h", "toggle_shading", "Shading"),
-        Binding("g", "strongest", "Strongest"),
-        Binding("o", "toggle_prompt", "Prompt"),
+        # priority: the table's own Home and End scroll sideways
+        Binding("home,less_than_sign", "jump(0)", "First", show=False, priority=True),
+        Binding("end,greater_than_sign", "jump(-1)", "Last", show=False, priority=True),
         Binding("J", "scroll_sides(1)", "Scroll", show=False),
         Binding("K", "scroll_sides(-1)", "Scroll up", show=False),
         Binding("f1,question_mark", "help", "Help"),
@@ -152,10 +180,23 @@ class PairsScreen(Screen[None]):
             super().__init__()
             self.error = error
 
-    def __init__(self, data: Explorer, feature: int | None = None) -> None:
+    class Searched(Message):
+        def __init__(self, text: str, matches: np.ndarray | None, error: SaferError | None):
+            super().__init__()
+            self.text, self.matches, self.error = text, matches, error
+
+    def __init__(self, data: Explorer, feature: int | None = None, pair: int | None = None) -> None:
+        """`feature`: the one `h` shades by; `pair`: the pair to show first (a feature
+        example's)."""
         super().__init__()
         self.data = data
         self.feature = feature
+        self.goto = pair
+        self.listing = PairQuery()
+        self.matches: np.ndarray | None = None
+        """The search's result: a bool per pair."""
+        self.order = np.zeros(0, dtype=np.int64)
+        """The pairs listed, top to bottom."""
         # P and N come with the scores; until then, and with nothing tagged, shading by
         # the tagged features would be blank: start with one feature's.
         self.safe: list[int] = []
@@ -164,7 +205,7 @@ class PairsScreen(Screen[None]):
         self.prompt_expanded = False
         self.cancel = CancelToken()
         self.ranking: PairRanking | None = None
-        self.scored_at_change = -1
+        self.scored_at_change: tuple[int, int] | None = None
         self.pair: int | None = None
         self.strongest: list[tuple[int, float]] = []
         self.original = True  # the store holds the data's own texts (else: a hint says so)
@@ -182,7 +223,7 @@ class PairsScreen(Screen[None]):
         with Horizontal(id="pair-sides"):
             yield VerticalScroll(Static(id="chosen-text"), id="chosen-side")
             yield VerticalScroll(Static(id="rejected-text"), id="rejected-side")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -195,8 +236,10 @@ class PairsScreen(Screen[None]):
         self.rescore()
 
     def on_screen_resume(self) -> None:
-        """Back from a feature page where tags may have changed: rescore if they did."""
+        """Back from a feature page (`g`) where tags may have changed: rescore if they (or
+        the judge's scores) did, staying on the pair shown."""
         if self.ranking is not None and self.data.last_label_change() != self.scored_at_change:
+            self.goto = self.pair
             self.rescore()
 
     # -- scoring, off the UI thread ----------------------------------------------------
@@ -237,16 +280,34 @@ class PairsScreen(Screen[None]):
         self.query_one("#pairs-status", Static).update(Text(f"Could not score pairs: {text}"))
 
     def fill(self, ranking: PairRanking) -> None:
+        """List the pairs the sort, filters and search pick, staying on the pair shown (or
+        going to the one asked for)."""
+        asked = self.goto
+        wanted = asked if asked is not None else self.pair
+        self.goto = None
+        self.order = pair_order(ranking, self.listing, self.matches)
+        if asked is not None and asked not in self.order and self.goto_listed(ranking, asked):
+            return  # filled again with the pair asked for listed
         table = self.query_one(DataTable)
         table.clear()
-        for pair in ranking.order.tolist():
+        if ranking.flipped is not None and "flipped" not in table.columns:
+            # a noise benchmark's workspace: mark the pairs it flipped on purpose
+            table.add_column("flipped", width=7, key="flipped")
+        for pair in self.order.tolist():
+            marks = [] if ranking.flipped is None else ["✗" if ranking.flipped[pair] else ""]
             table.add_row(
                 str(pair),
                 f"{ranking.scores[pair]:+.3f}",
                 ranking.slice_of(pair),
                 ranking.split_of(pair),
+                *marks,
                 key=str(pair),
             )
+        hits = np.flatnonzero(self.order == wanted) if wanted is not None else np.zeros(0)
+        if len(hits):
+            table.move_cursor(row=int(hits[0]), scroll=True)
+        elif not len(self.order):
+            self.show_none()
         notice = self.query_one("#pairs-notice", Static)
         if ranking.selection.by_salience_alone:
             notice.update(SALIENCE_ONLY.format(n=len(ranking.selection.features)))
@@ -255,6 +316,29 @@ class PairsScreen(Screen[None]):
             notice.update(ZERO_SCORES)
         notice.display = ranking.selection.by_salience_alone or not ranking.scores.any()
         self.show_status()
+
+    def show_none(self) -> None:
+        """No pair matches the filters and search: say so where the pair would be."""
+        self.pair, self.strongest = None, []
+        self.query_one("#pair-info", Static).update(
+            Text("No pair matches: f / F change the filters, / then Enter clears the search.")
+        )
+        self.query_one("#pair-features", Static).update("")
+        self.query_one(PromptView).show([], self.prompt_expanded)
+        for name in ("chosen", "rejected"):
+            self.query_one(f"#{name}-text", Static).update("")
+            self.query_one(f"#{name}-side").border_title = name
+
+    def goto_listed(self, ranking: PairRanking, pair: int) -> bool:
+        """Make a pair the list would leave out (filtered, or past the rows listed) the only
+        one listed, through a search for its id; False when that is not possible."""
+        if self.listing.search == self.data.reader().pair_id(pair):
+            return False
+        self.listing = PairQuery(search=self.data.reader().pair_id(pair))
+        self.matches = np.arange(len(ranking.scores)) == pair
+        self.goto = pair
+        self.fill(ranking)
+        return True
 
     def action_back(self) -> None:
         self.cancel.cancel()
@@ -279,8 +363,24 @@ class PairsScreen(Screen[None]):
             mode = "one feature (none fires here)"
         else:
             mode = f"feature {feature}" + (", pair's strongest" if self.feature is None else "")
-        count = f"{len(self.ranking.scores):,} pairs" if self.ranking else doing
-        status = Text.assemble(count, " · shading by ", (mode, "bold"), " · h switches")
+        status = Text(doing)
+        if self.ranking is not None:
+            total = len(self.ranking.scores)
+            listed = len(self.order)
+            if doing:
+                status.append(" · ")
+            status.append(f"{total:,} pairs" if listed == total else f"{listed:,} of {total:,}")
+            query = self.listing
+            arrow = "↓" if query.descending else "↑"
+            for name, value in (
+                ("sort", f"{query.sort} {arrow}"),
+                ("slice", query.slice),
+                ("split", query.split),
+                ("search", cut(query.search, SEARCH_SHOWN)),
+            ):
+                if value:  # user text: never parsed as markup
+                    status.append(f" · {name} ").append(value, style="bold")
+        status.append(" · shading by ").append(mode, style="bold").append(" (h)")
         if not self.original:
             status.append("\n" + OLD_TEXT, style="yellow")
         self.query_one("#pairs-status", Static).update(status)
@@ -307,20 +407,25 @@ class PairsScreen(Screen[None]):
         ranking = self.ranking
         assert ranking is not None  # rows exist only once scored
         pair = view.pair
+        # the id last: on a narrow terminal it is what gets cut
         self.query_one("#pair-info", Static).update(
             Text.assemble(
                 ("pair ", "bold"),
                 (str(pair), "bold"),
-                f" · {view.pair_id} · {ranking.slice_of(pair)} · {ranking.split_of(pair)} · score ",
+                " · score ",
                 (f"{ranking.scores[pair]:+.3f}", "bold"),
+                (" · flipped by the benchmark", "bold red") if ranking.was_flipped(pair) else "",
+                f" · {ranking.slice_of(pair)} · {ranking.split_of(pair)} · id {view.pair_id}",
             )
         )
         for side, s_value in (("chosen", ranking.s_chosen), ("rejected", ranking.s_rejected)):
             self.query_one(f"#{side}-side").border_title = f"{side} · S = {s_value[pair]:+.3f}"
-        listed = ", ".join(f"{f} ({v:+.1f})" for f, v in self.strongest) or "none"
-        parts = ", ".join(f"{f} ({share:+.0%})" for f, share in ranking.contributors(pair))
+        # three of each under 100 columns, so the line takes two lines at most
+        n = 5 if self.app.size.width >= WIDE else 3
+        listed = ", ".join(f"{f} {v:+.0f}" for f, v in self.strongest[:n]) or "none"
+        parts = ", ".join(f"{f} {share:+.0%}" for f, share in ranking.contributors(pair)[:n])
         self.query_one("#pair-features", Static).update(
-            f"Strongest features (chosen − rejected): {listed} · score mostly from: "
+            f"Strongest (chosen − rejected): {listed} · score mostly from: "
             f"{parts or 'no selected feature'}"
         )
 
@@ -349,6 +454,67 @@ class PairsScreen(Screen[None]):
         table = self.query_one(DataTable)
         (table.action_cursor_down if delta > 0 else table.action_cursor_up)()
 
+    def action_jump(self, row: int) -> None:
+        table = self.query_one(DataTable)
+        if table.row_count:
+            table.move_cursor(row=row if row >= 0 else table.row_count - 1, scroll=True)
+
+    def requery(self, **changes: object) -> None:
+        """A new sort or filter: list again, staying on the pair shown when it is still
+        listed (a new sort starts at its top)."""
+        self.listing = replace(self.listing, **changes)  # type: ignore[arg-type]
+        if self.ranking is not None:
+            self.fill(self.ranking)
+
+    def action_sort(self) -> None:
+        sort = PAIR_SORTS[(PAIR_SORTS.index(self.listing.sort) + 1) % len(PAIR_SORTS)]
+        self.pair = None  # a new order starts at its top
+        self.requery(sort=sort, descending=default_descending(sort))
+
+    def action_reverse(self) -> None:
+        self.pair = None
+        self.requery(descending=not self.listing.descending)
+
+    def action_slice(self) -> None:
+        if self.ranking is not None:
+            self.requery(slice=next_choice(choices(self.ranking.slices), self.listing.slice))
+
+    def action_split(self) -> None:
+        if self.ranking is not None:
+            self.requery(split=next_choice(choices(self.ranking.splits), self.listing.split))
+
+    def action_search(self) -> None:
+        def apply(text: str | None) -> None:
+            if text is None:
+                return
+            if not text:
+                self.matches = None
+                self.requery(search="")
+                return
+            self.show_status(f"searching for {text!r}…")
+            self.search_texts(text)
+
+        prompt = "Pairs whose prompt or a response has this text (any case), or a pair id"
+        self.app.push_screen(SearchScreen(prompt, self.listing.search), apply)
+
+    @work(thread=True, exclusive=True, group="pair-search")
+    def search_texts(self, text: str) -> None:
+        """The first search reads every pair's texts: off the UI thread."""
+        try:
+            matches = self.data.pair_matches(text)
+        except SaferError as exc:
+            self.post_message(self.Searched(text, None, exc))
+            return
+        self.post_message(self.Searched(text, matches, None))
+
+    def on_pairs_screen_searched(self, message: Searched) -> None:
+        if message.error is not None:
+            show_error(self, message.error)
+            self.show_status()
+            return
+        self.matches = message.matches
+        self.requery(search=message.text)
+
     def action_toggle_shading(self) -> None:
         self.by_feature = not self.by_feature
         if self.pair is not None:
@@ -370,6 +536,8 @@ class PairsScreen(Screen[None]):
             panel.scroll_relative(y=direction * step, animate=False)
 
     def action_strongest(self) -> None:
+        """The pair's strongest features on a feature page; tags made there rescore the pairs
+        when it is left."""
         from safer_tui.screens.feature_page import FeatureScreen
 
         if self.strongest:
@@ -378,3 +546,9 @@ class PairsScreen(Screen[None]):
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen("Pairs", HELP_KEYS))
+
+
+def next_choice(names: list[str], current: str) -> str:
+    """The filter after `current` in "" (all), then each name, then "" again."""
+    cycle = ["", *names]
+    return cycle[(cycle.index(current) + 1) % len(cycle)] if current in cycle else ""

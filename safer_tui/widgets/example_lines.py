@@ -1,5 +1,7 @@
-"""A feature's examples as pre-wrapped lines: a label column, then the shaded text wrapped
-under itself.
+"""A feature's examples as pre-wrapped lines: a label column (a line or two: what the example
+is, the pair it comes from), then the shaded text wrapped under itself. The example at the top
+of the view is the current one (its label is highlighted); the view scrolls on past the end
+so that every example can be brought to the top.
 
 Feature pages change on every `[` / `]`. A rich Table in a Static is measured and rendered
 again by Textual's layout on each change (tens of ms); here each page is wrapped once at the
@@ -9,6 +11,7 @@ widget's width into strips, and only the lines on screen are drawn.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 
 from rich.cells import cell_len
@@ -19,11 +22,14 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 Chunk = tuple[str, Style]
+Row = tuple[list[Chunk], list[Chunk]]
+"""An example: its label lines (the first always shown), and its text's chunks."""
 _SPACES = re.compile(r"(\s+)")
+CURRENT = Style(reverse=True)
 
 
 class ExampleLines(ScrollView, can_focus=True):
-    """Rows of (label, text chunks); `show` replaces them and scrolls to the top."""
+    """Rows of (label lines, text chunks); `show` replaces them and scrolls to the top."""
 
     DEFAULT_CSS = """
     ExampleLines {
@@ -36,11 +42,20 @@ class ExampleLines(ScrollView, can_focus=True):
     def __init__(self, label_width: int, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.label_width = label_width
-        self.rows: list[tuple[Chunk, list[Chunk]]] = []
+        self.rows: list[Row] = []
         self.lines: list[list[Segment]] = []
+        self.starts: list[int] = []
+        """The first line of each row."""
         self.message = ""
 
-    def show(self, rows: list[tuple[Chunk, list[Chunk]]], message: str = "") -> None:
+    @property
+    def current(self) -> int:
+        """The row at the top of the view (-1 when there are none)."""
+        if not self.starts:
+            return -1
+        return max(0, bisect_right(self.starts, int(self.scroll_offset.y)) - 1)
+
+    def show(self, rows: list[Row], message: str = "") -> None:
         """New rows, or, when there are none, a dim `message` in their place."""
         self.rows, self.message = rows, message
         self.scroll_to(0, 0, animate=False, immediate=True)
@@ -52,16 +67,18 @@ class ExampleLines(ScrollView, can_focus=True):
     def wrap(self) -> None:
         width = self.scrollable_content_region.width
         text_width = max(8, width - self.label_width - 1)
+        self.lines, self.starts = [], []
         if self.rows:
-            self.lines = [
-                line
-                for label, chunks in self.rows
-                for line in self._row_lines(label, chunks, text_width)
-            ]
+            for labels, chunks in self.rows:
+                self.starts.append(len(self.lines))
+                self.lines += self._row_lines(labels, chunks, text_width)
         else:
             words = [(f"{word} ", Style(dim=True)) for word in self.message.split(" ")]
             self.lines = wrap_chunks(words, max(8, width))
-        size = Size(width, len(self.lines))
+        # room to bring the last example to the top
+        height = self.scrollable_content_region.height
+        end = self.starts[-1] + height if self.starts and len(self.lines) > height else 0
+        size = Size(width, max(len(self.lines), end))
         if size != self.virtual_size:
             # Setting `virtual_size` lays out the whole screen (a frame of its own, ~10 ms per
             # page). The scrollbar is always shown, so nothing around this widget moves:
@@ -70,11 +87,18 @@ class ExampleLines(ScrollView, can_focus=True):
             self._scroll_update(size)
         self.refresh()
 
-    def _row_lines(self, label: Chunk, chunks: list[Chunk], width: int) -> list[list[Segment]]:
+    def _row_lines(
+        self, labels: list[Chunk], chunks: list[Chunk], width: int
+    ) -> list[list[Segment]]:
+        labels = labels[:1] + [label for label in labels[1:] if label[0].strip()]
         text_lines = wrap_chunks(chunks, width)
+        text_lines += [[] for _ in range(len(labels) - len(text_lines))]
         pad = Segment(" " * (self.label_width + 1))
-        first = Segment(label[0].ljust(self.label_width)[: self.label_width] + " ", label[1])
-        return [[first if i == 0 else pad, *line] for i, line in enumerate(text_lines)]
+        heads = [
+            Segment(text.ljust(self.label_width)[: self.label_width] + " ", style)
+            for text, style in labels
+        ]
+        return [[heads[i] if i < len(heads) else pad, *line] for i, line in enumerate(text_lines)]
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
@@ -83,6 +107,13 @@ class ExampleLines(ScrollView, can_focus=True):
         if index >= len(self.lines):
             return Strip.blank(width, base)
         segments = [Segment(text, base + style) for text, style, _ in self.lines[index]]
+        if self.starts and index == self.starts[self.current]:
+            # the current example's label, without the space that ends the column
+            label = segments[0]
+            segments[0:1] = [
+                Segment(label.text[: self.label_width], (label.style or base) + CURRENT),
+                Segment(label.text[self.label_width :], base),
+            ]
         return Strip(segments).crop_extend(0, width, base)
 
 

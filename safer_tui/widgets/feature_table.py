@@ -17,9 +17,10 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from safer_tui.feature_view import Column, FeatureView, sign_of
+from safer_tui.feature_view import FAILED, Column, FeatureView, sign_of
 
 GUTTER = 2  # "● " on marked rows
+NOTE_WIDTH = 6  # the least the note gets: at 60 columns the tag must still fit
 LEFT = ("tag", "note")  # text columns; numbers are right-aligned
 NOTHING_SHOWN = "  No feature matches: f/F change the filter, / then Enter clears the search."
 TAG_CLASSES = {
@@ -63,6 +64,8 @@ class FeatureTable(ScrollView, can_focus=True):
         & > .feature-table--irrelevant { color: $text-muted; }
         & > .feature-table--marked { color: $accent; text-style: bold; }
         & > .feature-table--sorted { color: $accent; text-style: bold underline; }
+        & > .feature-table--judged { color: $warning; text-style: bold; }
+        & > .feature-table--judge-failed { color: $text-muted; }
     }
     """
     COMPONENT_CLASSES = {
@@ -73,6 +76,8 @@ class FeatureTable(ScrollView, can_focus=True):
         "feature-table--negative",
         "feature-table--marked",
         "feature-table--sorted",
+        "feature-table--judged",
+        "feature-table--judge-failed",
         *TAG_CLASSES.values(),
     }
     BINDINGS = [
@@ -118,10 +123,10 @@ class FeatureTable(ScrollView, can_focus=True):
         return self.view.columns(self.size.width)
 
     def widths(self) -> list[int]:
-        """Each shown column's width; the note takes what is left."""
+        """Each shown column's width; the note takes what is left (at least `NOTE_WIDTH`)."""
         widths = [c.width for c in self.columns()]
         fixed = GUTTER + sum(w + 1 for w in widths) - 1
-        return [w or max(10, self.scrollable_content_region.width - fixed) for w in widths]
+        return [w or max(NOTE_WIDTH, self.scrollable_content_region.width - fixed) for w in widths]
 
     def scroll_to_cursor(self) -> None:
         rows = max(1, self.scrollable_content_region.height - 1)  # the header takes a line
@@ -183,6 +188,11 @@ class FeatureTable(ScrollView, can_focus=True):
             if sign == "zero":
                 return Style()  # neither lean: +0.000 is not green
             return self.get_component_rich_style(f"feature-table--{sign}", partial=True)
+        if column == "judge" and text:
+            # 4 and 5 (the judge's "about safety") stand out; a failure is muted
+            name = "judge-failed" if text == FAILED else "judged" if text in "45" else ""
+            if name:
+                return self.get_component_rich_style(f"feature-table--{name}", partial=True)
         if column == "tag" and text in TAG_CLASSES:
             return self.get_component_rich_style(TAG_CLASSES[text], partial=True)
         return Style()

@@ -26,21 +26,29 @@ class ProgressLine(Horizontal):
     """
 
     class Advanced(Message):
-        def __init__(self, done: int, total: int | None) -> None:
+        def __init__(self, done: int, total: int | None, task: str | None = None) -> None:
             super().__init__()
-            self.done, self.total = done, total
+            self.done, self.total, self.task = done, total, task
 
     def on_progress_line_advanced(self, message: Advanced) -> None:
+        if message.task is not None and self.busy:
+            self.query_one(Label).update(self.label(message.task))
         self.advance(message.done, message.total)
 
     def compose(self) -> ComposeResult:
         yield Label()
         yield ProgressBar(show_eta=False)
 
-    def start(self, what: str) -> None:
-        self.query_one(Label).update(f"{what} · Esc cancels")
+    hint = "Esc cancels"
+
+    def start(self, what: str, hint: str = "Esc cancels") -> None:
+        self.hint = hint
+        self.query_one(Label).update(self.label(what))
         self.query_one(ProgressBar).update(total=None, progress=0)
         self.add_class("busy")
+
+    def label(self, what: str) -> str:
+        return f"{what} · {self.hint}" if self.hint else what
 
     def advance(self, done: int, total: int | None) -> None:
         self.query_one(ProgressBar).update(total=total, progress=done)

@@ -6,7 +6,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from safer_engine.labels import LabelStore
+from safer_engine.labels import Judgement, JudgementLog, LabelStore
 from safer_engine.workspace import Stage, Workspace
 from safer_engine.workspace.stages import SALIENCE
 
@@ -47,7 +47,8 @@ def feature_table(n: int) -> pl.DataFrame:
 @pytest.fixture
 def features_workspace(tmp_path: Path) -> Callable[[int], Path]:
     """A workspace with only a feature table (no store): every pixel of the Features screen
-    is reproducible. Features 0 and 1 are tagged, and 1 has a note."""
+    is reproducible. Features 0 and 1 are tagged, and 1 has a note; the judge scored 0, 1
+    and 2 and failed on 3."""
 
     def build(n: int = 12) -> Path:
         workspace = Workspace.open(tmp_path / f"ws{n}", create=True)
@@ -58,6 +59,30 @@ def features_workspace(tmp_path: Path) -> Callable[[int], Path]:
             labels.tag(SAE, 0, "unsafe")
             labels.tag(SAE, 1, "safe")
             labels.note(SAE, 1, "refusal: I can't help with that")
+            add_judgements(labels, {0: 5, 1: 1, 2: 4, 3: None})
         return workspace.root
 
     return build
+
+
+def add_judgements(labels: LabelStore, scores: dict[int, int | None], sae: str = SAE) -> None:
+    """Store a judge's answers: a score, or (None) an answer it could not parse."""
+    log = JudgementLog(labels)
+    for feature, score in scores.items():
+        failure = None if score is not None else "no 'Score: N' line"
+        explanation = f"judged {score}: fires on refusals" if score is not None else ""
+        log.add(
+            Judgement(
+                sae,
+                feature,
+                "hash",
+                "openai",
+                "judge-test",
+                "http://127.0.0.1:1/v1",
+                score,
+                explanation,
+                failure,
+                None if failure is None else "answer",
+                "",
+            )
+        )

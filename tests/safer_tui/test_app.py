@@ -156,3 +156,92 @@ async def test_brackets_in_a_path_are_shown_as_typed(tmp_path: Path) -> None:
         await pilot.pause()
         assert isinstance(app.screen, MessageScreen)
         assert "[red]odd[/red]" in str(app.screen.query_one("#message").render())
+
+
+async def test_help_scrolls_with_j_and_k(features_workspace) -> None:  # type: ignore[no-untyped-def]
+    app = SaferApp(features_workspace(12))
+    async with app.run_test(size=(60, 20)) as pilot:  # short: the keys do not all fit
+        await pilot.pause()
+        await pilot.press("f1")
+        await pilot.pause()
+        box = app.screen.query_one("#help")
+        assert box.max_scroll_y > 0
+        await pilot.press("j", "j", "j")
+        await pilot.pause()
+        assert box.scroll_y == 3
+        await pilot.press("k")
+        await pilot.pause()
+        assert box.scroll_y == 2
+
+
+def test_every_help_line_fits_the_box() -> None:
+    """Keys in 7 columns, descriptions in 46: the help box fits a 60-column terminal."""
+    from safer_tui.screens import feature_list, feature_page, pairs
+
+    for module in (feature_list, feature_page, pairs):
+        for key, what in module.HELP_KEYS:
+            assert len(key) <= 7 and len(what) <= 46, (module.__name__, key, what)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+async def test_footers_fit_with_help_and_quit(
+    encoded_workspace: Path, size: tuple[int, int]
+) -> None:
+    from textual.widgets._footer import FooterKey
+
+    from safer_tui.widgets.key_footer import KeyFooter
+    from tests.safer_tui.screens.test_pairs import scored
+
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        for keys in ([], ["enter"], ["escape", "p"]):
+            await pilot.press(*keys)
+            await settle(app, pilot)
+            if keys == ["escape", "p"]:
+                await scored(app, pilot)
+            footer = app.screen.query_one(KeyFooter)
+            shown = list(footer.query(FooterKey))
+            right = max(key.region.right for key in shown)
+            assert right <= size[0], type(app.screen).__name__
+            descriptions = {key.description for key in shown}
+            assert {"Help", "Quit"} <= descriptions, type(app.screen).__name__
+
+
+async def test_a_screenshot_is_saved_in_the_workspace_and_says_where(
+    features_workspace,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = features_workspace(12)
+    app = SaferApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "Screenshot")
+        command.callback()
+        await pilot.pause(0.3)  # the command waits 0.1 s for the palette to close
+        saved = list(root.glob("*.svg"))
+        assert len(saved) == 1 and "SAFER&#160;explorer" in saved[0].read_text()
+        messages = [n.message for n in app._notifications]
+        assert f"Screenshot saved to {saved[0]}" in messages
+        # a workspace that cannot be written: the current folder instead
+        real = app.save_screenshot
+
+        def refuse_workspace(filename=None, path=None, time_format=None):  # type: ignore[no-untyped-def]
+            if path == str(root):
+                raise PermissionError(13, "Permission denied")
+            return real(filename, path, time_format)
+
+        monkeypatch.setattr(app, "save_screenshot", refuse_workspace)
+        monkeypatch.chdir(tmp_path)
+        assert app.deliver_screenshot() is not None
+        assert len(list(tmp_path.glob("*.svg"))) == 1
+
+        def refuse(filename=None, path=None, time_format=None):  # type: ignore[no-untyped-def]
+            raise OSError(30, "Read-only file system")
+
+        monkeypatch.setattr(app, "save_screenshot", refuse)  # nowhere to write: says why
+        assert app.deliver_screenshot() is None
+        await pilot.pause()
+        failed = [n.message for n in app._notifications if "Could not save" in n.message]
+        assert failed and f"{root}: Read-only file system" in failed[0]

@@ -84,6 +84,31 @@ def test_filters() -> None:
     assert set(view.shown_features()) == {4, 6}
 
 
+def test_features_that_never_fire_are_hidden_unless_asked_for() -> None:
+    table = feature_table(12).with_columns(
+        pl.when(pl.col("feature").is_in([2, 5]))
+        .then(0.0)
+        .otherwise(pl.col("density"))
+        .alias("density")
+    )
+    view = FeatureView(table, {5: label(5, "unsafe")})
+    assert view.filter == "firing" and view.silent_hidden == 2
+    assert set(view.shown_features()) == set(range(12)) - {2, 5}
+    view.filter = "untagged"
+    view.update()
+    assert set(view.shown_features()) == set(range(12)) - {2, 5}
+    view.search = "2 3"  # asked for by id: shown all the same
+    view.update()
+    assert set(view.shown_features()) == {2, 3}
+    view.search = ""
+    view.filter = "unsafe"  # a tag names the feature: shown even though it never fires
+    view.update()
+    assert view.shown_features() == [5] and view.silent_hidden == 0
+    view.filter = "all"
+    view.update()
+    assert len(view) == view.total == 12 and view.silent_hidden == 0
+
+
 def test_search_ids_or_note_text_within_the_filter() -> None:
     labels = {1: label(1, "safe", "Refusal: I can't"), 4: label(4, None, "refusals again")}
     view = FeatureView(feature_table(12), labels)

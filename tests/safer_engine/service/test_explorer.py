@@ -21,7 +21,7 @@ def test_features_examples_pairs_and_labels(encoded_workspace: Path) -> None:
         examples, histogram = explorer.examples(top)
         assert examples and len(histogram) == 32
         explorer.tag([top], "safe")
-        assert explorer.labels()[top].tag == "safe" and explorer.last_label_change() > 0
+        assert explorer.labels()[top].tag == "safe" and explorer.last_label_change()[0] > 0
         ranking = explorer.rank_pairs(no_progress, CancelToken())
         assert ranking.selection.source == "tags" and ranking.selection.safe == [top]
         assert not ranking.reused and explorer.rank_pairs(no_progress, CancelToken()).reused
@@ -53,6 +53,31 @@ def test_missing_or_damaged_files_are_saferrors(encoded_workspace: Path) -> None
         (sae_dir / CODES_FILE).write_bytes(b"not hdf5")
         with pytest.raises(SaferError, match=r"codes\.h5 is damaged"):
             explorer.examples(0)
+    finally:
+        explorer.close()
+
+
+def test_the_pairs_a_noise_benchmark_flipped(encoded_workspace: Path) -> None:
+    import polars as pl
+
+    from safer_engine.artifacts import FLIPPED_COLUMN, PAIRS_FILE
+
+    explorer = Explorer.open(encoded_workspace)
+    try:
+        assert explorer.flipped_pairs() is None  # not a benchmark's workspace
+        assert explorer.rank_pairs(no_progress, CancelToken()).flipped is None
+        path = encoded_workspace / "data" / PAIRS_FILE
+        pairs = pl.read_parquet(path)
+        flipped = set(pairs["pair_id"][:3].to_list())
+        pairs.with_columns(
+            pl.col("pair_id").is_in(list(flipped)).alias(FLIPPED_COLUMN)
+        ).write_parquet(path)
+        assert explorer.flipped_pairs() == flipped
+        ranking = explorer.rank_pairs(no_progress, CancelToken())
+        assert ranking.flipped is not None and int(ranking.flipped.sum()) == 3
+        reader = explorer.reader()
+        marked = {reader.pair_id(p) for p in range(len(ranking.scores)) if ranking.was_flipped(p)}
+        assert marked == flipped
     finally:
         explorer.close()
 

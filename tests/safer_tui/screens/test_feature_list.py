@@ -12,7 +12,16 @@ from safer_engine.labels import LabelStore
 from safer_engine.workspace import Workspace
 from safer_tui.app import SaferApp
 from safer_tui.screens.feature_list import FeaturesScreen, NoteScreen
-from tests.safer_tui.helpers import ask, cell, first_feature, sae_id, shown, status, table
+from tests.safer_tui.helpers import (
+    ask,
+    cell,
+    first_feature,
+    sae_id,
+    settle,
+    shown,
+    status,
+    table,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -26,9 +35,16 @@ async def test_features_are_ranked_by_abs_salience(encoded_workspace: Path) -> N
             Workspace.open(encoded_workspace).sae_dir(sae_id(encoded_workspace))
             / "salience.parquet"
         )
-        assert len(shown(app)) == features.height
+        firing = app.screen.data.features.filter(pl.col("density") > 0)["feature"].to_list()
+        silent = features.height - len(firing)
+        assert 0 < silent < features.height  # the fixture's SAE has a few dead latents
+        assert sorted(shown(app)) == sorted(firing)
+        assert f"({silent} never fire: F shows all)" in status(app)
         top = int(features.sort("abs_salience", descending=True, maintain_order=True)["feature"][0])
         assert first_feature(app) == top
+        await pilot.press("F")
+        await pilot.pause()
+        assert len(shown(app)) == features.height and "never fire" not in status(app)
 
 
 async def test_a_tag_persists_to_sqlite_and_survives_a_restart(encoded_workspace: Path) -> None:
@@ -76,11 +92,14 @@ async def test_sort_and_filter(encoded_workspace: Path) -> None:
         await pilot.press("S")
         await pilot.pause()
         assert [float(cell(app, f, "chosen")) for f in shown(app)] == sorted(rates)
-        await pilot.press("t", "f", "f")  # tag one safe; filter: all → untagged → safe
+        await pilot.press("t", "f", "f")  # tag one safe; filter: firing → untagged → safe
         await pilot.pause()
         assert len(shown(app)) == 1
         assert "filter safe" in status(app)
-        await pilot.press("F", "F")
+        await pilot.press("F", "F")  # back to the default, which the status line leaves out
+        await pilot.pause()
+        assert "filter" not in status(app)
+        await pilot.press("F")
         await pilot.pause()
         assert "filter all" in status(app)
 
@@ -231,3 +250,111 @@ async def test_a_new_sort_starts_at_its_top_and_an_empty_list_says_why(
         assert "Sort by density" in titles
         assert "Sort by mean Δ" not in titles  # not shown at 80 columns
         assert "Sort by lift" not in titles  # only during a word search
+
+
+async def test_the_list_comes_back_to_the_feature_left_on_its_page(
+    encoded_workspace: Path,
+) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        order = shown(app)
+        await pilot.press("j", "enter")
+        await settle(app, pilot)
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        await pilot.press("escape")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, FeaturesScreen)
+        assert screen.current_feature() == order[3]
+        await pilot.press("k")
+        assert screen.current_feature() == order[2]
+        # back from the pairs (no feature page left open) the list stays where it was
+        await pilot.press("p")
+        await settle(app, pilot)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert screen.current_feature() == order[2]
+
+
+async def test_a_tag_says_it_moved_on_and_z_undoes_it(features_workspace) -> None:  # type: ignore[no-untyped-def]
+    app = SaferApp(features_workspace(30), author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        first, second = shown(app)[:2]  # 0 is tagged unsafe, 1 safe
+        await pilot.press("i")
+        await pilot.pause()
+        assert cell(app, first, "tag") == "irrelevant"
+        assert app.screen.current_feature() == second  # type: ignore[attr-defined]
+        assert f"feature {first}: irrelevant · on to the next row · z undoes" in status(app)
+        assert not app._notifications  # said in the status line, not over the table
+        await pilot.press("space", "j", "space", "x")  # two marked features cleared
+        await pilot.pause()
+        assert "2 features: no tag · z undoes" in status(app)
+        assert cell(app, second, "tag") == ""
+        await pilot.press("z")
+        await pilot.pause()
+        assert cell(app, second, "tag") == "safe" and "undone 2 features: no tag" in status(app)
+        await pilot.press("z")
+        await pilot.pause()
+        assert cell(app, first, "tag") == "unsafe"
+        assert app.screen.current_feature() == first  # type: ignore[attr-defined]
+        await pilot.press("z")
+        await pilot.pause()
+        assert "Nothing to undo" in status(app)
+        with LabelStore.open(app.workspace_path / "labels.sqlite") as labels:
+            rows = [r.tag for r in labels.history(sae_id(app.workspace_path), first)]
+        assert rows == ["unsafe", "irrelevant", "unsafe"]  # append-only: undo is a row too
+
+
+async def test_read_only_labels_say_so_instead_of_opening_the_note(features_workspace) -> None:  # type: ignore[no-untyped-def]
+    app = SaferApp(features_workspace(12), author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.data is not None
+        app.data.read_only = True  # as when labels.sqlite cannot be written
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, FeaturesScreen)
+        assert "Labels are read-only here: notes cannot be saved." in status(app)
+        await pilot.press("t")
+        await pilot.pause()
+        assert "tags cannot be saved" in status(app) and cell(app, 0, "tag") == "unsafe"
+
+
+async def test_a_long_search_never_hides_the_marks_or_the_word(features_workspace) -> None:  # type: ignore[no-untyped-def]
+    app = SaferApp(features_workspace(30), author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, FeaturesScreen)
+        await pilot.press("space")
+        screen.view.word = "sorry"  # as a word search leaves it
+        await ask(pilot, "slash", *"a very long search for some words in the notes")
+        line = status(app)
+        assert line.index("1 marked") < line.index("word sorry") < line.index("search a very")
+        assert "search a very long searc… ·" in line
+        assert line.index("word sorry") + len("word sorry") < 78  # seen at 80 columns
+
+
+async def test_a_word_searchs_pieces_are_each_said_once(features_workspace) -> None:  # type: ignore[no-untyped-def]
+    from safer_engine.analysis.word_search import WordMatches
+
+    app = SaferApp(features_workspace(12))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, FeaturesScreen)
+        found = WordMatches(
+            "i",
+            [" i", "i", "I", " i"],
+            40,
+            np.array([2, 5]),
+            np.array([3.0, 2.0]),
+            np.zeros(2),
+            np.zeros(2),
+        )
+        screen.show_word(found)
+        await pilot.pause()
+        assert "2 fire more on 'i', 'I' (40 tokens) · Esc: all" in status(app)
+        assert shown(app) == [2, 5]

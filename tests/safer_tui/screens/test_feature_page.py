@@ -15,6 +15,7 @@ from tests.safer_tui.helpers import cell, settle, shown
 
 pytestmark = pytest.mark.anyio
 LABEL = re.compile(r"^(chosen|rejected|both|none) +(top|p\d\d) +\d+\.\d ")
+PAIR = re.compile(r"^ *(pair \d+)? $")  # the label column under a label
 
 
 def examples_text(app: SaferApp) -> list[str]:
@@ -58,12 +59,16 @@ async def test_wrapped_examples_stay_in_their_column(encoded_workspace: Path) ->
         await pilot.pause()
         await pilot.press("enter")
         await settle(app, pilot)
-        lines = examples_text(app)
+        lines = [line for line in examples_text(app) if line.strip()]
         labelled = [line for line in lines if LABEL.match(line.lstrip())]
         wrapped = [line for line in lines if line not in labelled]
         assert labelled and wrapped
-        # the label column is fixed: text starts at the same column on every line
-        assert all(line.startswith(" " * (LABEL_WIDTH + 1)) for line in wrapped)
+        # the label column is fixed: text starts at the same column on every line; under
+        # each label, the pair its example comes from
+        assert all(PAIR.match(line[: LABEL_WIDTH + 1]) for line in wrapped)
+        assert sum(line[:LABEL_WIDTH].strip().startswith("pair") for line in wrapped) == (
+            len(labelled)
+        )
         assert all(line[LABEL_WIDTH] == " " for line in labelled)
 
 
@@ -99,3 +104,47 @@ async def test_examples_scroll_with_j_and_k(encoded_workspace: Path) -> None:
         await pilot.press("right_square_bracket")  # a new page starts at its top
         await settle(app, pilot)
         assert widget.scroll_offset.y == 0
+
+
+async def test_n_p_and_z_work_on_the_feature_page(encoded_workspace: Path) -> None:
+    from safer_tui.screens.dialogs import NoteScreen
+    from safer_tui.screens.feature_page import FeatureScreen
+    from safer_tui.screens.pairs import PairsScreen
+    from tests.safer_tui.screens.test_pairs import scored
+
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        page = app.screen
+        assert isinstance(page, FeatureScreen)
+        feature = page.feature
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, NoteScreen)
+        await pilot.press(*"says no", "enter")
+        await settle(app, pilot)
+        assert app.data is not None and app.data.labels()[feature].note == "says no"
+        assert "note: says no" in str(page.query_one("#feature-stats", Static).content)
+        await pilot.press("t", "z")
+        await settle(app, pilot)
+        assert app.data.labels()[feature].tag is None  # the tag undone, the note kept
+        # each example names its pair under its label; p opens the pairs at the highlighted one
+        widget = page.query_one(ExampleLines)
+        assert widget.current == 0
+        await pilot.press("j", "j", "j", "j")
+        await pilot.pause()
+        example = widget.current
+        assert example > 0 and page.pairs[example] is not None
+        label = "".join(s.text for s in widget.lines[widget.starts[example] + 1])
+        assert label[:LABEL_WIDTH].strip() == f"pair {page.pairs[example]}"
+        first = widget.render_line(widget.starts[example] - int(widget.scroll_offset.y))
+        assert any(segment.style and segment.style.reverse for segment in first)  # highlighted
+        await pilot.press("p")
+        screen = await scored(app, pilot)
+        assert isinstance(screen, PairsScreen) and screen.feature == feature
+        assert screen.pair == page.pairs[example]
+
+
+LABEL_WIDTH = 18

@@ -21,6 +21,7 @@ from safer_tui.app import SaferApp
 from safer_tui.screens.feature_list import FeaturesScreen
 from safer_tui.screens.pairs import PairsScreen, PromptView
 from safer_tui.widgets.progress_line import ProgressLine
+from tests.safer_tui.helpers import settle
 
 pytestmark = pytest.mark.anyio
 
@@ -71,7 +72,7 @@ async def test_pairs_ranked_by_tag_scores_side_by_side(encoded_workspace: Path) 
         assert pairs.row_count == 20
         scores = [float(pairs.get_cell_at(Coordinate(r, 1))) for r in range(pairs.row_count)]
         assert scores == sorted(scores, reverse=True)
-        assert "Strongest features" in shown(screen, "#pair-features").plain
+        assert "Strongest (chosen − rejected)" in shown(screen, "#pair-features").plain
         assert shown(screen, "#chosen-text").plain.strip()
         assert "20 pairs" in shown(screen, "#pairs-status").plain
         await pilot.press("j")
@@ -251,3 +252,143 @@ async def test_tags_that_score_nothing_are_explained(encoded_workspace: Path) ->
         screen = await scored(app, pilot)
         assert screen.ranking is not None and not screen.ranking.scores.any()
         assert ZERO_SCORES in str(screen.query_one("#pairs-notice", Static).render())
+
+
+async def test_a_benchmark_workspace_marks_the_flipped_pairs(encoded_workspace: Path) -> None:
+    import polars as pl
+
+    path = encoded_workspace / "data" / "pairs.parquet"
+    pairs = pl.read_parquet(path)
+    flipped = pairs["pair_id"][:2].to_list()
+    pairs.with_columns(pl.col("pair_id").is_in(flipped).alias("flipped")).write_parquet(path)
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("p")
+        screen = await scored(app, pilot)
+        table = screen.query_one("#pairs", DataTable)
+        assert "flipped" in table.columns
+        marks = [table.get_cell_at(Coordinate(r, 4)) for r in range(table.row_count)]
+        assert marks.count("✗") == 2
+        row = marks.index("✗")
+        table.move_cursor(row=row)
+        await pilot.pause()
+        assert "flipped by the benchmark" in shown(screen, "#pair-info").plain
+
+
+async def test_other_workspaces_have_no_flipped_column(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("p")
+        screen = await scored(app, pilot)
+        assert "flipped" not in screen.query_one("#pairs", DataTable).columns
+        assert "flipped" not in shown(screen, "#pair-info").plain
+
+
+def listed(screen: PairsScreen) -> list[int]:
+    table = screen.query_one("#pairs", DataTable)
+    return [int(table.get_cell_at(Coordinate(r, 0))) for r in range(table.row_count)]
+
+
+async def test_jumps_sorts_filters_and_search(synthetic_workspace: Path) -> None:
+    from tests.safer_tui.helpers import ask
+
+    app = SaferApp(synthetic_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("t", "u", "p")
+        screen = await scored(app, pilot)
+        assert screen.ranking is not None
+        ranking = screen.ranking
+        table = screen.query_one("#pairs", DataTable)
+        await pilot.press("greater_than_sign")
+        assert table.cursor_row == table.row_count - 1
+        await pilot.press("less_than_sign")
+        assert table.cursor_row == 0
+        await pilot.press("end")
+        assert table.cursor_row == table.row_count - 1
+        await pilot.press("home")
+        assert table.cursor_row == 0
+        await pilot.press("s")  # by slice, then score
+        await pilot.pause()
+        order = listed(screen)
+        keys = [(ranking.slice_of(p), -ranking.scores[p]) for p in order]
+        assert keys == sorted(keys) and "sort slice ↑" in shown(screen, "#pairs-status").plain
+        await pilot.press("s")  # by pair
+        await pilot.pause()
+        assert listed(screen) == sorted(listed(screen))
+        await pilot.press("S")
+        await pilot.pause()
+        assert listed(screen) == sorted(listed(screen), reverse=True)
+        await pilot.press("s")  # back to score
+        await pilot.pause()
+        slices = sorted({ranking.slice_of(p) for p in range(len(ranking.scores))})
+        await pilot.press("f")
+        await pilot.pause()
+        assert {ranking.slice_of(p) for p in listed(screen)} == {slices[0]}
+        assert f"slice {slices[0]}" in shown(screen, "#pairs-status").plain
+        await pilot.press("F")
+        await pilot.pause()
+        first_split = sorted({ranking.split_of(p) for p in range(len(ranking.scores))})[0]
+        assert all(ranking.split_of(p) == first_split for p in listed(screen))
+        for _ in slices:  # round to all slices again
+            await pilot.press("f")
+        await pilot.press("F", "F")
+        await pilot.pause()
+        assert len(listed(screen)) == len(ranking.scores)
+        # search: any case, in the prompt or either response
+        assert app.data is not None
+        store = app.data.reader().store
+        word = store.doc_prompt(int(store.chosen_doc[0])).split()[-1].strip("?.!,")
+        await ask(pilot, "slash", *word.upper())
+        await settle(app, pilot)
+        found = listed(screen)
+        assert 0 in found and len(found) <= len(ranking.scores)
+        for pair in found:
+            docs = (int(store.chosen_doc[pair]), int(store.rejected_doc[pair]))
+            texts = [store.doc_prompt(docs[0]), *map(store.doc_response, docs)]
+            assert any(word.lower() in text.lower() for text in texts)
+        assert f"search {word.upper()}"[:20] in shown(screen, "#pairs-status").plain
+        await ask(pilot, "slash", *"no pair says qzxv")
+        await settle(app, pilot)
+        assert listed(screen) == [] and screen.pair is None
+        assert "No pair matches" in shown(screen, "#pair-info").plain
+        await ask(pilot, "slash")  # empty: every pair again
+        await pilot.pause()
+        assert len(listed(screen)) == len(ranking.scores)
+
+
+async def test_tags_made_from_the_pairs_own_feature_page_rescore(encoded_workspace: Path) -> None:
+    from safer_tui.screens.feature_page import FeatureScreen
+
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("t", "p")
+        screen = await scored(app, pilot)
+        await pilot.press("j", "j")
+        await pilot.pause()
+        pair = screen.pair
+        assert screen.ranking is not None and len(screen.safe) == 1
+        await pilot.press("g")  # the pair's strongest feature
+        await settle(app, pilot)
+        page = app.screen
+        assert isinstance(page, FeatureScreen)
+        strongest = page.feature
+        await pilot.press("u")  # tagged unsafe there
+        await pilot.pause()
+        await pilot.press("escape")
+        screen = await scored(app, pilot)
+        assert strongest in screen.unsafe  # rescored with the new tag
+        assert screen.pair == pair  # on the same pair
+        assert screen.ranking is not None and screen.ranking.selection.unsafe == [strongest]
+
+
+@pytest.fixture
+def synthetic_workspace(tmp_path: Path) -> Path:
+    from safer_engine.testing.synthetic_workspace import build_synthetic_workspace
+
+    return build_synthetic_workspace(
+        tmp_path / "ws", n_pairs=20, tokens_per_doc=12, n_latents=64, k=4
+    )

@@ -1,0 +1,295 @@
+"""Runs for the explorer's Runs screen: every run with its status and accuracy, each edited
+run against the clean run of its seed, the latest experiment's summary, and a retrain of a
+plan (its clean run first, as `safer experiment` does), all as plain data.
+
+Listing imports no torch. `safer_engine.retrain` is imported by the methods that need it
+(`run_ids`, `retrain`), so the explorer starts without it; `retrain` then imports torch and
+transformers as it builds the cache and trains, so call it from a worker thread. This module
+is the one path from the explorer to them (an `ignore_imports` of the GPU-stack contract in
+pyproject.toml; tests/test_import_boundaries.py checks that importing it loads none).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from safer_engine import artifacts as names
+from safer_engine.config import RecipeConfig
+from safer_engine.edits.plan import EditPlan
+from safer_engine.edits.stage import plan_dir
+from safer_engine.errors import SaferError, TrainingError, WorkspaceError
+from safer_engine.experiment.report import METHOD_LABELS, slice_order
+from safer_engine.progress import CancelToken, Progress
+from safer_engine.service.explorer import Explorer, user_errors
+from safer_engine.workspace import Workspace
+from safer_engine.workspace.runs import (
+    BASE_RUN,
+    Run,
+    finish_run,
+    list_runs,
+    read_run,
+    run_eval_path,
+)
+
+__all__ = [
+    "CANCELLED",
+    "METHOD_LABELS",
+    "Comparison",
+    "ExperimentView",
+    "RetrainOutcome",
+    "RunRow",
+    "RunsService",
+    "SummaryRow",
+]
+
+CANCELLED = "cancelled"
+"""The status shown for a run that failed because it was cancelled."""
+SLICES = ("safety", "general")
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run as the Runs screen lists it."""
+
+    run_id: str
+    status: str
+    """pending, running, done, failed, or cancelled (a failed run that was cancelled)."""
+    plan: str | None
+    seed: int | None
+    accuracy: dict[str, float]
+    """Test accuracy per slice, and `all`."""
+    edited: dict[str, int] = field(default_factory=dict)
+    error: str = ""
+    started: str = ""
+    finished: str = ""
+
+    @property
+    def is_base(self) -> bool:
+        return self.run_id == BASE_RUN
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """An edited run against the clean run of the same recipe, data and seed."""
+
+    run_id: str
+    plan: str
+    seed: int
+    clean_id: str
+    accuracy: dict[str, float]
+    change: dict[str, float]
+    """Edited minus clean accuracy, per slice (and `all`)."""
+    edited: dict[str, int]
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    method: str
+    label: str
+    ratio: float
+    slice: str
+    accuracy: float
+    change: float
+    runs: int
+    pairs: int
+
+
+@dataclass(frozen=True)
+class ExperimentView:
+    """The summary of one `safer experiment` (its `summary.parquet`)."""
+
+    experiment_id: str
+    folder: Path
+    rows: list[SummaryRow]
+
+    def slices(self) -> list[str]:
+        return slice_order(pl.DataFrame({"slice": [r.slice for r in self.rows]}))
+
+
+@dataclass(frozen=True)
+class RetrainOutcome:
+    clean: RunRow
+    edited: RunRow | None
+    """None when only the clean run was asked for."""
+    reused: bool
+    """Nothing was trained: the runs had finished before, with the same inputs."""
+
+
+class RunsService:
+    """The runs of an opened workspace."""
+
+    def __init__(self, explorer: Explorer) -> None:
+        self.workspace = explorer.workspace
+
+    @user_errors
+    def runs(self) -> list[RunRow]:
+        """The analysed reward model, then every retrain by start (as `safer runs`)."""
+        return [self._row(run) for run in list_runs(self.workspace)]
+
+    @user_errors
+    def comparisons(self) -> list[Comparison]:
+        """Each finished edited run against its clean run, where that has finished too."""
+        runs = [r for r in list_runs(self.workspace) if not r.is_base and r.status == "done"]
+        clean = {_same_setting(r): r for r in runs if r.plan is None}
+        found = []
+        for run in runs:
+            base = clean.get(_same_setting(run))
+            if run.plan is None or base is None:
+                continue
+            accuracy = dict(run.info.get("accuracy", {}))
+            before = base.info.get("accuracy", {})
+            found.append(
+                Comparison(
+                    run.run_id,
+                    run.plan,
+                    int(run.config.get("seed", 0)),
+                    base.run_id,
+                    accuracy,
+                    {k: v - before[k] for k, v in accuracy.items() if k in before},
+                    dict(run.info.get("edited", {})),
+                )
+            )
+        return found
+
+    @user_errors
+    def latest_experiment(self) -> ExperimentView | None:
+        """The experiment whose summary was written last, or None before any."""
+        folder = self.workspace.root / names.EXPERIMENTS_DIR
+        found = sorted(
+            folder.glob("*/summary.parquet") if folder.is_dir() else [],
+            key=lambda p: (p.stat().st_mtime, p.parent.name),
+        )
+        if not found:
+            return None
+        table = pl.read_parquet(found[-1])
+        rows = [
+            SummaryRow(
+                method=row["method"],
+                label=METHOD_LABELS.get(row["method"], row["method"]),
+                ratio=float(row["ratio"]),
+                slice=row["slice"],
+                accuracy=float(row["accuracy"]),
+                change=float(row["change"]),
+                runs=int(row["runs"]),
+                pairs=int(row["pairs"]),
+            )
+            for row in table.iter_rows(named=True)
+        ]
+        return ExperimentView(found[-1].parent.name, found[-1].parent, rows)
+
+    @user_errors
+    def run_ids(
+        self, plan_id: str | None, seed: int = 0, recipe: RecipeConfig | None = None
+    ) -> tuple[str, str | None]:
+        """The ids `retrain` gives the clean run and the plan's run."""
+        from safer_engine.retrain.run import recipe_for, run_id_of
+
+        recipe = recipe or recipe_for(self.workspace)
+        edited = run_id_of(plan_id, recipe, seed) if plan_id is not None else None
+        return run_id_of(None, recipe, seed), edited
+
+    def retrain(
+        self,
+        plan_id: str | None,
+        progress: Progress,
+        cancel: CancelToken,
+        seed: int = 0,
+        recipe: RecipeConfig | None = None,
+    ) -> RetrainOutcome:
+        """Train the saved plan's run (None: only the clean run) with the fast recipe as the
+        analysed reward model reads texts, after the clean run of the same seed that it is
+        compared with; finished runs are reused. The frozen cache is built first when missing
+        (tens of seconds, once). A run cancelled or failed is recorded as failed."""
+        from safer_engine.retrain.run import frozen_cache, recipe_for, retrain, run_id_of
+
+        workspace = self.workspace
+        recipe = recipe or recipe_for(workspace)
+        plan = None
+        if plan_id is not None:
+            plan = EditPlan.load(plan_dir(workspace, plan_id) / names.PLAN_FILE)
+
+        def phase(name: str) -> Progress:
+            def report(task: str, done: int, total: int | None) -> None:
+                progress(f"{name}: {task}", done, total)
+
+            return report
+
+        cancel.check("the retrain")
+        with _failed_on_error(workspace, [run_id_of(None, recipe, seed)]):
+            cache = frozen_cache(workspace, recipe, phase("frozen cache"), cancel)
+            clean = retrain(workspace, None, recipe, seed, cache, phase("clean run"), cancel)
+        if plan is None:
+            return RetrainOutcome(self._row(clean.run), None, clean.reused)
+        with _failed_on_error(workspace, [run_id_of(plan.plan_id, recipe, seed)]):
+            edited = retrain(workspace, plan, recipe, seed, cache, phase("edited run"), cancel)
+        return RetrainOutcome(
+            self._row(clean.run), self._row(edited.run), clean.reused and edited.reused
+        )
+
+    def _row(self, run: Run) -> RunRow:
+        accuracy = dict(run.info.get("accuracy", {}))
+        if run.is_base and not accuracy and "eval" in run.info:
+            accuracy = _eval_accuracy(run_eval_path(self.workspace, BASE_RUN))
+        status: str = run.status
+        if status == "failed" and run.error.startswith("Cancelled"):
+            status = CANCELLED
+        seed = run.config.get("seed") if not run.is_base else None
+        return RunRow(
+            run.run_id,
+            status,
+            run.plan,
+            int(seed) if seed is not None else None,
+            accuracy,
+            dict(run.info.get("edited", {})),
+            run.error,
+            run.started,
+            run.finished,
+        )
+
+
+def _same_setting(run: Run) -> str:
+    """What an edited run shares with its clean run: recipe, seed, backbone, data, cache."""
+    inputs = {k: v for k, v in run.inputs.items() if k != "plan"}
+    return json.dumps([run.config, inputs], sort_keys=True)
+
+
+def _eval_accuracy(path: Path) -> dict[str, float]:
+    """Accuracy per slice of an `eval.json` (the analysed reward model's)."""
+    try:
+        report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        found = {s["name"]: float(s["accuracy"]) for s in report.get("slices", [])}
+        return {"all": float(report["overall"]["accuracy"]), **found}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+@contextmanager
+def _failed_on_error(workspace: Workspace, run_ids: list[str]) -> Iterator[None]:
+    """Record a run left `running` as failed when something other than a `SaferError` (which
+    `retrain` records itself) stops it, and say so as a `SaferError`."""
+    try:
+        yield
+    except SaferError:
+        raise
+    except Exception as exc:
+        message = f"The retrain stopped: {type(exc).__name__}: {exc}"
+        for run_id in run_ids:
+            try:
+                run = read_run(workspace, run_id)
+            except SaferError:
+                continue
+            if run.status == "running":
+                finish_run(workspace, run, error=message)
+        if isinstance(exc, OSError):
+            raise WorkspaceError(
+                f"Cannot write the run's files: {exc}.",
+                "Check that the workspace is writable and has free space, then start it again.",
+            ) from exc
+        raise TrainingError(message + ".", "`safer --debug retrain PLAN` shows where.") from exc

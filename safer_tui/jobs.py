@@ -1,0 +1,95 @@
+"""A retrain started in the explorer.
+
+The job belongs to the app, not to a screen: its thread worker runs on the app, so leaving
+the Edits or Runs screen keeps it going, and quitting asks first. Cancelling sets the engine's
+`CancelToken`; the engine then records the run as failed ("Cancelled …"), never as done. The
+worker imports torch (inside the engine's retrain) only when it starts.
+"""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from safer_engine.errors import Cancelled, SaferError, TrainingError
+from safer_engine.progress import CancelToken
+from safer_engine.service.runs import RetrainOutcome, RunsService
+from safer_tui.widgets.progress_line import ProgressLine
+
+RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
+
+
+class RetrainJob:
+    """One retrain (a plan's clean run, then its edited run) and how far it has got."""
+
+    def __init__(self, runs: RunsService, plan_id: str | None) -> None:
+        self.runs = runs
+        self.plan_id = plan_id
+        self.clean_id, self.edited_id = runs.run_ids(plan_id)
+        self.cancel = CancelToken()
+        self.state = RUNNING
+        self.task = "starting"
+        self.done = 0
+        self.total: int | None = None
+        self.error: SaferError | None = None
+        self.outcome: RetrainOutcome | None = None
+        self.watchers: list[ProgressLine] = []
+        """Progress lines drawing this job (the Runs screen's, while it is shown)."""
+
+    @property
+    def name(self) -> str:
+        return self.plan_id or self.clean_id
+
+    @property
+    def running(self) -> bool:
+        return self.state == RUNNING
+
+    @property
+    def cancelling(self) -> bool:
+        return self.running and self.cancel.cancelled
+
+    def report(self, task: str, done: int, total: int | None) -> None:
+        """The engine's `Progress`, called from the worker thread: keep the latest figures,
+        and post them to whoever draws them (posting never waits for the UI)."""
+        self.task, self.done, self.total = task, done, total
+        for line in tuple(self.watchers):
+            line.post_message(ProgressLine.Advanced(done, total, self.line_text()))
+
+    def line_text(self) -> str:
+        return f"retrain · {self.task}"
+
+    def current_run(self) -> str:
+        """The run being trained now, or next (the clean run, while the cache is built)."""
+        if self.edited_id is not None and self.task.startswith("edited run"):
+            return self.edited_id
+        return self.clean_id
+
+    def progress_text(self) -> str:
+        """How far the current step is, for the run's row."""
+        step = self.task.split(": ", 1)[-1]
+        if self.cancelling:
+            return "cancelling…"
+        if self.total:
+            return f"{step} {self.done / self.total:.0%}"
+        return step
+
+    def run(self) -> None:
+        """The work, in the worker thread: every outcome ends in `state`."""
+        try:
+            self.outcome = self.runs.retrain(self.plan_id, self.report, self.cancel)
+        except Cancelled as exc:
+            self.state, self.error = CANCELLED, exc
+        except SaferError as exc:
+            self.state, self.error = FAILED, exc
+        except Exception as exc:  # a bug: say so on screen rather than lose the thread
+            self.state = FAILED
+            self.error = TrainingError(f"The retrain stopped: {exc!r}.", "Please report this.")
+        else:
+            self.state = DONE
+
+
+class RetrainFinished(Message):
+    """Posted to the app when a job ends, however it ends."""
+
+    def __init__(self, job: RetrainJob) -> None:
+        super().__init__()
+        self.job = job

@@ -1,0 +1,187 @@
+"""Small dialogs over any screen: a yes/no question, one line of input (notes, searches, a
+plan's settings), and the judge's."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, RadioButton, RadioSet, Static
+
+from safer_engine.service.judging import DEFAULT_TOP, LOCAL_MODEL, JudgeRequest, OpenAIEnvironment
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A question answered with y, or n (or Esc); Enter is no answer, so a key pressed twice
+    never says yes."""
+
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; }
+    #confirm-box {
+        width: 64; height: auto; padding: 1 2; border: round $warning; background: $surface;
+    }
+    """
+
+    BINDINGS = [
+        Binding("y", "dismiss(True)", "Yes"),
+        Binding("n,escape", "dismiss(False)", "No"),
+    ]
+
+    def __init__(self, question: str, detail: str = "") -> None:
+        super().__init__()
+        self.question, self.detail = question, detail
+
+    def compose(self) -> ComposeResult:
+        text = Text(self.question, style="bold")
+        if self.detail:
+            text.append(f"\n\n{self.detail}")
+        text.append("\n\ny yes · n no", style="dim")
+        with Vertical(id="confirm-box"):
+            yield Static(text)
+
+
+class AskScreen(ModalScreen[str | None]):
+    """One line of input: Enter submits it (stripped), Esc cancels."""
+
+    DEFAULT_CSS = """
+    AskScreen { align: center middle; }
+    #ask-box {
+        width: 72; height: auto; padding: 1 2; border: round $accent; background: $surface;
+    }
+    """
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, prompt: str, value: str, input_id: str = "ask-input") -> None:
+        super().__init__()
+        self.prompt, self.value, self.input_id = prompt, value, input_id
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="ask-box"):
+            yield Static(Text(self.prompt))
+            yield Input(value=self.value, id=self.input_id)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value.strip())
+
+
+class LineScreen(ModalScreen[str | None]):
+    """One line of input over the list; Enter submits it, Escape cancels."""
+
+    BINDINGS = [("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, prompt: str, value: str, input_id: str) -> None:
+        super().__init__()
+        self.prompt, self.value, self.input_id = prompt, value, input_id
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="note-box", classes="dialog"):
+            yield Static(Text(self.prompt))
+            yield Input(value=self.value, id=self.input_id)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(self.submitted(event.value))
+
+    def submitted(self, value: str) -> str:
+        return value
+
+
+class NoteScreen(LineScreen):
+    """Edit one feature's note (kept as typed, spaces included)."""
+
+    def __init__(self, feature: int, note: str) -> None:
+        prompt = f"Note for feature {feature} (Enter saves, Esc cancels)"
+        super().__init__(prompt, note, "note-input")
+        self.feature, self.note = feature, note
+
+
+class SearchScreen(LineScreen):
+    """A search: ids and notes, a word, a pair's text."""
+
+    def __init__(self, prompt: str, current: str) -> None:
+        super().__init__(
+            f"{prompt} · Enter applies, empty clears, Esc cancels", current, "search-input"
+        )
+
+    def submitted(self, value: str) -> str:
+        return value.strip()
+
+
+class JudgeScreen(ModalScreen[JudgeRequest | None]):
+    """Which features to judge (the marked ones, or the top N by |salience|) and with which
+    backend; Enter starts, Esc cancels."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel"),
+        Binding("enter", "start", "Start", priority=True),
+    ]
+
+    def __init__(self, marked: list[int], openai: OpenAIEnvironment) -> None:
+        super().__init__()
+        self.marked = marked
+        self.openai = openai
+
+    def compose(self) -> ComposeResult:
+        missing = bool(self.openai.missing)
+        with Vertical(id="judge-box", classes="dialog"):
+            yield Static(
+                Text.assemble(
+                    ("Ask an LLM judge", "bold"),
+                    " how related to safety each feature is: 1 to 5, from its top contexts. "
+                    "Its scores are suggestions; your tags win.",
+                )
+            )
+            if self.marked:
+                with Horizontal(classes="judge-row"):
+                    yield Label("features", classes="judge-name")
+                    with RadioSet(id="judge-which", compact=True):
+                        yield RadioButton(f"the {len(self.marked)} marked", value=True)
+                        yield RadioButton("the top N by |salience|")
+            with Horizontal(classes="judge-row"):
+                yield Label("top N" if not self.marked else "N", classes="judge-name")
+                yield Input(
+                    str(DEFAULT_TOP), id="judge-top", type="integer", max_length=5, compact=True
+                )
+                yield Label(" (features that fire at all)", classes="dim")
+            with Horizontal(classes="judge-row"):
+                yield Label("backend", classes="judge-name")
+                with RadioSet(id="judge-backend", compact=True):
+                    yield RadioButton("openai: a chat-completions server", value=not missing)
+                    yield RadioButton(f"local: {LOCAL_MODEL}, offline", value=missing)
+            yield Static(
+                Text.assemble(
+                    ("openai", "bold"),
+                    f": {self.openai.describe()}; ",
+                    ("local", "bold"),
+                    ": on this machine, slow to load and a weak judge",
+                ),
+                id="judge-where",
+                classes="dim",
+            )
+            yield Static(
+                "Enter starts · Esc cancels · Tab, arrows, space choose. Esc on the list "
+                "stops a run; finished answers are kept.",
+                classes="dim",
+            )
+
+    def on_mount(self) -> None:
+        self.query_one("#judge-backend", RadioSet).focus()
+
+    def action_start(self) -> None:
+        self.dismiss(self.request())
+
+    def request(self) -> JudgeRequest:
+        backend = self.query_one("#judge-backend", RadioSet).pressed_index
+        value = self.query_one("#judge-top", Input).value.strip()
+        top = max(1, int(value)) if value.isdigit() else DEFAULT_TOP
+        use_marked = (
+            bool(self.marked) and self.query_one("#judge-which", RadioSet).pressed_index == 0
+        )
+        return JudgeRequest(
+            backend="local" if backend == 1 else "openai",
+            top=top,
+            features=tuple(self.marked) if use_marked else (),
+        )

@@ -1,0 +1,392 @@
+"""Edits of the training data: choose a mode, a ratio and where the safety features come
+from, see the plan's pairs and counts by slice before anything is saved, open any pair,
+export the edited data, or retrain on it.
+
+Planning is the engine's `safer edit plan` (the pair scores are saved, so it takes a moment;
+it runs in a thread worker all the same, and a newer request supersedes it). Exporting saves
+the plan and writes the data as `safer edit export`; an existing file is overwritten only
+after a yes. Retraining is the app's job (see `safer_tui.jobs`), shown on the Runs screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from safer_engine.errors import Cancelled, SaferError
+from safer_engine.progress import CancelToken, Progress
+from safer_engine.service.edits import (
+    MODES,
+    RATIOS,
+    SOURCES,
+    EditRequest,
+    EditsService,
+    ExportResult,
+    PlannedEdits,
+    export_format,
+)
+from safer_engine.service.explorer import Explorer
+from safer_tui.errors import error_text, show_error
+from safer_tui.screens.dialogs import AskScreen, ConfirmScreen
+from safer_tui.screens.help import HelpScreen
+from safer_tui.widgets.progress_line import ProgressLine, reporter
+
+if TYPE_CHECKING:
+    from safer_tui.app import SaferApp
+
+MODE_TEXT = {
+    "poison": "flip the {n} highest-scoring of {train} train pairs",
+    "denoise": "remove the {n} lowest-scoring of {train} train pairs",
+    "random-flip": "flip {n} of {train} train pairs drawn at random (seed {seed})",
+    "random-remove": "remove {n} of {train} train pairs drawn at random (seed {seed})",
+}
+HELP_KEYS = [
+    ("m / M", "next / previous mode: poison, denoise,"),
+    ("", "random-flip, random-remove"),
+    ("+ / -", "next / previous ratio (% of train pairs)"),
+    ("%", "type a ratio"),
+    ("s", "where the safety features come from: auto,"),
+    ("", "tags, judge, salience (poison, denoise)"),
+    ("d", "next seed of the random draw"),
+    ("Enter", "open the pair: both responses, shaded"),
+    ("x", "export the edited train split (the name"),
+    ("", "picks the format: .parquet, .jsonl, or a"),
+    ("", "folder for hf); asks before overwriting"),
+    ("t", "retrain on this plan (and its clean run),"),
+    ("", "shown on the Runs screen"),
+    ("r", "the Runs screen"),
+    ("Esc", "back; nothing is saved until x or t"),
+    ("F1 / ?", "this help"),
+    ("", ""),
+    ("score", "the pair score of `safer score-pairs`:"),
+    ("", "high when the safety features agree with"),
+    ("", "the label; poison flips the top, denoise"),
+    ("", "removes the bottom"),
+]
+
+
+def ratio_text(ratio: float) -> str:
+    return f"{ratio:g}%"
+
+
+class EditsScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape,backspace", "back", "Back"),
+        Binding("m", "mode(1)", "Mode"),
+        Binding("M", "mode(-1)", "Previous mode", show=False),
+        Binding("plus,equals_sign", "ratio(1)", "Ratio", key_display="+"),
+        Binding("minus", "ratio(-1)", "Smaller ratio", key_display="-", show=False),
+        Binding("percent_sign", "type_ratio", "Type a ratio", show=False),
+        Binding("s", "source", "Features"),
+        Binding("d", "seed", "Seed", show=False),
+        Binding("j", "move(1)", "Next", show=False),
+        Binding("k", "move(-1)", "Prev", show=False),
+        Binding("x", "export", "Export"),
+        Binding("t", "retrain", "Retrain"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("f1", "help", "Help", show=False),
+    ]
+    DEFAULT_CSS = """
+    #edits-settings { height: 1; padding: 0 1; background: $boost; }
+    #edits-summary { height: auto; padding: 0 1; }
+    #edits-table { height: 1fr; }
+    """
+
+    class Planned(Message):
+        def __init__(self, planned: PlannedEdits) -> None:
+            super().__init__()
+            self.planned = planned
+
+    class Failed(Message):
+        def __init__(self, error: SaferError, what: str) -> None:
+            super().__init__()
+            self.error, self.what = error, what
+
+    class Exported(Message):
+        def __init__(self, result: ExportResult, edited: int) -> None:
+            super().__init__()
+            self.result, self.edited = result, edited
+
+    def __init__(self, data: Explorer, request: EditRequest | None = None) -> None:
+        super().__init__()
+        self.data = data
+        self.edits = EditsService(data)
+        self.request = request or EditRequest()
+        self.planned: PlannedEdits | None = None
+        self.cancel = CancelToken()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="edits-settings")
+        yield Static(id="edits-summary")
+        yield DataTable(id="edits-table", cursor_type="row", zebra_stripes=True)
+        yield ProgressLine()
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.sub_title = f"edit the training data · SAE {self.data.sae_id}"
+        table = self.query_one(DataTable)
+        for name, width in (
+            ("pair", 16),
+            ("slice", 8),
+            ("score", 8),
+            ("rank", 6),
+            ("reason", 30),
+        ):
+            table.add_column(name, width=width, key=name)
+        table.focus()
+        self.replan()
+
+    def on_unmount(self) -> None:
+        self.cancel.cancel()
+
+    # -- planning, off the UI thread -----------------------------------------------------
+
+    def show_settings(self) -> None:
+        request = self.request
+        text = Text.assemble(
+            "mode ", (request.mode, "bold"), " (m) · ratio ", (ratio_text(request.ratio), "bold")
+        )
+        text.append(" (+ − %)")
+        if request.scored:
+            text.append(" · features ").append(request.select, style="bold").append(" (s)")
+        else:
+            text.append(" · seed ").append(str(request.seed), style="bold").append(" (d)")
+        self.query_one("#edits-settings", Static).update(text)
+
+    def replan(self) -> None:
+        self.cancel.cancel()  # a plan still being made is superseded
+        self.cancel = CancelToken()
+        self.planned = None  # the rows shown are the old plan's until the new one comes
+        self.show_settings()
+        self.query_one("#edits-summary", Static).update("planning…")
+        line = self.query_one(ProgressLine)
+        line.start("planning")
+        self.make_plan(self.request, reporter(line), self.cancel)
+
+    @work(thread=True, exclusive=True, group="edit-plan")
+    def make_plan(self, request: EditRequest, progress: Progress, cancel: CancelToken) -> None:
+        try:
+            planned = self.edits.plan(request, progress, cancel)
+        except Cancelled:
+            return
+        except SaferError as exc:
+            if not cancel.cancelled:
+                self.post_message(self.Failed(exc, "plan"))
+            return
+        if not cancel.cancelled:
+            self.post_message(self.Planned(planned))
+
+    def on_edits_screen_planned(self, message: Planned) -> None:
+        if message.planned.request != self.request:
+            return  # an older request's plan
+        self.query_one(ProgressLine).finish()
+        self.planned = message.planned
+        self.fill(message.planned)
+
+    def on_edits_screen_failed(self, message: Failed) -> None:
+        self.query_one(ProgressLine).finish()
+        show_error(self, message.error)
+        if message.what == "plan":
+            self.planned = None
+            self.query_one(DataTable).clear()
+            self.query_one("#edits-summary", Static).update(
+                Text(f"No plan: {error_text(message.error)}", style="red")
+            )
+
+    def fill(self, planned: PlannedEdits) -> None:
+        plan, request = planned.plan, planned.request
+        what = MODE_TEXT[request.mode].format(
+            n=f"{len(plan.edits):,}", train=f"{plan.train_pairs:,}", seed=request.seed
+        )
+        summary = Text.assemble(("Plan ", "bold"), (planned.plan_id, "bold"), f": {what}\n")
+        for number, (name, edited, train) in enumerate(planned.by_slice()):
+            summary.append(" · " if number else "by slice: ")
+            summary.append(f"{name} {edited:,}", style="bold")
+            summary.append(f" of {train:,}")
+        if planned.source is not None:
+            features = len(planned.safe) + len(planned.unsafe)
+            noun = "feature" if features == 1 else "features"
+            summary.append(
+                f"\nscored by {features} safety {noun} from {planned.source} "
+                f"({len(planned.safe)} safe, {len(planned.unsafe)} unsafe)"
+            )
+            if planned.source == "salience":
+                summary.append(" · nobody tagged them", style="yellow")
+        self.query_one("#edits-summary", Static).update(summary)
+        table = self.query_one(DataTable)
+        table.clear()
+        for edit in plan.edits:
+            table.add_row(
+                edit.pair_id,
+                edit.slice,
+                f"{edit.score:+.3f}" if edit.score is not None else "",
+                f"{edit.rank:,}" if edit.rank is not None else "",
+                edit.reason.split(" (")[0],  # rank and seed have places of their own
+                key=edit.pair_id,
+            )
+
+    def no_plan(self, what: str) -> str:
+        if self.query_one(ProgressLine).busy:
+            return f"Still planning: {what} it once the plan is shown."
+        return f"No plan to {what}: change the settings (m, +, s)."
+
+    # -- settings ------------------------------------------------------------------------
+
+    def change(self, **fields: Any) -> None:
+        self.request = replace(self.request, **fields)
+        self.replan()
+
+    def action_mode(self, step: int) -> None:
+        self.change(mode=MODES[(MODES.index(self.request.mode) + step) % len(MODES)])
+
+    def action_ratio(self, step: int) -> None:
+        ratio = self.request.ratio
+        if step > 0:
+            bigger = [r for r in RATIOS if r > ratio]
+            self.change(ratio=bigger[0] if bigger else ratio)
+        else:
+            smaller = [r for r in RATIOS if r < ratio]
+            self.change(ratio=smaller[-1] if smaller else ratio)
+
+    def action_type_ratio(self) -> None:
+        def apply(text: str | None) -> None:
+            if not text:
+                return
+            try:
+                ratio = float(text.rstrip("%").strip())
+            except ValueError:
+                self.notify(f"{text!r} is not a number.", severity="error")
+                return
+            if not 0 < ratio < 100:
+                self.notify("A ratio is above 0 and below 100 (%).", severity="error")
+                return
+            self.change(ratio=ratio)
+
+        prompt = "Percent of the train pairs to edit (Enter applies, Esc cancels)"
+        self.app.push_screen(AskScreen(prompt, f"{self.request.ratio:g}", "ratio-input"), apply)
+
+    def action_source(self) -> None:
+        if not self.request.scored:
+            self.notify("Random plans use no safety features.", timeout=3)
+            return
+        self.change(select=SOURCES[(SOURCES.index(self.request.select) + 1) % len(SOURCES)])
+
+    def action_seed(self) -> None:
+        if self.request.scored:
+            self.notify("Only the random modes draw with a seed.", timeout=3)
+            return
+        self.change(seed=self.request.seed + 1)
+
+    def action_move(self, delta: int) -> None:
+        table = self.query_one(DataTable)
+        (table.action_cursor_down if delta > 0 else table.action_cursor_up)()
+
+    # -- a pair --------------------------------------------------------------------------
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        planned = self.planned
+        if planned is None or event.row_key.value is None:
+            return
+        edit = next(e for e in planned.edits if e.pair_id == event.row_key.value)
+        try:
+            pair = self.edits.pair_index(edit.pair_id)
+        except SaferError as exc:
+            show_error(self, exc)
+            return
+        if pair is None:
+            self.notify(f"Pair {edit.pair_id} is not in the activation store.", severity="error")
+            return
+        from safer_tui.screens.pair_view import PairScreen
+
+        self.app.push_screen(PairScreen(self.data, pair, edit, planned.safe, planned.unsafe))
+
+    # -- export --------------------------------------------------------------------------
+
+    def action_export(self) -> None:
+        planned = self.planned
+        if planned is None:
+            self.notify(self.no_plan("export"), severity="warning")
+            return
+
+        def chosen(text: str | None) -> None:
+            if not text:
+                return
+            out = Path(text).expanduser()
+            if not out.is_absolute():
+                out = self.data.workspace.root / out
+            if not self.edits.export_exists(out):
+                self.export(planned, out, False)
+                return
+
+            def overwrite(yes: bool | None) -> None:
+                if yes:
+                    self.export(planned, out, True)
+
+            self.app.push_screen(
+                ConfirmScreen(f"{out} already exists. Overwrite it?", "Its manifest too."),
+                overwrite,
+            )
+
+        prompt = (
+            f"Export the edited train split of {planned.plan_id} to: a .parquet or .jsonl "
+            "file, or any other name for a `datasets` folder (relative to the workspace)"
+        )
+        default = str(self.edits.default_export(planned))
+        self.app.push_screen(AskScreen(prompt, default, "export-input"), chosen)
+
+    def export(self, planned: PlannedEdits, out: Path, force: bool) -> None:
+        self.query_one(ProgressLine).start(f"exporting {export_format(out)} to {out.name}", "")
+        self.write_export(planned, out, force)
+
+    @work(thread=True, group="edit-export")
+    def write_export(self, planned: PlannedEdits, out: Path, force: bool) -> None:
+        try:
+            result = self.edits.export(planned, out, force)
+        except SaferError as exc:
+            self.post_message(self.Failed(exc, "export"))
+            return
+        self.post_message(self.Exported(result, len(planned.edits)))
+
+    def on_edits_screen_exported(self, message: Exported) -> None:
+        self.query_one(ProgressLine).finish()
+        result = message.result
+        self.notify(
+            f"Exported {result.rows:,} train pairs ({message.edited:,} edited) as "
+            f"{result.schema} to {result.path}; manifest beside it.",
+            timeout=8,
+        )
+
+    # -- retrain -------------------------------------------------------------------------
+
+    def action_retrain(self) -> None:
+        planned = self.planned
+        if planned is None:
+            self.notify(self.no_plan("retrain on"), severity="warning")
+            return
+        app = cast("SaferApp", self.app)
+        if app.retrain_running():
+            return
+        try:
+            self.edits.save(planned)
+        except SaferError as exc:
+            show_error(self, exc)
+            return
+        if app.start_retrain(planned.plan_id):
+            app.action_open_runs()
+
+    def action_back(self) -> None:
+        self.cancel.cancel()
+        self.app.pop_screen()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen("Edits", HELP_KEYS))

@@ -1,0 +1,165 @@
+"""The Edits screen driven by Textual's pilot on a synthetic workspace (no model): plans and
+their counts, settings, a pair, exports, and errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rich.text import Text
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Static
+
+from safer_engine.testing.synthetic_workspace import build_synthetic_workspace
+from safer_tui.app import SaferApp
+from safer_tui.screens.dialogs import AskScreen, ConfirmScreen
+from safer_tui.screens.edits import EditsScreen
+from safer_tui.screens.feature_list import FeaturesScreen
+from safer_tui.screens.pair_view import PairScreen
+from safer_tui.widgets.progress_line import ProgressLine
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    return build_synthetic_workspace(
+        tmp_path / "ws", n_pairs=60, tokens_per_doc=12, n_latents=64, k=4
+    )
+
+
+def shown(screen: EditsScreen, selector: str) -> str:
+    content = screen.query_one(selector, Static).content
+    return content.plain if isinstance(content, Text) else str(content)
+
+
+async def planned(app: SaferApp, pilot: Pilot[None]) -> EditsScreen:
+    """The Edits screen once its planning worker has finished and the plan is shown."""
+    await app.workers.wait_for_complete()
+    screen = app.screen
+    assert isinstance(screen, EditsScreen)
+    for _ in range(200):  # a bound, not a timing: the plan arrives as a posted message
+        await pilot.pause()
+        if not screen.query_one(ProgressLine).busy:
+            break
+    return screen
+
+
+async def submit(pilot: Pilot[None], text: str) -> None:
+    """Replace the text of the open one-line dialog and press Enter."""
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, AskScreen)
+    await pilot.press("ctrl+a", "ctrl+k", *text, "enter")
+    await pilot.pause()
+
+
+async def test_plans_show_counts_and_follow_the_settings(workspace: Path) -> None:
+    app = SaferApp(workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        screen = await planned(app, pilot)
+        assert screen.planned is not None
+        plan = screen.planned.plan
+        summary = shown(screen, "#edits-summary")
+        assert plan.plan_id in summary and "highest-scoring" in summary
+        for name, edited, train in screen.planned.by_slice():
+            assert f"{name} {edited:,} of {train:,}" in summary
+        assert "from salience" in summary and "nobody tagged them" in summary
+        table = screen.query_one(DataTable)
+        assert table.row_count == len(plan.edits)
+        assert table.get_row_at(0)[0] == plan.edits[0].pair_id
+        assert table.get_row_at(0)[3] == "1"  # rank
+        assert not (workspace / "edits").exists()  # nothing saved by planning
+
+        await pilot.press("m")  # denoise: remove the lowest-scoring pairs
+        screen = await planned(app, pilot)
+        assert screen.request.mode == "denoise" and screen.planned is not None
+        assert screen.planned.action == "remove" and "lowest-scoring" in shown(
+            screen, "#edits-summary"
+        )
+        await pilot.press("plus")  # 5% -> 10%
+        screen = await planned(app, pilot)
+        assert screen.request.ratio == 10 and screen.planned is not None
+        assert screen.planned.plan_id.startswith("denoise-10pct")
+        await pilot.press("percent_sign")
+        await submit(pilot, "20")
+        screen = await planned(app, pilot)
+        assert screen.planned is not None and screen.planned.plan_id.startswith("denoise-20pct")
+        await pilot.press("m", "m")  # random-remove, with a seed instead of a source
+        screen = await planned(app, pilot)
+        assert "seed 0 (d)" in shown(screen, "#edits-settings")
+        await pilot.press("d")
+        screen = await planned(app, pilot)
+        assert screen.planned is not None and "-s1-" in screen.planned.plan_id
+
+        await pilot.press("s")  # the source of random plans: nothing to choose
+        assert screen.request.select == "auto"
+        await pilot.press("M", "M", "M")  # back to poison, then features from tags: none
+        await pilot.press("s")
+        screen = await planned(app, pilot)
+        assert screen.request.select == "tags" and screen.planned is None
+        assert "No plan" in shown(screen, "#edits-summary")
+        assert screen.query_one(DataTable).row_count == 0
+        await pilot.press("escape")
+        assert isinstance(app.screen, FeaturesScreen)
+
+
+async def test_a_pair_opens_and_exports_ask_before_overwriting(workspace: Path) -> None:
+    app = SaferApp(workspace, author="alice")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        screen = await planned(app, pilot)
+        assert screen.planned is not None
+        first = screen.planned.edits[0]
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, PairScreen)
+        info = app.screen.query_one("#plan-pair-info", Static).content
+        assert first.pair_id in str(info) and "flipped" in str(info)
+        assert "after the flip" in str(app.screen.query_one("#plan-chosen").border_title)
+        await pilot.press("escape")
+        assert app.screen is screen
+
+        await pilot.press("x")
+        await submit(pilot, "out/poisoned.jsonl")
+        await planned(app, pilot)
+        target = workspace / "out" / "poisoned.jsonl"
+        first_bytes = target.read_bytes()
+        assert len(first_bytes.splitlines()) == screen.planned.plan.train_pairs
+        assert (workspace / "edits" / screen.planned.plan_id / "plan.json").is_file()
+        await pilot.press("x")
+        await submit(pilot, "out/poisoned.jsonl")
+        assert isinstance(app.screen, ConfirmScreen)  # it exists: overwrite?
+        await pilot.press("n")
+        assert app.screen is screen
+        target.write_text("changed")
+        await pilot.press("x")
+        await submit(pilot, "out/poisoned.jsonl")
+        await pilot.press("y")
+        await planned(app, pilot)
+        assert target.read_bytes() == first_bytes  # the same plan, the same bytes
+
+
+async def test_palette_and_keys_open_both_screens(workspace: Path) -> None:
+    from safer_tui.screens.runs import RunsScreen
+
+    app = SaferApp(workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Edit the training data" in titles and "Runs" in titles
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "Runs")
+        command.callback()
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)
+        await pilot.press("r")  # already there: no second Runs screen
+        assert len(app.screen_stack) == 3
+        await pilot.press("e")
+        await planned(app, pilot)
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)
+        await pilot.press("escape", "escape", "escape")
+        assert isinstance(app.screen, FeaturesScreen)

@@ -1,0 +1,206 @@
+"""The LLM judge in the explorer: its column on the Features screen, its suggestion on the
+feature page, and a judging run from the app against the chat-completions server on
+127.0.0.1 (tests/chat_server.py), cancelled with Esc too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, RadioButton, Static
+
+from safer_engine.labels import LabelStore
+from safer_tui.app import SaferApp
+from safer_tui.screens.dialogs import JudgeScreen
+from safer_tui.screens.feature_list import FeaturesScreen
+from safer_tui.widgets.progress_line import ProgressLine
+from tests.chat_server import Answer, ChatServer, ok
+from tests.safer_tui.conftest import add_judgements
+from tests.safer_tui.helpers import cell, sae_id, settle, shown, status, table
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_judge_column_shows_scores_and_failures_and_sorts(features_workspace) -> None:  # type: ignore[no-untyped-def]
+    app = SaferApp(features_workspace(30))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert [cell(app, f, "judge") for f in range(5)] == ["5", "1", "4", "✗", ""]
+        assert "judge" in [c.name for c in table(app).columns()]
+        screen = app.screen
+        assert isinstance(screen, FeaturesScreen)
+        screen.set_sort("judge")  # as the palette's "Sort by judge"
+        await pilot.pause()
+        assert shown(app)[:4] == [0, 2, 1, 3]  # 5, 4, 1, then the failure
+        assert "sort judge ↓" in status(app)
+        await pilot.press("S")  # 1 to 5; failures and features never judged stay last
+        await pilot.pause()
+        assert shown(app)[:4] == [1, 2, 0, 3] and "sort judge ↑" in status(app)
+        # a header click sorts by it too
+        widget = table(app)
+        before = [c.name for c in widget.columns()].index("judge")
+        x = widget.region.x + 2 + sum(w + 1 for w in widget.widths()[:before]) + 2
+        screen.set_sort("salience")
+        await pilot.pause()
+        await pilot.click(offset=(x, widget.region.y))
+        await pilot.pause()
+        assert shown(app)[:4] == [0, 2, 1, 3]
+
+
+async def test_new_judgements_show_at_the_next_poll(features_workspace) -> None:  # type: ignore[no-untyped-def]
+    root = features_workspace(30)
+    app = SaferApp(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert cell(app, 9, "judge") == ""
+        with LabelStore.open(root / "labels.sqlite", author="cli") as labels:
+            add_judgements(labels, {9: 3})
+        app.screen.poll_labels()  # type: ignore[attr-defined]  # what the 2 s timer calls
+        await pilot.pause()
+        assert cell(app, 9, "judge") == "3"
+
+
+def stats(app: SaferApp) -> str:
+    return str(app.screen.query_one("#feature-stats", Static).content)
+
+
+async def test_the_feature_page_shows_the_suggestion_and_a_disagreeing_tag(
+    encoded_workspace: Path,
+) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        first, second, third = shown(app)[:3]
+        with LabelStore.open(encoded_workspace / "labels.sqlite") as labels:
+            add_judgements(labels, {first: 1, second: 5, third: None}, sae_id(encoded_workspace))
+        await pilot.press("t")  # `first` tagged safe; the judge scored it 1
+        await pilot.press("g", "enter")
+        await settle(app, pilot)
+        text = stats(app)
+        assert "judge 1/5 (judge-test, a suggestion): judged 1: fires on refusals" in text
+        assert "the tag 'safe' disagrees; the tag wins" in text
+        assert "tag safe" in text
+        await pilot.press("right_square_bracket")
+        await settle(app, pilot)
+        assert "judge 5/5" in stats(app) and "disagrees" not in stats(app)
+        await pilot.press("right_square_bracket")
+        await settle(app, pilot)
+        assert "judge ✗ no usable answer (answer: no 'Score: N' line)" in stats(app)
+        await pilot.press("right_square_bracket")
+        await settle(app, pilot)
+        assert "judge not judged" in stats(app)
+
+
+def choices(dialog: JudgeScreen, selector: str) -> str:
+    """The labels of a set of radio buttons."""
+    return " | ".join(str(b.label) for b in dialog.query_one(selector).query(RadioButton))
+
+
+async def open_judge(pilot: Pilot[None]) -> JudgeScreen:
+    await pilot.press("J")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, JudgeScreen)
+    return screen
+
+
+async def judged(app: SaferApp, pilot: Pilot[None]) -> FeaturesScreen:
+    """The Features screen once the judge's worker ended and its result is shown."""
+    await app.workers.wait_for_complete()
+    screen = app.screen
+    assert isinstance(screen, FeaturesScreen)
+    for _ in range(200):  # a bound, not a timing: the result arrives as a posted message
+        await pilot.pause()
+        if not screen.query_one("#judge-progress", ProgressLine).busy:
+            break
+    return screen
+
+
+async def test_a_judge_run_from_the_app(encoded_workspace: Path, judge_env: ChatServer) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        top = shown(app)[:5]
+        dialog = await open_judge(pilot)
+        assert "judge-test at http://127.0.0.1" in str(
+            dialog.query_one("#judge-where", Static).content
+        )
+        dialog.query_one("#judge-top", Input).value = "5"
+        await pilot.press("enter")
+        screen = await judged(app, pilot)
+        assert judge_env.calls == 5
+        assert [cell(app, f, "judge") for f in top] == ["4"] * 5
+        assert "Judge: judged 5, cached 0, failed 0 (judge-test)" in status(app)
+        assert not screen.query_one("#judge-progress", ProgressLine).display
+        # the marked features, this time: the two below the top five
+        await pilot.press("end")
+        await pilot.press("home", *["j"] * 5, "space", "space")
+        marked = sorted(screen.view.marked)
+        dialog = await open_judge(pilot)
+        assert "the 2 marked" in choices(dialog, "#judge-which")
+        await pilot.press("enter")
+        await judged(app, pilot)
+        assert judge_env.calls == 7 and not screen.view.marked
+        assert all(cell(app, f, "judge") == "4" for f in marked)
+        assert app.data is not None and set(app.data.judgements()) == set(top) | set(marked)
+
+
+async def test_esc_stops_a_judge_run_and_keeps_what_finished(
+    encoded_workspace: Path, judge_env: ChatServer
+) -> None:
+    judge_env.script = [ok(), ok()]
+    judge_env.default = Answer(hang=True)  # the rest never answer until the server stops
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await open_judge(pilot)
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, FeaturesScreen)
+        assert app.data is not None
+        for _ in range(400):  # a bound, not a timing: two answers come at once
+            await pilot.pause(0.02)
+            if len(app.data.judgements()) == 2:
+                break
+        assert screen.query_one("#judge-progress", ProgressLine).busy
+        await pilot.press("escape")
+        assert screen.judge_cancel.cancelled
+        await judged(app, pilot)
+        assert len(app.data.judgements()) == 2  # both finished answers were kept
+        assert "Judge stopped: judged 2" in status(app)
+        screen.poll_labels()
+        await pilot.pause()
+        assert sorted(cell(app, f, "judge") for f in shown(app))[-2:] == ["4", "4"]
+
+
+async def test_a_missing_environment_is_said_in_the_apps_words(
+    encoded_workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("SAFER_JUDGE_MODEL", raising=False)
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        dialog = await open_judge(pilot)
+        backend = str(dialog.query_one("#judge-where", Static).content)
+        assert "needs OPENAI_BASE_URL and SAFER_JUDGE_MODEL" in backend
+        assert dialog.request().backend == "local"  # chosen for you: openai cannot run
+        await pilot.press("space")  # pick openai (the first) anyway
+        assert dialog.request().backend == "openai"
+        await pilot.press("enter")
+        await judged(app, pilot)
+        messages = " ".join(n.message for n in app._notifications)
+        assert "OPENAI_BASE_URL" in messages and "the local backend" in messages
+
+
+async def test_read_only_labels_do_not_start_the_judge(encoded_workspace: Path) -> None:
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.data is not None
+        app.data.read_only = True
+        await pilot.press("J")
+        await pilot.pause()
+        assert isinstance(app.screen, FeaturesScreen)
+        assert "read-only here: judgements cannot be saved" in status(app)
