@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from safer_engine.analysis.code_chunks import read_rows
 from safer_engine.errors import AnalysisError
 from safer_engine.progress import CancelToken, Progress, no_progress
 
@@ -82,8 +83,8 @@ def features_on_word(
         cancel.check("the word search")
         progress("word search", start, rows)
         chunk = slice(start, start + CHUNK_ROWS)
-        codes = np.asarray(idx[chunk])
-        values = np.asarray(val[chunk]).astype(np.float64)
+        codes = read_rows(idx, start, start + CHUNK_ROWS)  # a map would stay resident
+        values = read_rows(val, start, start + CHUNK_ROWS).astype(np.float64)
         sums_all += np.bincount(codes.ravel(), values.ravel(), minlength=n_latents)
         tokens = np.asarray(token_ids)[np.asarray(token_row[chunk])]
         hit = is_match[tokens]
