@@ -8,10 +8,10 @@ import signal
 from pathlib import Path
 from typing import Any
 
-import safer_engine.activations.extract as extract
+import safer_engine.activations.threads as threads
 from safer_engine.cli import run
 
-save_shard = extract.save_shard
+save_shard = threads.save_shard
 
 
 def save_then_die(path: Path, **arrays: Any) -> None:
@@ -21,5 +21,5 @@ def save_then_die(path: Path, **arrays: Any) -> None:
 
 if __name__ == "__main__":
     if os.environ.get("RANK") == "1":
-        extract.save_shard = save_then_die
+        threads.save_shard = save_then_die
     run()
