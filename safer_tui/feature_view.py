@@ -12,10 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from rich.text import Text
 
 from safer_engine.labels import TAGS, Label
+from safer_engine.service.explorer import Explorer
 from safer_engine.service.judging import Judgement
 
+SEARCH_SHOWN = 18  # characters of a search shown in the status line
 FILTERS = ("firing", "untagged", *TAGS, "leans safe", "leans unsafe", "marked", "all")
 """`f` steps through these. Only "all" lists the features that never fire: they carry no
 signal, and a user would otherwise scroll past them (tags and marks still show them)."""
@@ -333,3 +336,31 @@ class FeatureView:
             "note": (label.note or "") if label else "",
             "lift": f"{self.values['lift'][row]:.2f}",
         }
+
+
+def status_text(view: FeatureView, data: Explorer) -> Text:
+    """The Features screen's status line: a line of its own, since the title is cut at 80
+    columns and this must stay readable. What a user set comes first; their search text
+    last and cut, so a long one never hides the rest."""
+    arrow = "↓" if view.descending else "↑"
+    parts: list[tuple[str, str]] = [
+        ("sort", f"{view.sort_column.name} {arrow}"),
+        ("filter", "" if view.filter == FILTERS[0] else view.filter),
+        ("word", view.word),
+        ("search", cut(view.search, SEARCH_SHOWN)),
+    ]
+    status = Text()
+    status.append(f"{len(view):,} of {view.total:,}")
+    if view.silent_hidden:
+        status.append(f" ({view.silent_hidden:,} never fire: F shows all)", style="dim")
+    if view.marked:
+        status.append(f" · {len(view.marked)} marked", style="bold")
+    for name, value in parts:
+        if value:  # user text: never parsed as markup
+            status.append(f" · {name} ").append(value, style="bold")
+    if data.read_only:
+        status.append(" · labels read-only", style="red")
+    # Last: cut first on a narrow terminal, where the sort and filter matter more.
+    if data.coverage.known:
+        status.append(f" · stats on {data.coverage.selected_text()}", style="dim")
+    return status

@@ -38,6 +38,7 @@ from safer_engine.service.explorer import Explorer
 from safer_tui.errors import error_text, show_error
 from safer_tui.screens.dialogs import AskScreen, ConfirmScreen
 from safer_tui.screens.help import HelpScreen
+from safer_tui.screens.help_keys import EDITS_KEYS
 from safer_tui.widgets.progress_line import ProgressLine, reporter
 
 if TYPE_CHECKING:
@@ -49,29 +50,6 @@ MODE_TEXT = {
     "random-flip": "flip {n} of {train} train pairs drawn at random (seed {seed})",
     "random-remove": "remove {n} of {train} train pairs drawn at random (seed {seed})",
 }
-HELP_KEYS = [
-    ("m / M", "next / previous mode: poison, denoise,"),
-    ("", "random-flip, random-remove"),
-    ("+ / -", "next / previous ratio (% of train pairs)"),
-    ("%", "type a ratio"),
-    ("s", "where the safety features come from: auto,"),
-    ("", "tags, judge, salience (poison, denoise)"),
-    ("d", "next seed of the random draw"),
-    ("Enter", "open the pair: both responses, shaded"),
-    ("x", "export the edited train split (the name"),
-    ("", "picks the format: .parquet, .jsonl, or a"),
-    ("", "folder for hf); asks before overwriting"),
-    ("t", "retrain on this plan (and its clean run),"),
-    ("", "shown on the Runs screen"),
-    ("r", "the Runs screen"),
-    ("Esc", "back; nothing is saved until x or t"),
-    ("F1 / ?", "this help"),
-    ("", ""),
-    ("score", "the pair score of `safer score-pairs`:"),
-    ("", "high when the safety features agree with"),
-    ("", "the label; poison flips the top, denoise"),
-    ("", "removes the bottom"),
-]
 
 
 def ratio_text(ratio: float) -> str:
@@ -389,4 +367,4 @@ class EditsScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen("Edits", HELP_KEYS))
+        self.app.push_screen(HelpScreen("Edits", EDITS_KEYS))

@@ -24,6 +24,7 @@ from safer_engine.service.runs import Comparison, ExperimentView, RunRow, RunsSe
 from safer_tui.errors import show_error
 from safer_tui.jobs import RetrainJob
 from safer_tui.screens.help import HelpScreen
+from safer_tui.screens.help_keys import RUNS_KEYS
 from safer_tui.widgets.accuracy_chart import accuracy_chart
 from safer_tui.widgets.progress_line import ProgressLine
 
@@ -49,22 +50,6 @@ NO_COMPARISON = (
     "No edited run has finished beside its clean run yet. Plan edits (e on the Features "
     "screen) and retrain them (t): each edited run is compared with the clean run of its seed."
 )
-HELP_KEYS = [
-    ("1 2 3", "runs / edited against clean / experiment"),
-    ("j / k", "next / previous row (arrows too)"),
-    ("c", "cancel the retrain started here (asks)"),
-    ("e", "plan edits of the training data"),
-    ("Esc", "back (a retrain keeps running)"),
-    ("F1 / ?", "this help"),
-    ("", ""),
-    ("runs", "base is the analysed reward model; clean"),
-    ("", "and edited runs train the fast recipe's"),
-    ("", "head on the (edited) train split; all are"),
-    ("", "tested on the clean test pairs"),
-    ("change", "edited minus clean accuracy, same seed"),
-    ("chart", "accuracy by ratio; · the shortfall against"),
-    ("", "the clean runs (┊), mean over seeds"),
-]
 
 
 def short_name(row: RunRow) -> str:
@@ -342,4 +327,4 @@ class RunsScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen("Runs", HELP_KEYS))
+        self.app.push_screen(HelpScreen("Runs", RUNS_KEYS))

@@ -19,8 +19,9 @@ from safer_engine.progress import CancelToken
 from safer_engine.service.text import Span, plain_text
 from safer_tui.app import SaferApp
 from safer_tui.screens.feature_list import FeaturesScreen
-from safer_tui.screens.pairs import PairsScreen, PromptView
+from safer_tui.screens.pairs import PairsScreen
 from safer_tui.widgets.progress_line import ProgressLine
+from safer_tui.widgets.prompt_view import PromptView
 from tests.safer_tui.helpers import settle
 
 pytestmark = pytest.mark.anyio

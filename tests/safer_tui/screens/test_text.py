@@ -18,7 +18,8 @@ from textual.widgets import DataTable, Static
 from safer_engine.service.text import STOP, plain_text
 from safer_tui.app import SaferApp
 from safer_tui.screens.feature_page import FeatureScreen
-from safer_tui.screens.pairs import PairsScreen, PromptView
+from safer_tui.screens.pairs import PairsScreen
+from safer_tui.widgets.prompt_view import PromptView
 from tests.safer_tui.helpers import cell, settle, status, table
 from tests.safer_tui.screens.test_feature_page import examples_text
 from tests.safer_tui.screens.test_pairs import scored, shown
