@@ -338,29 +338,28 @@ class FeatureView:
         }
 
 
-def status_text(view: FeatureView, data: Explorer) -> Text:
-    """The Features screen's status line: a line of its own, since the title is cut at 80
-    columns and this must stay readable. What a user set comes first; their search text
-    last and cut, so a long one never hides the rest."""
+def status_text(view: FeatureView, data: Explorer) -> list[Text]:
+    """The Features screen's status line, as items in order of importance: a line of its
+    own, since the title is cut at 80 columns. What a user set comes first (the count, marks,
+    sort, filter, word, search; their search text cut, so a long one never hides the rest),
+    then notes that stay true for the session (features that never fire, the tokens the
+    statistics cover). The line leaves out whole items that do not fit."""
     arrow = "↓" if view.descending else "↑"
-    parts: list[tuple[str, str]] = [
+    items = [Text(f"{len(view):,} of {view.total:,}")]
+    if view.marked:
+        items.append(Text(f"{len(view.marked)} marked", style="bold"))
+    for name, value in (
         ("sort", f"{view.sort_column.name} {arrow}"),
         ("filter", "" if view.filter == FILTERS[0] else view.filter),
         ("word", view.word),
         ("search", cut(view.search, SEARCH_SHOWN)),
-    ]
-    status = Text()
-    status.append(f"{len(view):,} of {view.total:,}")
-    if view.silent_hidden:
-        status.append(f" ({view.silent_hidden:,} never fire: F shows all)", style="dim")
-    if view.marked:
-        status.append(f" · {len(view.marked)} marked", style="bold")
-    for name, value in parts:
+    ):
         if value:  # user text: never parsed as markup
-            status.append(f" · {name} ").append(value, style="bold")
+            items.append(Text(f"{name} ").append(value, style="bold"))
     if data.read_only:
-        status.append(" · labels read-only", style="red")
-    # Last: cut first on a narrow terminal, where the sort and filter matter more.
+        items.append(Text("labels read-only", style="red"))
+    if view.silent_hidden:
+        items.append(Text(f"{view.silent_hidden:,} never fire (F)", style="dim"))
     if data.coverage.known:
-        status.append(f" · stats on {data.coverage.selected_text()}", style="dim")
-    return status
+        items.append(Text(f"stats on {data.coverage.selected_text()}", style="dim"))
+    return items

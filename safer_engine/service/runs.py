@@ -69,6 +69,8 @@ class RunRow:
     error: str = ""
     started: str = ""
     finished: str = ""
+    source: str = ""
+    """Where its plan's safety features came from (tags, judge, salience); "" for none."""
 
     @property
     def is_base(self) -> bool:
@@ -87,6 +89,8 @@ class Comparison:
     change: dict[str, float]
     """Edited minus clean accuracy, per slice (and `all`)."""
     edited: dict[str, int]
+    source: str = ""
+    """Where its plan's safety features came from (tags, judge, salience); "" for none."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,7 @@ class RunsService:
 
     def __init__(self, explorer: Explorer) -> None:
         self.workspace = explorer.workspace
+        self._sources: dict[str, str] = {}
 
     @user_errors
     def runs(self) -> list[RunRow]:
@@ -154,9 +159,24 @@ class RunsService:
                     accuracy,
                     {k: v - before[k] for k, v in accuracy.items() if k in before},
                     dict(run.info.get("edited", {})),
+                    self.plan_source(run.plan),
                 )
             )
         return found
+
+    def plan_source(self, plan_id: str | None) -> str:
+        """Where a saved plan's safety features came from: two plans of one mode and ratio
+        differ by it (or by their hash alone). "" for a random plan, or one not found. Read
+        once per plan: the Runs screen reads the runs again twice a second."""
+        if plan_id is None:
+            return ""
+        if plan_id not in self._sources:
+            try:
+                plan = EditPlan.load(plan_dir(self.workspace, plan_id) / names.PLAN_FILE)
+            except SaferError:
+                return ""  # not saved yet, or unreadable: the name alone, for now
+            self._sources[plan_id] = str((plan.selection or {}).get("source", ""))
+        return self._sources[plan_id]
 
     @user_errors
     def latest_experiment(self) -> ExperimentView | None:
@@ -251,6 +271,7 @@ class RunsService:
             run.error,
             run.started,
             run.finished,
+            self.plan_source(run.plan),
         )
 
 

@@ -111,8 +111,11 @@ class FeaturesScreen(Screen[None]):
     def show_status(self) -> None:
         self.query_one(StatusLine).show(status_text(self.view, self.data))
 
-    def changed(self, keep: int | None = None) -> None:
-        """After the view's rows changed: redraw, keeping the cursor on `keep` if shown."""
+    def changed(self, keep: int | None = None, by_key: bool = True) -> None:
+        """After the view's rows changed: redraw, keeping the cursor on `keep` if shown. A
+        key's change (a sort, a filter) ends the last key's message, which no longer holds."""
+        if by_key:
+            self.query_one(StatusLine).unsay()
         self.view.update()
         position = self.view.position_of(keep) if keep is not None else None
         if position is not None:
@@ -129,7 +132,7 @@ class FeaturesScreen(Screen[None]):
         self.seen_change = self.data.last_label_change()
         self.view.set_judgements(self.data.judgements())
         self.view.set_labels(self.data.labels())
-        self.changed(keep)
+        self.changed(keep, by_key=False)
 
     def poll_labels(self) -> None:
         """Show tags and judgements written by another explorer, the CLI or a judge run."""
@@ -190,7 +193,7 @@ class FeaturesScreen(Screen[None]):
             self.say("Nothing to undo: no tag was changed in this session.")
             return
         self.reload_labels(change.features[0])
-        self.say(Text.assemble(("undone", "bold"), f" {change.describe()}"))
+        self.say(Text.assemble(("undone", "bold"), f": {change.describe_undo()}"))
 
     def action_mark(self) -> None:
         feature = self.current_feature()

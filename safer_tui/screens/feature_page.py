@@ -339,7 +339,7 @@ class FeatureScreen(Screen[None]):
         if change is None:
             self.notify("Nothing to undo: no tag was changed in this session.", timeout=3)
         elif self.feature not in change.features:
-            self.notify(f"Undone: {change.describe()}", timeout=3)
+            self.notify(f"Undone: {change.describe_undo()}", timeout=3)
         self.show()
 
     def action_note(self) -> None:
@@ -370,7 +370,8 @@ class FeatureScreen(Screen[None]):
         """The Pairs screen, shading this feature, at the highlighted example's pair."""
         from safer_tui.screens.pairs import PairsScreen
 
-        self.app.push_screen(PairsScreen(self.data, self.feature, pair=self.current_pair()))
+        pair = self.current_pair()
+        self.app.push_screen(PairsScreen(self.data, self.feature, pair, shade_feature=True))
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen("Feature", FEATURE_KEYS))

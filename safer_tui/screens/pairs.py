@@ -82,9 +82,15 @@ class PairsScreen(PairListing):
             super().__init__()
             self.error = error
 
-    def __init__(self, data: Explorer, feature: int | None = None, pair: int | None = None) -> None:
+    def __init__(
+        self,
+        data: Explorer,
+        feature: int | None = None,
+        pair: int | None = None,
+        shade_feature: bool = False,
+    ) -> None:
         """`feature`: the one `h` shades by; `pair`: the pair to show first (a feature
-        example's)."""
+        example's); `shade_feature`: start shading by `feature` (from its page)."""
         super().__init__()
         self.data = data
         self.feature = feature
@@ -95,10 +101,13 @@ class PairsScreen(PairListing):
         self.order = np.zeros(0, dtype=np.int64)
         """The pairs listed, top to bottom."""
         # P and N come with the scores; until then, and with nothing tagged, shading by
-        # the tagged features would be blank: start with one feature's.
+        # the tagged features would be blank: start with one feature's. From a feature's
+        # page, that feature's shading is what was asked for.
         self.safe: list[int] = []
         self.unsafe: list[int] = []
-        self.by_feature = not any(label.human_tag for label in data.labels().values())
+        self.by_feature = (shade_feature and feature is not None) or not any(
+            label.human_tag for label in data.labels().values()
+        )
         self.prompt_expanded = False
         self.cancel = CancelToken()
         self.ranking: PairRanking | None = None
