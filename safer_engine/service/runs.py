@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -35,7 +34,6 @@ from safer_engine.workspace.runs import (
     finish_run,
     list_runs,
     read_run,
-    run_eval_path,
 )
 
 __all__ = [
@@ -255,8 +253,6 @@ class RunsService:
 
     def _row(self, run: Run) -> RunRow:
         accuracy = dict(run.info.get("accuracy", {}))
-        if run.is_base and not accuracy and "eval" in run.info:
-            accuracy = _eval_accuracy(run_eval_path(self.workspace, BASE_RUN))
         status: str = run.status
         if status == "failed" and run.error.startswith("Cancelled"):
             status = CANCELLED
@@ -279,16 +275,6 @@ def _same_setting(run: Run) -> str:
     """What an edited run shares with its clean run: recipe, seed, backbone, data, cache."""
     inputs = {k: v for k, v in run.inputs.items() if k != "plan"}
     return json.dumps([run.config, inputs], sort_keys=True)
-
-
-def _eval_accuracy(path: Path) -> dict[str, float]:
-    """Accuracy per slice of an `eval.json` (the analysed reward model's)."""
-    try:
-        report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        found = {s["name"]: float(s["accuracy"]) for s in report.get("slices", [])}
-        return {"all": float(report["overall"]["accuracy"]), **found}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
 
 
 @contextmanager
