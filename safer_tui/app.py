@@ -26,6 +26,8 @@ from safer_tui.screens.feature_list import FeaturesScreen
 from safer_tui.screens.message import MessageScreen
 from safer_tui.screens.runs import RunsScreen
 
+SAY_SECONDS = 8.0  # how long a message stays in a status line
+
 
 class SaferApp(App[None]):
     TITLE = "SAFER explorer"
@@ -168,14 +170,26 @@ class SaferApp(App[None]):
         if self.quit_after_retrain:
             self.exit()
             return
-        if job.state == DONE and job.outcome is not None:
-            run = job.outcome.edited or job.outcome.clean
-            accuracy = ", ".join(f"{k} {v:.3f}" for k, v in sorted(run.accuracy.items()))
-            self.notify(f"Run {run.run_id} done: {accuracy}", timeout=8)
+        if job.state == DONE:
+            # a cancel asked for while the last step ended: say why the run is done anyway
+            self.say(finished_text(job, late=job.cancel.cancelled))
         elif job.error is not None:
             show_error(self.screen, job.error)
-        if isinstance(self.screen, RunsScreen):
-            self.screen.job_finished()
+        if isinstance(screen := self.under_dialogs(), RunsScreen):
+            screen.job_finished()
+
+    def under_dialogs(self) -> Screen[object]:
+        """The screen on top, or under the dialogs over it (a question still open)."""
+        return next(s for s in reversed(self.screen_stack) if not isinstance(s, ModalScreen))
+
+    def say(self, text: str) -> None:
+        """What a key or the app's retrain did, in the status line of the screen shown
+        (under any dialog); a notification only on a screen without a status line."""
+        screen = self.under_dialogs()
+        if isinstance(screen, (FeaturesScreen, EditsScreen, RunsScreen)):
+            screen.say(text, seconds=SAY_SECONDS)
+        else:
+            self.notify(text, timeout=SAY_SECONDS, markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "interrupt":  # Ctrl+C: ours only while a retrain runs
@@ -196,7 +210,7 @@ class SaferApp(App[None]):
     def ask_cancel_retrain(self, quit_after: bool) -> None:
         job = self.retrain_job
         if job is None or not job.running:
-            self.notify("No retrain is running.", timeout=3)
+            self.say("No retrain is running.")
             return
         if isinstance(self.screen, ConfirmScreen):
             return  # already asking
@@ -204,9 +218,15 @@ class SaferApp(App[None]):
         def answer(yes: bool | None) -> None:
             if not yes:
                 return
+            if not job.running:  # it ended while the question was open
+                if quit_after:
+                    self.exit()
+                elif job.state == DONE:
+                    self.say(finished_text(job, late=True))
+                return
             self.quit_after_retrain = quit_after
             job.cancel.cancel()
-            self.notify("Cancelling the retrain; it is recorded as failed.", timeout=4)
+            self.say("Cancelling the retrain; it is recorded as failed.")
 
         question = (
             f"A retrain ({job.name}) is running. Cancel it and quit?"
@@ -221,3 +241,13 @@ class SaferApp(App[None]):
             self.retrain_job.cancel.cancel()  # never leave a thread training after the app
         if self.data is not None:
             self.data.close()
+
+
+def finished_text(job: RetrainJob, late: bool) -> str:
+    """A finished retrain's run and accuracy; `late`: a cancel was asked for too late."""
+    run = job.outcome.edited or job.outcome.clean if job.outcome is not None else None
+    if run is None:
+        return f"The retrain ({job.name}) finished."
+    accuracy = ", ".join(f"{k} {v:.3f}" for k, v in sorted(run.accuracy.items()))
+    when = " before the cancel took effect" if late else ""
+    return f"Run {run.run_id} finished{when}: done, {accuracy}"

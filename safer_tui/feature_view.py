@@ -12,10 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from rich.text import Text
 
 from safer_engine.labels import TAGS, Label
+from safer_engine.service.explorer import Explorer
 from safer_engine.service.judging import Judgement
 
+SEARCH_SHOWN = 18  # characters of a search shown in the status line
 FILTERS = ("firing", "untagged", *TAGS, "leans safe", "leans unsafe", "marked", "all")
 """`f` steps through these. Only "all" lists the features that never fire: they carry no
 signal, and a user would otherwise scroll past them (tags and marks still show them)."""
@@ -333,3 +336,30 @@ class FeatureView:
             "note": (label.note or "") if label else "",
             "lift": f"{self.values['lift'][row]:.2f}",
         }
+
+
+def status_text(view: FeatureView, data: Explorer) -> list[Text]:
+    """The Features screen's status line, as items in order of importance: a line of its
+    own, since the title is cut at 80 columns. What a user set comes first (the count, marks,
+    sort, filter, word, search; their search text cut, so a long one never hides the rest),
+    then notes that stay true for the session (features that never fire, the tokens the
+    statistics cover). The line leaves out whole items that do not fit."""
+    arrow = "↓" if view.descending else "↑"
+    items = [Text(f"{len(view):,} of {view.total:,}")]
+    if view.marked:
+        items.append(Text(f"{len(view.marked)} marked", style="bold"))
+    for name, value in (
+        ("sort", f"{view.sort_column.name} {arrow}"),
+        ("filter", "" if view.filter == FILTERS[0] else view.filter),
+        ("word", view.word),
+        ("search", cut(view.search, SEARCH_SHOWN)),
+    ):
+        if value:  # user text: never parsed as markup
+            items.append(Text(f"{name} ").append(value, style="bold"))
+    if data.read_only:
+        items.append(Text("labels read-only", style="red"))
+    if view.silent_hidden:
+        items.append(Text(f"{view.silent_hidden:,} never fire (F)", style="dim"))
+    if data.coverage.known:
+        items.append(Text(f"stats on {data.coverage.selected_text()}", style="dim"))
+    return items

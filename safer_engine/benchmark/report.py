@@ -105,6 +105,33 @@ def best_methods(summary: pl.DataFrame) -> dict[float, tuple[str, str]]:
     return found
 
 
+def not_separated(summary: pl.DataFrame, noise: float, best: str, measure: str) -> list[str]:
+    """The other methods whose 95% interval of `measure` holds the best method's mean: over
+    this few seeds the data cannot tell them apart from the best."""
+    part = summary.filter((pl.col("noise") == noise) & ~pl.col("reference"))
+    mean = part.filter(pl.col("method") == best)[measure][0]
+    close = part.filter(
+        (pl.col("method") != best)
+        & (pl.col(f"{measure}_low") <= mean)
+        & (pl.col(f"{measure}_high") >= mean)
+    )
+    return [str(m) for m in close["method"]]
+
+
+def _best_line(summary: pl.DataFrame, noise: float, by_auroc: str, by_ap: str) -> str:
+    def named(best: str, measure: str, what: str) -> str:
+        close = [METHOD_LABELS[m] for m in not_separated(summary, noise, best, measure)]
+        tie = f" (not separated from {', '.join(close)}: its mean is in their 95% intervals)"
+        return f"**{METHOD_LABELS[best]}** by {what}" + (tie if close else "")
+
+    line = "Best at finding the flipped pairs: " + named(by_auroc, "auroc", "AUROC")
+    return line + (
+        "."
+        if by_ap == by_auroc
+        else ", " + named(by_ap, "average_precision", "average precision") + "."
+    )
+
+
 def _cell(row: dict[str, Any], measure: str) -> str:
     mean = row[measure]
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
@@ -137,10 +164,7 @@ def markdown(summary: pl.DataFrame, title: str, notes: list[str]) -> str:
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         by_auroc, by_ap = best[noise]
         flagged = part.filter(pl.col("method") == "cleanlab")
-        lines += ["", f"Best at finding the flipped pairs: **{METHOD_LABELS[by_auroc]}** by AUROC"]
-        lines[-1] += (
-            "." if by_ap == by_auroc else f", **{METHOD_LABELS[by_ap]}** by average precision."
-        )
+        lines += ["", _best_line(summary, noise, by_auroc, by_ap)]
         if flagged.height and not math.isnan(flagged["cleanlab_flagged"][0]):
             lines.append(
                 f"cleanlab's `find_label_issues` called {flagged['cleanlab_flagged'][0]:.0f} "
@@ -171,16 +195,19 @@ def plot(summary: pl.DataFrame, path: Path) -> None:
                 continue
             x = part["noise"].to_numpy()
             y = part[measure].to_numpy()
-            low = np.nan_to_num(y - part[f"{measure}_low"].to_numpy())
-            high = np.nan_to_num(part[f"{measure}_high"].to_numpy() - y)
+            # Every measure lies in [0, 1]; a t-interval over two seeds can reach past it.
+            low = np.nan_to_num(y - np.clip(part[f"{measure}_low"].to_numpy(), 0, 1))
+            high = np.nan_to_num(np.clip(part[f"{measure}_high"].to_numpy(), 0, 1) - y)
             style = {"ls": "--", "marker": "s"} if method in REFERENCES else {"marker": "o"}
             ax.errorbar(x, y, yerr=[low, high], capsize=3, label=METHOD_LABELS[method], **style)
         if measure == "auroc":
             ax.axhline(0.5, color="0.6", lw=1, ls=":")
+        ax.set_ylim(top=1.02)
         ax.set_title(title)
         ax.set_xlabel("% of safety train pairs flipped")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes[-1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     with atomic_file(path) as partial:
         fig.savefig(partial, dpi=110, format="png")
     plt.close(fig)

@@ -42,8 +42,13 @@ def edit_plan(
     show_plan(out, plan, show)
     path = save_plan(ws, plan)
     out.print(f"[green]Plan {plan.plan_id} saved[/] to {path}")
+    out.print("Export it with:")
+    # on a line of its own, unwrapped, so it copies as one command
     out.print(
-        f"Export it with `safer edit export {plan.plan_id} --workspace {ws.root} --out FILE`."
+        f"  safer edit export {plan.plan_id} --workspace {ws.root} --out FILE",
+        soft_wrap=True,
+        markup=False,
+        highlight=False,
     )
 
 
@@ -57,7 +62,10 @@ def edit_list(workspace: WorkspaceOption) -> None:
         out.print("No edit plans yet: make one with `safer edit plan --workspace DIR`.")
         return
     table = Table()
-    for name in ("plan", "mode", "edits", "by slice", "source"):
+    # ids are what the next command needs: whole, on one line, whatever the width
+    widest = max(len(plan.plan_id) for plan in plans)
+    table.add_column("plan", no_wrap=True, min_width=widest)
+    for name in ("mode", "edits", "by slice", "source"):
         table.add_column(name)
     for plan in plans:
         by_slice = ", ".join(f"{k} {v:,}" for k, v in sorted(plan.counts.items()))
@@ -70,14 +78,21 @@ def edit_list(workspace: WorkspaceOption) -> None:
 def edit_export(
     plan: PlanArgument,
     out_path: Annotated[Path, typer.Option("--out", help="File (or folder for hf) to write.")],
-    fmt: Annotated[str, typer.Option("--format", help="parquet, jsonl or hf.")] = "parquet",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="parquet, jsonl or hf; by default what --out's name asks for (.parquet, "
+            ".jsonl, anything else a datasets folder).",
+        ),
+    ] = None,
     workspace: Annotated[
         Path | None, typer.Option(help="Workspace folder (when PLAN is an id).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")] = False,
 ) -> None:
     """The edited training data in its source's schema, with a manifest beside it."""
-    from safer_engine.edits.export import export_plan
+    from safer_engine.edits.export import chosen_format, export_plan
     from safer_engine.edits.stage import find_plan
     from safer_engine.workspace.stages import DATA
 
@@ -86,10 +101,11 @@ def edit_export(
     data = ws.stage(DATA)
     schema = str(data.info.get("schema", "")) if data else ""
     preference = str(data.config.get("preference", "safer")) if data else "safer"
-    result = export_plan(pairs, found, schema, preference, out_path, fmt, force)
+    chosen = chosen_format(out_path, fmt)
+    result = export_plan(pairs, found, schema, preference, out_path, chosen, force)
     out.print(
         f"[green]Exported[/] {result.rows:,} train pairs ({len(found.edits):,} edited) as "
-        f"{result.schema} {fmt} to {result.path}; manifest {result.manifest}"
+        f"{result.schema} {chosen} to {result.path}; manifest {result.manifest}"
     )
 
 

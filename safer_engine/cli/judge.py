@@ -16,7 +16,7 @@ from safer_engine.cli.app import app, err, out
 from safer_engine.cli.options import WorkspaceOption, config_options
 from safer_engine.cli.progress import rich_progress
 from safer_engine.config import JudgeConfig
-from safer_engine.errors import Cancelled
+from safer_engine.errors import Cancelled, JudgeError
 from safer_engine.judge import (
     JudgePlan,
     JudgeReport,
@@ -50,16 +50,30 @@ def judge_command(
     are reused, so a rerun calls only for what is new)."""
     ws = Workspace.open(workspace)
     sae_id = judged_sae(ws, sae)
-    backend = make_backend(config)
-    key = (backend.name, backend.model, backend.base_url)
+    unset: JudgeError | None = None
+    try:
+        backend = make_backend(config)
+        key = (backend.name, backend.model, backend.base_url)
+    except JudgeError as exc:
+        if not dry_run:
+            raise
+        # A dry run calls nothing, so it shows the prompt all the same; only which answers
+        # are cached depends on the server and model, so none can be counted.
+        unset, key = exc, (config.backend, "(not set)", None)
     with _judgement_log(ws, read_only=dry_run) as log, rich_progress(err, "Judge") as progress:
-        plan = plan_judging(ws, sae_id, config, key, log, progress)
+        plan = plan_judging(ws, sae_id, config, key, log if unset is None else None, progress)
         if dry_run or log is None:
             report = None
         else:
             report = judge_features(plan, backend, log, config.concurrency, progress)
     if report is None:
         show_dry_run(out, plan)
+        if unset is not None:
+            err.print(
+                f"[bold]No server is set, so cached answers were not counted:[/] {unset.message} "
+                f"{unset.hint}",
+                highlight=False,
+            )
         return
     show_report(out, report)
     if isinstance(report.stopped, Cancelled):

@@ -91,16 +91,19 @@ def runs(workspace: WorkspaceOption) -> None:
     if not found:
         out.print("No runs yet: train the reward model with `safer train-rm` or `safer demo`.")
         return
-    table = Table()
-    for name in ("run", "status", "plan", "safety", "general", "all"):
-        table.add_column(name, justify="right" if name in ("safety", "general", "all") else "left")
+    table = Table(caption="An edited run's id starts with its plan's id.")
+    # the id is what `safer retrain` and the files need: whole, on one line
+    table.add_column("run", no_wrap=True, min_width=max(len(run.run_id) for run in found))
+    table.add_column("status")
+    for name in ("safety", "general", "all"):
+        table.add_column(name, justify="right")
     for run in found:
         accuracy = run.info.get("accuracy", {})
         cells = [
             f"{accuracy[k]:.3f}" if k in accuracy else "" for k in ("safety", "general", "all")
         ]
         status = run.status if not run.error else f"{run.status}: {run.error}"
-        table.add_row(run.run_id, status, run.plan or "", *cells)
+        table.add_row(run.run_id, status, *cells)
     out.print(table)
 
 

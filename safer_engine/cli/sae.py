@@ -108,6 +108,11 @@ def salience_command(
     sae_id = resolve_sae(ws, sae)
     if by not in RANKINGS:
         raise ConfigError(f"--by must be {', '.join(RANKINGS)}, not {by!r}.")
+    if top < 1 or examples < 0:
+        raise ConfigError(
+            f"--top must be at least 1 and --examples at least 0, not {top} and {examples}.",
+            "The whole table goes to a file with --csv FILE.",
+        )
     show_top_features(ws, sae_id, top, examples, by)
     if csv is not None:
         table = pl.read_parquet(ws.sae_dir(sae_id) / names.SALIENCE_FILE)

@@ -63,7 +63,7 @@ def show_selection(console: Console, selection: Selection) -> None:
     if selection.by_salience_alone:
         console.print(f"[yellow]{SALIENCE_ONLY}[/]")
     table = Table(title_justify="left")
-    for name in ("feature", "side", "salience", "tag", "judge", ""):
+    for name in ("feature", "side", "salience", "tag", "judge", "note"):
         table.add_column(name, justify="right" if name in ("feature", "salience") else "left")
     for f in selection.features:
         flag = (

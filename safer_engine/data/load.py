@@ -71,7 +71,7 @@ def load_preferences(
         frame = frame.with_columns(pl.lit(raw.origin).alias("source"))
     rest = [c for c in frame.columns if c not in CANONICAL]
     table = frame.select(*CANONICAL, *rest)
-    progress("done", len(STEPS), len(STEPS))
+    progress("pairs ready", len(STEPS), len(STEPS))
     return PreferenceData(
         table=table,
         schema=schema.name,

@@ -42,6 +42,29 @@ def manifest_path(out: Path) -> Path:
     return out.with_name(out.name + MANIFEST_SUFFIX)
 
 
+def export_format(path: Path) -> str:
+    """The format a path asks for: `.parquet`, `.jsonl`, anything else a `datasets` folder."""
+    suffix = path.suffix.lower()
+    return "parquet" if suffix == ".parquet" else "jsonl" if suffix == ".jsonl" else "hf"
+
+
+def chosen_format(path: Path, fmt: str | None) -> str:
+    """`--format` when given, else what the path's suffix asks for; a format that
+    contradicts the suffix (parquet bytes in `x.jsonl`) is refused rather than written."""
+    implied = export_format(path)
+    if fmt is None:
+        return implied
+    if fmt not in FORMATS:
+        raise EditError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
+    if implied != fmt and implied != "hf":  # any other name may hold any format
+        raise EditError(
+            f"--format {fmt} does not match the file name {path.name} (which asks for {implied}).",
+            "Leave --format out to follow the file name, or name the file for the format "
+            "(.parquet, .jsonl, or a folder for hf).",
+        )
+    return fmt
+
+
 def export_plan(
     pairs: pl.DataFrame,
     plan: EditPlan,

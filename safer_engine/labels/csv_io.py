@@ -87,6 +87,7 @@ def read_labels_csv(
             rows: list[tuple[Any, ...]] = []
             bad: list[tuple[int, str]] = []
             unknown = False
+            first_line: dict[int, int] = {}
             for raw in reader:
                 line = reader.line_num
                 if not any((value or "").strip() for value in _values(raw)):
@@ -95,7 +96,13 @@ def read_labels_csv(
                 if isinstance(row, _BadRow):
                     bad.append((line, row.reason))
                     unknown = unknown or row.unknown_feature
+                elif row[0] in first_line:
+                    # which of two tags was meant is not ours to guess
+                    bad.append(
+                        (line, f"feature {row[0]} again (first on line {first_line[row[0]]})")
+                    )
                 else:
+                    first_line[row[0]] = line
                     rows.append(row)
     except OSError as exc:
         raise WorkspaceError(

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from safer_engine.config import SELECT_SOURCES, EditConfig, SelectionConfig
-from safer_engine.edits.export import FORMATS, ExportResult, export_plan, manifest_path
+from safer_engine.edits.export import (
+    FORMATS,
+    ExportResult,
+    export_format,
+    export_plan,
+    manifest_path,
+)
 from safer_engine.edits.plan import Edit, EditPlan
 from safer_engine.edits.stage import plan_edits, save_plan
 from safer_engine.errors import EditError, SaferError
@@ -112,12 +118,6 @@ def writes(method: Callable[..., T]) -> Callable[..., T]:
             ) from exc
 
     return wrapper
-
-
-def export_format(path: Path) -> str:
-    """The format a path asks for: `.parquet`, `.jsonl`, anything else a `datasets` folder."""
-    suffix = path.suffix.lower()
-    return "parquet" if suffix == ".parquet" else "jsonl" if suffix == ".jsonl" else "hf"
 
 
 class EditsService:

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -35,7 +34,6 @@ from safer_engine.workspace.runs import (
     finish_run,
     list_runs,
     read_run,
-    run_eval_path,
 )
 
 __all__ = [
@@ -69,6 +67,8 @@ class RunRow:
     error: str = ""
     started: str = ""
     finished: str = ""
+    source: str = ""
+    """Where its plan's safety features came from (tags, judge, salience); "" for none."""
 
     @property
     def is_base(self) -> bool:
@@ -87,6 +87,8 @@ class Comparison:
     change: dict[str, float]
     """Edited minus clean accuracy, per slice (and `all`)."""
     edited: dict[str, int]
+    source: str = ""
+    """Where its plan's safety features came from (tags, judge, salience); "" for none."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ class RunsService:
 
     def __init__(self, explorer: Explorer) -> None:
         self.workspace = explorer.workspace
+        self._sources: dict[str, str] = {}
 
     @user_errors
     def runs(self) -> list[RunRow]:
@@ -154,9 +157,24 @@ class RunsService:
                     accuracy,
                     {k: v - before[k] for k, v in accuracy.items() if k in before},
                     dict(run.info.get("edited", {})),
+                    self.plan_source(run.plan),
                 )
             )
         return found
+
+    def plan_source(self, plan_id: str | None) -> str:
+        """Where a saved plan's safety features came from: two plans of one mode and ratio
+        differ by it (or by their hash alone). "" for a random plan, or one not found. Read
+        once per plan: the Runs screen reads the runs again twice a second."""
+        if plan_id is None:
+            return ""
+        if plan_id not in self._sources:
+            try:
+                plan = EditPlan.load(plan_dir(self.workspace, plan_id) / names.PLAN_FILE)
+            except SaferError:
+                return ""  # not saved yet, or unreadable: the name alone, for now
+            self._sources[plan_id] = str((plan.selection or {}).get("source", ""))
+        return self._sources[plan_id]
 
     @user_errors
     def latest_experiment(self) -> ExperimentView | None:
@@ -235,8 +253,6 @@ class RunsService:
 
     def _row(self, run: Run) -> RunRow:
         accuracy = dict(run.info.get("accuracy", {}))
-        if run.is_base and not accuracy and "eval" in run.info:
-            accuracy = _eval_accuracy(run_eval_path(self.workspace, BASE_RUN))
         status: str = run.status
         if status == "failed" and run.error.startswith("Cancelled"):
             status = CANCELLED
@@ -251,6 +267,7 @@ class RunsService:
             run.error,
             run.started,
             run.finished,
+            self.plan_source(run.plan),
         )
 
 
@@ -258,16 +275,6 @@ def _same_setting(run: Run) -> str:
     """What an edited run shares with its clean run: recipe, seed, backbone, data, cache."""
     inputs = {k: v for k, v in run.inputs.items() if k != "plan"}
     return json.dumps([run.config, inputs], sort_keys=True)
-
-
-def _eval_accuracy(path: Path) -> dict[str, float]:
-    """Accuracy per slice of an `eval.json` (the analysed reward model's)."""
-    try:
-        report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        found = {s["name"]: float(s["accuracy"]) for s in report.get("slices", [])}
-        return {"all": float(report["overall"]["accuracy"]), **found}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
 
 
 @contextmanager

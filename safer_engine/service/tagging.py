@@ -23,9 +23,23 @@ class TagChange:
     """The tag given ("" for a clear)."""
 
     def describe(self) -> str:
+        """The change as made: "feature 12: safe"."""
         if len(self.features) == 1:
             return f"feature {self.features[0]}: {self.tag or 'no tag'}"
         return f"{len(self.features)} features: {self.tag or 'no tag'}"
+
+    def describe_undo(self) -> str:
+        """The change undone, by what the features are back to ("feature 12 back to no
+        tag"): the tag given would read as if it were the tag now."""
+        counts: dict[str, int] = {}
+        for tag in self.before:
+            counts[tag or "no tag"] = counts.get(tag or "no tag", 0) + 1
+        if len(self.features) == 1:
+            return f"feature {self.features[0]} back to {next(iter(counts))}"
+        if len(counts) == 1:
+            return f"{len(self.features)} features back to {next(iter(counts))}"
+        each = ", ".join(f"{n} {tag}" for tag, n in counts.items())
+        return f"{len(self.features)} features back to their tags ({each})"
 
 
 class TagHistory:

@@ -163,6 +163,8 @@ def _base_run(workspace: Workspace) -> Run | None:
     info = dict(rm.info)
     if evaluated is not None and evaluated.inputs.get(RM) == rm.fingerprint:
         info["eval"] = names.EVAL_FILE
+        # as retrains keep theirs, so every listing shows the analysed model's accuracy
+        info["accuracy"] = eval_accuracy(workspace.rm_dir / names.EVAL_FILE)
     return Run(
         BASE_RUN,
         "done",
@@ -172,3 +174,13 @@ def _base_run(workspace: Workspace) -> Run | None:
         finished=rm.finished,
         info=info,
     )
+
+
+def eval_accuracy(path: Path) -> dict[str, float]:
+    """Accuracy per slice (and `all`) of an `eval.json`; empty when it cannot be read."""
+    try:
+        report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        found = {s["name"]: float(s["accuracy"]) for s in report.get("slices", [])}
+        return {"all": float(report["overall"]["accuracy"]), **found}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}

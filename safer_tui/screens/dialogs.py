@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, RadioButton, RadioSet, Static
 
@@ -73,14 +74,15 @@ class LineScreen(ModalScreen[str | None]):
 
     BINDINGS = [("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, prompt: str, value: str, input_id: str) -> None:
+    def __init__(self, prompt: str, value: str, input_id: str, placeholder: str = "") -> None:
         super().__init__()
         self.prompt, self.value, self.input_id = prompt, value, input_id
+        self.placeholder = placeholder
 
     def compose(self) -> ComposeResult:
         with Vertical(id="note-box", classes="dialog"):
             yield Static(Text(self.prompt))
-            yield Input(value=self.value, id=self.input_id)
+            yield Input(value=self.value, placeholder=self.placeholder, id=self.input_id)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(self.submitted(event.value))
@@ -99,15 +101,31 @@ class NoteScreen(LineScreen):
 
 
 class SearchScreen(LineScreen):
-    """A search: ids and notes, a word, a pair's text."""
+    """A search: ids and notes, a word, a pair's text. It opens empty, the current search
+    shown as its placeholder: Enter on nothing then clears it, as the prompt says, rather
+    than submitting the current search again."""
 
     def __init__(self, prompt: str, current: str) -> None:
+        placeholder = f'now: "{current}" · Enter on nothing clears' if current else ""
         super().__init__(
-            f"{prompt} · Enter applies, empty clears, Esc cancels", current, "search-input"
+            f"{prompt} · Enter applies, Enter on nothing clears, Esc cancels",
+            "",
+            "search-input",
+            placeholder,
         )
 
     def submitted(self, value: str) -> str:
         return value.strip()
+
+
+class ChoiceButton(RadioButton):
+    """A radio button whose choice reads without colour: ● when chosen, blank when not
+    (Textual's draws ● in both, told apart by colour alone)."""
+
+    @property
+    def _button(self) -> Content:
+        self.BUTTON_INNER = "●" if self.value else " "
+        return super()._button
 
 
 class JudgeScreen(ModalScreen[JudgeRequest | None]):
@@ -138,8 +156,8 @@ class JudgeScreen(ModalScreen[JudgeRequest | None]):
                 with Horizontal(classes="judge-row"):
                     yield Label("features", classes="judge-name")
                     with RadioSet(id="judge-which", compact=True):
-                        yield RadioButton(f"the {len(self.marked)} marked", value=True)
-                        yield RadioButton("the top N by |salience|")
+                        yield ChoiceButton(f"the {len(self.marked)} marked", value=True)
+                        yield ChoiceButton("the top N by |salience|")
             with Horizontal(classes="judge-row"):
                 yield Label("top N" if not self.marked else "N", classes="judge-name")
                 yield Input(
@@ -149,14 +167,18 @@ class JudgeScreen(ModalScreen[JudgeRequest | None]):
             with Horizontal(classes="judge-row"):
                 yield Label("backend", classes="judge-name")
                 with RadioSet(id="judge-backend", compact=True):
-                    yield RadioButton("openai: a chat-completions server", value=not missing)
-                    yield RadioButton(f"local: {LOCAL_MODEL}, offline", value=missing)
+                    unset = " and ".join(self.openai.missing) + " unset"
+                    openai = unset if missing else "a chat-completions server"
+                    yield ChoiceButton(f"openai: {openai}", value=not missing)
+                    yield ChoiceButton(f"local: {LOCAL_MODEL} on this machine", value=missing)
+            # Enter on local loads a model here: say so, above all when it is chosen for you
             yield Static(
                 Text.assemble(
                     ("openai", "bold"),
                     f": {self.openai.describe()}; ",
                     ("local", "bold"),
-                    ": on this machine, slow to load and a weak judge",
+                    ": loads a 135M model on this machine (minutes on a CPU), offline, a "
+                    "weak judge",
                 ),
                 id="judge-where",
                 classes="dim",

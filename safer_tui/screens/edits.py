@@ -38,7 +38,9 @@ from safer_engine.service.explorer import Explorer
 from safer_tui.errors import error_text, show_error
 from safer_tui.screens.dialogs import AskScreen, ConfirmScreen
 from safer_tui.screens.help import HelpScreen
+from safer_tui.screens.help_keys import EDITS_KEYS
 from safer_tui.widgets.progress_line import ProgressLine, reporter
+from safer_tui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
     from safer_tui.app import SaferApp
@@ -49,29 +51,9 @@ MODE_TEXT = {
     "random-flip": "flip {n} of {train} train pairs drawn at random (seed {seed})",
     "random-remove": "remove {n} of {train} train pairs drawn at random (seed {seed})",
 }
-HELP_KEYS = [
-    ("m / M", "next / previous mode: poison, denoise,"),
-    ("", "random-flip, random-remove"),
-    ("+ / -", "next / previous ratio (% of train pairs)"),
-    ("%", "type a ratio"),
-    ("s", "where the safety features come from: auto,"),
-    ("", "tags, judge, salience (poison, denoise)"),
-    ("d", "next seed of the random draw"),
-    ("Enter", "open the pair: both responses, shaded"),
-    ("x", "export the edited train split (the name"),
-    ("", "picks the format: .parquet, .jsonl, or a"),
-    ("", "folder for hf); asks before overwriting"),
-    ("t", "retrain on this plan (and its clean run),"),
-    ("", "shown on the Runs screen"),
-    ("r", "the Runs screen"),
-    ("Esc", "back; nothing is saved until x or t"),
-    ("F1 / ?", "this help"),
-    ("", ""),
-    ("score", "the pair score of `safer score-pairs`:"),
-    ("", "high when the safety features agree with"),
-    ("", "the label; poison flips the top, denoise"),
-    ("", "removes the bottom"),
-]
+
+
+SAY_SECONDS = 5.0  # how long a message stays in the status line
 
 
 def ratio_text(ratio: float) -> str:
@@ -96,7 +78,7 @@ class EditsScreen(Screen[None]):
         Binding("f1", "help", "Help", show=False),
     ]
     DEFAULT_CSS = """
-    #edits-settings { height: 1; padding: 0 1; background: $boost; }
+    #edits-settings { padding: 0 1; background: $boost; }
     #edits-summary { height: auto; padding: 0 1; }
     #edits-table { height: 1fr; }
     """
@@ -126,7 +108,8 @@ class EditsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(id="edits-settings")
+        # the settings, with what a key did at their head (an export's path: whole, wrapped)
+        yield StatusLine(id="edits-settings", wrap=True)
         yield Static(id="edits-summary")
         yield DataTable(id="edits-table", cursor_type="row", zebra_stripes=True)
         yield ProgressLine()
@@ -161,7 +144,7 @@ class EditsScreen(Screen[None]):
             text.append(" · features ").append(request.select, style="bold").append(" (s)")
         else:
             text.append(" · seed ").append(str(request.seed), style="bold").append(" (d)")
-        self.query_one("#edits-settings", Static).update(text)
+        self.query_one(StatusLine).show(text)
 
     def replan(self) -> None:
         self.cancel.cancel()  # a plan still being made is superseded
@@ -277,13 +260,13 @@ class EditsScreen(Screen[None]):
 
     def action_source(self) -> None:
         if not self.request.scored:
-            self.notify("Random plans use no safety features.", timeout=3)
+            self.say("Random plans use no safety features.")
             return
         self.change(select=SOURCES[(SOURCES.index(self.request.select) + 1) % len(SOURCES)])
 
     def action_seed(self) -> None:
         if self.request.scored:
-            self.notify("Only the random modes draw with a seed.", timeout=3)
+            self.say("Only the random modes draw with a seed.")
             return
         self.change(seed=self.request.seed + 1)
 
@@ -360,10 +343,13 @@ class EditsScreen(Screen[None]):
     def on_edits_screen_exported(self, message: Exported) -> None:
         self.query_one(ProgressLine).finish()
         result = message.result
-        self.notify(
+        written = export_format(result.path)  # the schema alone would not say the format
+        form = "datasets folder" if written == "hf" else written
+        self.say(
             f"Exported {result.rows:,} train pairs ({message.edited:,} edited) as "
-            f"{result.schema} to {result.path}; manifest beside it.",
-            timeout=8,
+            f"{result.schema} {form} to {result.path}; "
+            "manifest beside it.",
+            seconds=2 * SAY_SECONDS,
         )
 
     # -- retrain -------------------------------------------------------------------------
@@ -384,9 +370,13 @@ class EditsScreen(Screen[None]):
         if app.start_retrain(planned.plan_id):
             app.action_open_runs()
 
+    def say(self, text: str | Text, seconds: float = SAY_SECONDS) -> None:
+        """What a key did (or a job that ended), at the head of the settings line."""
+        self.query_one(StatusLine).say(text, seconds)
+
     def action_back(self) -> None:
         self.cancel.cancel()
         self.app.pop_screen()
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen("Edits", HELP_KEYS))
+        self.app.push_screen(HelpScreen("Edits", EDITS_KEYS))

@@ -18,8 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.timer import Timer
-from textual.widgets import Header, Static
+from textual.widgets import Header
 
 from safer_engine.analysis.word_search import WordMatches
 from safer_engine.errors import Cancelled, SaferError
@@ -27,58 +26,21 @@ from safer_engine.progress import CancelToken
 from safer_engine.service.explorer import Explorer, JudgeOutcome, JudgeRequest
 from safer_engine.service.judging import openai_environment
 from safer_tui.errors import show_error
-from safer_tui.feature_view import COLUMNS, FILTERS, FeatureView, cut
+from safer_tui.feature_view import COLUMNS, FILTERS, FeatureView, status_text
 from safer_tui.screens.dialogs import JudgeScreen, LineScreen, NoteScreen, SearchScreen
 from safer_tui.screens.feature_page import FeatureScreen
 from safer_tui.screens.help import HelpScreen
+from safer_tui.screens.help_keys import FEATURES_KEYS
 from safer_tui.widgets.feature_table import FeatureTable
 from safer_tui.widgets.key_footer import KeyFooter
 from safer_tui.widgets.progress_line import ProgressLine, reporter
+from safer_tui.widgets.status_line import StatusLine
 
 __all__ = ["FeaturesScreen", "LineScreen", "NoteScreen", "SearchScreen"]
 
 TAG_KEYS = {"t": "safe", "u": "unsafe", "i": "irrelevant", "m": "unsure", "x": ""}
 POLL_SECONDS = 2.0  # how soon another explorer's tags show
 SAY_SECONDS = 5.0  # how long a message stays in the status line
-SEARCH_SHOWN = 18  # characters of a search shown in the status line
-HELP_KEYS = [  # descriptions fit the help box: 46 columns
-    ("j / k", "move down / up (arrows too)"),
-    ("Enter", "open the feature: shaded examples, histogram"),
-    ("t u i m", "tag safe / unsafe / irrelevant / unsure"),
-    ("x", "clear the tag"),
-    ("", "(after one tag, the cursor moves down a row)"),
-    ("z", "undo the last tag change (again: the one"),
-    ("", "before it)"),
-    ("space", "mark a row; tags apply to all marked"),
-    ("n", "edit the note"),
-    ("g / G", "first / last row (Home / End, PgUp / PgDn)"),
-    ("s / S", "sort by the next column / reverse the order"),
-    ("", "(or click a column's header)"),
-    ("f / F", "next / previous filter: firing (features"),
-    ("", "that never fire hidden), untagged, each tag,"),
-    ("", "leans safe / unsafe, marked, all"),
-    ("/", 'search: feature ids ("12 40") or note text'),
-    ("w", "features that fire on a word (sorry, apolog*),"),
-    ("", "ranked by lift; Esc cancels, then shows all"),
-    ("p", "pairs ranked by score from the tags"),
-    ("J", "ask an LLM judge about the marked or top N"),
-    ("", "features (openai or local); Esc stops it"),
-    ("e", "edit the training data: plan, export, retrain"),
-    ("r", "runs: accuracy, edited vs clean, experiment"),
-    ("Ctrl+P", "commands: pairs, judge, export, sorts, filters"),
-    ("F1 / ?", "this help"),
-    ("q", "quit"),
-    ("", ""),
-    ("tags", "what the feature is about: safe = safe"),
-    ("", "behaviour (e.g. refusals), unsafe = harm"),
-    ("judge", "the judge's score: 1 (not about safety) to 5,"),
-    ("", "✗ when it gave no usable answer; a suggestion:"),
-    ("", "tags win (the feature page shows both)"),
-    ("stats", "salience, chosen and rejected (firing rates)"),
-    ("", "cover the selected tokens (sentence ends by"),
-    ("", "default, as the status line says); all ch,"),
-    ("", "all rej (120+ columns): rates on all tokens"),
-]
 
 
 class FeaturesScreen(Screen[None]):
@@ -122,12 +84,10 @@ class FeaturesScreen(Screen[None]):
         self.judge_cancel = CancelToken()
         self.opened: FeatureScreen | None = None
         """The feature page opened from here: the list comes back to its last feature."""
-        self.message: Text | None = None
-        self.message_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(id="features-status")
+        yield StatusLine(id="features-status")
         yield FeatureTable(self.view, id="features")
         yield ProgressLine(id="word-progress")
         yield ProgressLine(id="judge-progress")
@@ -146,49 +106,16 @@ class FeaturesScreen(Screen[None]):
     def say(self, text: str | Text, seconds: float = SAY_SECONDS) -> None:
         """A short message at the head of the status line for a few seconds: what a key
         did, without a notification over the table."""
-        self.message = Text(text) if isinstance(text, str) else text
-        if self.message_timer is not None:
-            self.message_timer.stop()
-        self.message_timer = self.set_timer(seconds, self.unsay)
-        self.show_status()
-
-    def unsay(self) -> None:
-        self.message = self.message_timer = None
-        self.show_status()
+        self.query_one(StatusLine).say(text, seconds)
 
     def show_status(self) -> None:
-        # A line of its own: the title is cut at 80 columns, and this must stay readable.
-        # What a user set comes first; their search text last and cut, so a long one never
-        # hides the rest.
-        view = self.view
-        arrow = "↓" if view.descending else "↑"
-        parts: list[tuple[str, str]] = [
-            ("sort", f"{view.sort_column.name} {arrow}"),
-            ("filter", "" if view.filter == FILTERS[0] else view.filter),
-            ("word", view.word),
-            ("search", cut(view.search, SEARCH_SHOWN)),
-        ]
-        status = Text()
-        if self.message is not None:
-            status.append(self.message).append(" · ")
-        status.append(f"{len(view):,} of {view.total:,}")
-        if view.silent_hidden:
-            status.append(f" ({view.silent_hidden:,} never fire: F shows all)", style="dim")
-        if view.marked:
-            status.append(f" · {len(view.marked)} marked", style="bold")
-        for name, value in parts:
-            if value:  # user text: never parsed as markup
-                status.append(f" · {name} ").append(value, style="bold")
-        if self.data.read_only:
-            status.append(" · labels read-only", style="red")
-        # Last: cut first on a narrow terminal, where the sort and filter matter more.
-        if self.data.coverage.known:
-            status.append(f" · stats on {self.data.coverage.selected_text()}", style="dim")
-        # One line of fixed height: no layout pass, so the table's frame is the only one.
-        self.query_one("#features-status", Static).update(status, layout=False)
+        self.query_one(StatusLine).show(status_text(self.view, self.data))
 
-    def changed(self, keep: int | None = None) -> None:
-        """After the view's rows changed: redraw, keeping the cursor on `keep` if shown."""
+    def changed(self, keep: int | None = None, by_key: bool = True) -> None:
+        """After the view's rows changed: redraw, keeping the cursor on `keep` if shown. A
+        key's change (a sort, a filter) ends the last key's message, which no longer holds."""
+        if by_key:
+            self.query_one(StatusLine).unsay()
         self.view.update()
         position = self.view.position_of(keep) if keep is not None else None
         if position is not None:
@@ -205,7 +132,7 @@ class FeaturesScreen(Screen[None]):
         self.seen_change = self.data.last_label_change()
         self.view.set_judgements(self.data.judgements())
         self.view.set_labels(self.data.labels())
-        self.changed(keep)
+        self.changed(keep, by_key=False)
 
     def poll_labels(self) -> None:
         """Show tags and judgements written by another explorer, the CLI or a judge run."""
@@ -266,7 +193,7 @@ class FeaturesScreen(Screen[None]):
             self.say("Nothing to undo: no tag was changed in this session.")
             return
         self.reload_labels(change.features[0])
-        self.say(Text.assemble(("undone", "bold"), f" {change.describe()}"))
+        self.say(Text.assemble(("undone", "bold"), f": {change.describe_undo()}"))
 
     def action_mark(self) -> None:
         feature = self.current_feature()
@@ -466,4 +393,4 @@ class FeaturesScreen(Screen[None]):
         self.say(f"Exported {count} labelled feature(s) to {target}", 2 * SAY_SECONDS)
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen("Features", HELP_KEYS))
+        self.app.push_screen(HelpScreen("Features", FEATURES_KEYS))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.color import Color
 from rich.style import Style
 from rich.text import Text
 from textual import work
@@ -24,6 +23,8 @@ from safer_tui.errors import show_error
 from safer_tui.feature_view import cut
 from safer_tui.screens.dialogs import NoteScreen
 from safer_tui.screens.help import HelpScreen
+from safer_tui.screens.help_keys import FEATURE_KEYS
+from safer_tui.shading import BAR, MARK, SHADE, UNSEEN, shade_style
 from safer_tui.widgets.example_lines import Chunk, ExampleLines, Row
 from safer_tui.widgets.key_footer import KeyFooter
 
@@ -33,44 +34,8 @@ SIDE_STYLES = {
     "both": "bold yellow",
     "none": "dim",
 }
-BAR = Style(bold=True, color="cyan")
-MARK = Style(bold=True, color="yellow")  # … and ✂: text left out, or never read by the model
-UNSEEN = Style(dim=True, italic=True)
-SHADE = (255, 140, 0)  # activation colour, blended over the background by strength
-BASE = 30  # the background grey that shading blends from
 LABEL_WIDTH = 18  # "rejected top   6.5": side, quantile, activation
 NARROW = 70  # columns under which the statistics leave out the mean activations
-HELP_KEYS = [  # descriptions fit the help box: 46 columns
-    ("", "examples: top = strongest activations; p90,"),
-    ("", "p50, p10 = drawn around those percentiles;"),
-    ("", "the prompt is dim, ▍ marks where it ends,"),
-    ("", "… marks text left out, ✂ where the model's"),
-    ("", "input ended (text after it was never read)"),
-    ("", "sums, firing: over the selected tokens (as"),
-    ("", "salience) and over all tokens (as examples)"),
-    ("", "each example's pair is under its label; the"),
-    ("", "example at the top is highlighted"),
-    ("", "judge: the LLM judge's 1-5 score, a"),
-    ("", "suggestion; a tag wins (both show when they"),
-    ("", "differ)"),
-    ("[ / ]", "previous / next feature (in the list's order)"),
-    ("j / k", "scroll the examples"),
-    ("p", "the pairs, at the highlighted example's pair"),
-    ("t u i m", "tag safe / unsafe / irrelevant / unsure"),
-    ("x", "clear the tag"),
-    ("z", "undo the last tag change"),
-    ("n", "edit the note"),
-    ("Esc", "back (the list keeps this feature)"),
-    ("F1 / ?", "this help"),
-]
-
-
-def shade_style(rgb: tuple[int, int, int], strength: float) -> Style:
-    """A background `strength` (0–1) of the way from the base grey to `rgb`."""
-    if strength <= 0:
-        return Style()
-    r, g, b = (int(c * strength + BASE * (1 - strength)) for c in rgb)
-    return Style(bgcolor=Color.from_rgb(r, g, b))
 
 
 def example_label(example: Example) -> Chunk:
@@ -374,7 +339,7 @@ class FeatureScreen(Screen[None]):
         if change is None:
             self.notify("Nothing to undo: no tag was changed in this session.", timeout=3)
         elif self.feature not in change.features:
-            self.notify(f"Undone: {change.describe()}", timeout=3)
+            self.notify(f"Undone: {change.describe_undo()}", timeout=3)
         self.show()
 
     def action_note(self) -> None:
@@ -405,7 +370,8 @@ class FeatureScreen(Screen[None]):
         """The Pairs screen, shading this feature, at the highlighted example's pair."""
         from safer_tui.screens.pairs import PairsScreen
 
-        self.app.push_screen(PairsScreen(self.data, self.feature, pair=self.current_pair()))
+        pair = self.current_pair()
+        self.app.push_screen(PairsScreen(self.data, self.feature, pair, shade_feature=True))
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen("Feature", HELP_KEYS))
+        self.app.push_screen(HelpScreen("Feature", FEATURE_KEYS))

@@ -14,7 +14,8 @@ from safer_engine.errors import SaferError
 from safer_engine.service.edits import Edit
 from safer_engine.service.explorer import Explorer
 from safer_tui.errors import show_error
-from safer_tui.screens.pairs import PromptView, shade
+from safer_tui.shading import shade
+from safer_tui.widgets.prompt_view import PromptView
 
 
 class PairScreen(Screen[None]):

@@ -12,41 +12,33 @@ and split, and searches the pairs' texts (read once, in a worker).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
-from rich.console import RenderableType
-from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 from safer_engine.errors import Cancelled, SaferError
 from safer_engine.progress import CancelToken, Progress
 from safer_engine.service.explorer import OLD_TEXT, Explorer
 from safer_engine.service.pair_list import (
-    PAIR_SORTS,
     PairQuery,
-    choices,
-    default_descending,
     pair_order,
 )
 from safer_engine.service.pairs import PairRanking, PairView
-from safer_engine.service.text import Span
 from safer_tui.errors import error_text, show_error
 from safer_tui.feature_view import cut
-from safer_tui.screens.dialogs import SearchScreen
-from safer_tui.screens.feature_page import BAR, MARK, SHADE, UNSEEN, shade_style
 from safer_tui.screens.help import HelpScreen
+from safer_tui.screens.help_keys import PAIRS_KEYS
+from safer_tui.screens.pair_listing import PairListing
+from safer_tui.shading import shade
 from safer_tui.widgets.key_footer import KeyFooter
 from safer_tui.widgets.progress_line import ProgressLine, reporter
+from safer_tui.widgets.prompt_view import PromptView
 
-SAFE_RGB, UNSAFE_RGB = (0, 170, 80), (200, 40, 40)
 SALIENCE_ONLY = (
     "Nothing is tagged or judged yet: scored by the top {n} features by |salience| alone, "
     "which nobody has called safety features. Tag some safe (t) or unsafe (u)."
@@ -55,101 +47,11 @@ ZERO_SCORES = (
     "Every pair scores 0: the tagged features never fire on the selected tokens (the "
     "sentence ends that scores and salience use). Tag features with a clear salience."
 )
-PROMPT_LINES = 3  # of the prompt shown until `o` shows all of it
 WIDE = 100  # columns from which five strongest features are listed, not three
 SEARCH_SHOWN = 16  # characters of a search shown in the status line
-HELP_KEYS = [  # descriptions fit the help box: 46 columns
-    ("j / k", "next / previous pair (arrows too)"),
-    ("< / >", "first / last pair (Home / End, PgUp / PgDn)"),
-    ("s / S", "sort by score, slice, pair / reverse it"),
-    ("f / F", "only one slice / one split (again: the next)"),
-    ("/", "search the prompts and responses (any case)"),
-    ("", "or a pair id; Enter on nothing clears it"),
-    ("h", "shade tokens by the safety features (green"),
-    ("", "safe, red unsafe) or by one feature: the one"),
-    ("", "picked in the list, else the pair's strongest"),
-    ("g", "open the pair's strongest feature"),
-    ("o", "whole prompt / its first lines"),
-    ("J / K", "scroll both responses down / up"),
-    ("✂", "the model read nothing before (prompt) or"),
-    ("", "after (response) this mark: a prompt keeps"),
-    ("", "its last tokens, a response is cut at the"),
-    ("", "model's max_length; unread text is dim"),
-    ("Esc", "back (stops scoring)"),
-    ("F1 / ?", "this help"),
-    ("", ""),
-    ("score", "S(chosen) − S(rejected); S(r): mean over the"),
-    ("", "response's selected tokens of the activations"),
-    ("", "of safe (P) minus unsafe (N) features: the"),
-    ("", "tagged ones, else judged, else the top 32 by"),
-    ("", "|salience| (as `safer score-pairs`)"),
-]
 
 
-def shade(spans: list[Span], peak: float, by_feature: bool) -> Text:
-    """The response with its tokens on a background as strong as their value: one feature's
-    activation in the Feature screen's colour, or the tagged sum in green (safe) / red
-    (unsafe). What the model never read follows ✂, dim and unshaded."""
-    text = Text()
-    for span in spans:
-        if span.part == "stop":  # exactly where the model stopped: the text is unchanged
-            text.append(span.text, style=MARK)
-            continue
-        if span.part == "unseen":
-            text.append(span.text, style=UNSEEN)
-            continue
-        style = Style()
-        if span.token:
-            strength = min(1.0, abs(span.value) / peak) if peak > 0 else 0.0
-            rgb = SHADE if by_feature else SAFE_RGB if span.value > 0 else UNSAFE_RGB
-            style = shade_style(rgb, strength)
-            if span.text.isspace():  # a newline token: show where its shading goes
-                text.append("⏎", style=style)
-        text.append(span.text, style=style)
-    return text
-
-
-def prompt_text(spans: list[Span], expanded: bool) -> Text:
-    """The prompt in italics, the part the model never read dim before ✂; its line breaks
-    as ⏎ while it is cut to a few lines, real ones when it is shown whole."""
-    text = Text.assemble(("prompt ", "bold"))
-    for span in spans:
-        if span.part == "stop":
-            text.append(span.text, style=MARK)
-        elif span.part in ("cut", "start"):
-            text.append(span.text, style=BAR)
-        else:
-            body = span.text if expanded else span.text.replace("\n", "⏎ ")
-            text.append(body, style=UNSEEN if span.part == "unseen" else Style(italic=True))
-    return text
-
-
-class PromptView(Static):
-    """The pair's prompt: its first lines with an ellipsis where it is cut, or all of it."""
-
-    spans: list[Span] = []
-    expanded = False
-
-    def show(self, spans: list[Span], expanded: bool) -> None:
-        self.spans, self.expanded = spans, expanded
-        self.refresh(layout=True)
-
-    def render(self) -> RenderableType:
-        text = prompt_text(self.spans, self.expanded)
-        width = self.size.width
-        if self.expanded or width <= 1:
-            return text
-        lines = text.wrap(self.app.console, width)
-        if len(lines) <= PROMPT_LINES:
-            return text
-        shown = lines[:PROMPT_LINES]
-        shown[-1].truncate(width - 1)
-        shown[-1].rstrip()
-        shown[-1].append("…", style=Style(bold=True))
-        return Text("\n").join(shown)
-
-
-class PairsScreen(Screen[None]):
+class PairsScreen(PairListing):
     BINDINGS = [  # the footer shows the first ones that fit
         Binding("escape,backspace", "back", "Back"),
         Binding("s", "sort", "Sort"),
@@ -180,14 +82,15 @@ class PairsScreen(Screen[None]):
             super().__init__()
             self.error = error
 
-    class Searched(Message):
-        def __init__(self, text: str, matches: np.ndarray | None, error: SaferError | None):
-            super().__init__()
-            self.text, self.matches, self.error = text, matches, error
-
-    def __init__(self, data: Explorer, feature: int | None = None, pair: int | None = None) -> None:
+    def __init__(
+        self,
+        data: Explorer,
+        feature: int | None = None,
+        pair: int | None = None,
+        shade_feature: bool = False,
+    ) -> None:
         """`feature`: the one `h` shades by; `pair`: the pair to show first (a feature
-        example's)."""
+        example's); `shade_feature`: start shading by `feature` (from its page)."""
         super().__init__()
         self.data = data
         self.feature = feature
@@ -198,10 +101,13 @@ class PairsScreen(Screen[None]):
         self.order = np.zeros(0, dtype=np.int64)
         """The pairs listed, top to bottom."""
         # P and N come with the scores; until then, and with nothing tagged, shading by
-        # the tagged features would be blank: start with one feature's.
+        # the tagged features would be blank: start with one feature's. From a feature's
+        # page, that feature's shading is what was asked for.
         self.safe: list[int] = []
         self.unsafe: list[int] = []
-        self.by_feature = not any(label.human_tag for label in data.labels().values())
+        self.by_feature = (shade_feature and feature is not None) or not any(
+            label.human_tag for label in data.labels().values()
+        )
         self.prompt_expanded = False
         self.cancel = CancelToken()
         self.ranking: PairRanking | None = None
@@ -459,62 +365,6 @@ class PairsScreen(Screen[None]):
         if table.row_count:
             table.move_cursor(row=row if row >= 0 else table.row_count - 1, scroll=True)
 
-    def requery(self, **changes: object) -> None:
-        """A new sort or filter: list again, staying on the pair shown when it is still
-        listed (a new sort starts at its top)."""
-        self.listing = replace(self.listing, **changes)  # type: ignore[arg-type]
-        if self.ranking is not None:
-            self.fill(self.ranking)
-
-    def action_sort(self) -> None:
-        sort = PAIR_SORTS[(PAIR_SORTS.index(self.listing.sort) + 1) % len(PAIR_SORTS)]
-        self.pair = None  # a new order starts at its top
-        self.requery(sort=sort, descending=default_descending(sort))
-
-    def action_reverse(self) -> None:
-        self.pair = None
-        self.requery(descending=not self.listing.descending)
-
-    def action_slice(self) -> None:
-        if self.ranking is not None:
-            self.requery(slice=next_choice(choices(self.ranking.slices), self.listing.slice))
-
-    def action_split(self) -> None:
-        if self.ranking is not None:
-            self.requery(split=next_choice(choices(self.ranking.splits), self.listing.split))
-
-    def action_search(self) -> None:
-        def apply(text: str | None) -> None:
-            if text is None:
-                return
-            if not text:
-                self.matches = None
-                self.requery(search="")
-                return
-            self.show_status(f"searching for {text!r}…")
-            self.search_texts(text)
-
-        prompt = "Pairs whose prompt or a response has this text (any case), or a pair id"
-        self.app.push_screen(SearchScreen(prompt, self.listing.search), apply)
-
-    @work(thread=True, exclusive=True, group="pair-search")
-    def search_texts(self, text: str) -> None:
-        """The first search reads every pair's texts: off the UI thread."""
-        try:
-            matches = self.data.pair_matches(text)
-        except SaferError as exc:
-            self.post_message(self.Searched(text, None, exc))
-            return
-        self.post_message(self.Searched(text, matches, None))
-
-    def on_pairs_screen_searched(self, message: Searched) -> None:
-        if message.error is not None:
-            show_error(self, message.error)
-            self.show_status()
-            return
-        self.matches = message.matches
-        self.requery(search=message.text)
-
     def action_toggle_shading(self) -> None:
         self.by_feature = not self.by_feature
         if self.pair is not None:
@@ -545,10 +395,4 @@ class PairsScreen(Screen[None]):
             self.app.push_screen(FeatureScreen(self.data, order, 0))
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen("Pairs", HELP_KEYS))
-
-
-def next_choice(names: list[str], current: str) -> str:
-    """The filter after `current` in "" (all), then each name, then "" again."""
-    cycle = ["", *names]
-    return cycle[(cycle.index(current) + 1) % len(cycle)] if current in cycle else ""
+        self.app.push_screen(HelpScreen("Pairs", PAIRS_KEYS))

@@ -24,13 +24,16 @@ from safer_engine.service.runs import Comparison, ExperimentView, RunRow, RunsSe
 from safer_tui.errors import show_error
 from safer_tui.jobs import RetrainJob
 from safer_tui.screens.help import HelpScreen
+from safer_tui.screens.help_keys import RUNS_KEYS
 from safer_tui.widgets.accuracy_chart import accuracy_chart
 from safer_tui.widgets.progress_line import ProgressLine
+from safer_tui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
     from safer_tui.app import SaferApp
 
 TICK_SECONDS = 0.5  # how often the list is read again while a retrain runs
+SAY_SECONDS = 8.0  # how long a message (a run done) stays in the status line
 SLICES = ("safety", "general")
 STATUS_STYLES = {
     "done": "green",
@@ -49,31 +52,23 @@ NO_COMPARISON = (
     "No edited run has finished beside its clean run yet. Plan edits (e on the Features "
     "screen) and retrain them (t): each edited run is compared with the clean run of its seed."
 )
-HELP_KEYS = [
-    ("1 2 3", "runs / edited against clean / experiment"),
-    ("j / k", "next / previous row (arrows too)"),
-    ("c", "cancel the retrain started here (asks)"),
-    ("e", "plan edits of the training data"),
-    ("Esc", "back (a retrain keeps running)"),
-    ("F1 / ?", "this help"),
-    ("", ""),
-    ("runs", "base is the analysed reward model; clean"),
-    ("", "and edited runs train the fast recipe's"),
-    ("", "head on the (edited) train split; all are"),
-    ("", "tested on the clean test pairs"),
-    ("change", "edited minus clean accuracy, same seed"),
-    ("chart", "accuracy by ratio; · the shortfall against"),
-    ("", "the clean runs (┊), mean over seeds"),
-]
 
 
 def short_name(row: RunRow) -> str:
-    """A run as the table names it: its plan without the hash, or clean, or base."""
+    """A run as the table names it: its plan, or clean, or base."""
     if row.is_base:
         return "base (analysed RM)"
     if row.plan is None:
         return "clean"
-    return _PLAN_HASH.sub("", row.plan)
+    return plan_name(row.plan, row.source)
+
+
+def plan_name(plan: str, source: str) -> str:
+    """A plan without its hash, which fills the column, but with where its safety features
+    came from: plans of one mode and ratio from tags and from salience would read the same.
+    The detail line under the table gives the whole id."""
+    name = _PLAN_HASH.sub("", plan)
+    return f"{name} · {source}" if source else name
 
 
 def accuracy_cell(value: float | None) -> str:
@@ -124,6 +119,7 @@ class RunsScreen(Screen[None]):
                 yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
             with TabPane("Experiment", id="experiment"), VerticalScroll(id="experiment-scroll"):
                 yield Static(id="experiment-chart")
+        yield StatusLine(id="runs-status", wrap=True)
         yield ProgressLine()
         yield Footer(compact=True)
 
@@ -132,7 +128,10 @@ class RunsScreen(Screen[None]):
     #runs-table, #compare-table { height: 1fr; }
     #run-detail { height: auto; max-height: 4; padding: 0 1; background: $boost; }
     #compare-note { height: auto; padding: 0 1; color: $text-muted; }
+    #runs-status { padding: 0 1; background: $boost; }
     #experiment-chart { padding: 0 1; width: auto; }
+    /* the chart keeps its width (scrolled sideways when wider); the note wraps */
+    #experiment-chart.note { width: 1fr; }
     TabPane { padding: 0; }
     """
 
@@ -225,7 +224,23 @@ class RunsScreen(Screen[None]):
         self.fill_comparisons(comparisons)
         if experiment:
             self.show_experiment()
+        self.show_status(len(comparisons))
         self.watch_job()
+
+    def show_status(self, compared: int) -> None:
+        runs = sum(not row.is_base for row in self.rows)
+        view = self.experiment
+        self.query_one(StatusLine).show(
+            [
+                Text(f"{runs} {'retrain' if runs == 1 else 'retrains'}"),
+                Text(f"{compared} against clean"),
+                Text(f"experiment {view.experiment_id}" if view else "no experiment"),
+            ]
+        )
+
+    def say(self, text: str | Text, seconds: float = SAY_SECONDS) -> None:
+        """What a key did, or how the app's retrain ended, at the head of the status line."""
+        self.query_one(StatusLine).say(text, seconds)
 
     def fill_runs(self) -> None:
         table = self.query_one("#runs-table", DataTable)
@@ -236,7 +251,8 @@ class RunsScreen(Screen[None]):
             known = {row.run_id for row in self.rows}
             for run_id, plan in ((job.clean_id, None), (job.edited_id, job.plan_id)):
                 if run_id is not None and run_id not in known:
-                    self.rows.append(RunRow(run_id, "pending", plan, 0, {}))
+                    source = self.runs.plan_source(plan)
+                    self.rows.append(RunRow(run_id, "pending", plan, 0, {}, source=source))
         table.clear()
         for row in self.rows:
             progress = job.progress_text() if job is not None and row.run_id == current else ""
@@ -289,7 +305,7 @@ class RunsScreen(Screen[None]):
         table.clear()
         for found in comparisons:
             table.add_row(
-                _PLAN_HASH.sub("", found.plan),
+                plan_name(found.plan, found.source),
                 f"s{found.seed}",
                 accuracy_cell(found.accuracy.get("safety")),
                 change_cell(found.change.get("safety")),
@@ -311,6 +327,7 @@ class RunsScreen(Screen[None]):
     def show_experiment(self) -> None:
         view = self.experiment
         chart = self.query_one("#experiment-chart", Static)
+        chart.set_class(view is None, "note")
         if view is None:
             chart.update(NO_EXPERIMENT)
             return
@@ -342,4 +359,4 @@ class RunsScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen("Runs", HELP_KEYS))
+        self.app.push_screen(HelpScreen("Runs", RUNS_KEYS))

@@ -72,3 +72,21 @@ def test_random_plans_need_no_sae(
     assert "random 50% of the train pairs (seed 3)" in plan.read_text()
     result = run_cli("edit", "plan", "--workspace", str(trained_workspace), "--mode", "poison")
     assert result.returncode == 2 and "has no SAE" in result.stderr
+
+
+def test_export_follows_the_file_name_and_refuses_a_contradiction(
+    encoded_workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(encoded_workspace)
+    assert main(["edit", "plan", "--workspace", ws, "--mode", "poison", "--ratio", "25"]) == 0
+    plan_id = capsys.readouterr().out.split("Plan ")[1].split(":")[0].strip()
+    export = ["edit", "export", plan_id, "--workspace", ws, "--out"]
+    assert main([*export, str(tmp_path / "p.jsonl")]) == 0
+    assert "jsonl to" in capsys.readouterr().out
+    first = (tmp_path / "p.jsonl").read_text().splitlines()[0]
+    assert json.loads(first)  # JSON lines, not parquet bytes
+    manifest = json.loads((tmp_path / "p.jsonl.manifest.json").read_text())
+    assert manifest["output"]["format"] == "jsonl"
+    clash = run_cli(*export, str(tmp_path / "q.jsonl"), "--format", "parquet")
+    assert clash.returncode == 2 and "does not match the file name q.jsonl" in clash.stderr
+    assert not (tmp_path / "q.jsonl").exists()

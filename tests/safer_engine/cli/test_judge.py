@@ -100,6 +100,19 @@ def test_dry_run_shows_the_prompt_and_the_calls_and_makes_none(
     assert judge_env.calls == 3
 
 
+def test_a_dry_run_needs_no_server(
+    encoded_workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("OPENAI_BASE_URL", "SAFER_JUDGE_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    assert judge(encoded_workspace, "--top", "2", "--dry-run") == 0
+    printed = capsys.readouterr()
+    assert "Prompt of feature" in printed.out and "Nothing was called." in flat(printed.out)
+    assert "cached answers were not counted" in flat(printed.err)
+    assert judge(encoded_workspace, "--top", "2") == 2  # a real run does need it
+    assert "needs OPENAI_BASE_URL and SAFER_JUDGE_MODEL" in flat(capsys.readouterr().err)
+
+
 def test_explicit_features_and_failures_in_the_table(
     encoded_workspace: Path, judge_env: ChatServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

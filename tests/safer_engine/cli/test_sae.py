@@ -52,3 +52,8 @@ def test_sae_commands_say_which_step_is_missing(trained_workspace: Path) -> None
     result = run_cli("train-sae", "--workspace", ws, "--k", "9", "--n-latents", "4")
     assert result.returncode == 2
     assert "cannot exceed" in result.stderr
+
+
+def test_salience_refuses_an_empty_top(encoded_workspace: Path) -> None:
+    result = run_cli("salience", "--workspace", str(encoded_workspace), "--top", "0")
+    assert result.returncode == 2 and "--top must be at least 1" in result.stderr

@@ -168,16 +168,19 @@ def test_csv_names_every_bad_row_and_imports_nothing(store: LabelStore, tmp_path
         "5,safe,,,yesterday\n"  # line 6
         ",,,,\n"  # blank: skipped
         "64,safe,,,\n"  # line 8: the SAE has 64 features, 0-63
+        "4,safe,,,\n"  # line 9: feature 4 twice
     )
     with pytest.raises(WorkspaceError) as caught:
         store.import_csv(SAE, path, n_features=64)
     message = caught.value.message
-    assert "has 4 bad row(s); nothing was imported" in message
+    assert "has 5 bad row(s); nothing was imported" in message
+    assert "line 9: feature 4 again (first on line 5)" in message
     assert "line 3: feature 'x2' is not a whole number" in message
     assert "line 4: unknown tag 'bogus'" in message
     assert "line 6: at 'yesterday' is not an ISO-8601 time" in message
     assert f"line 8: SAE {SAE} has no feature 64 (it has 64)" in message
-    assert "line 2" not in message and "line 5" not in message and "line 7" not in message
+    for line in (2, 5, 7):  # good and blank rows are not named (line 5 only as the first 4)
+        assert f"line {line}:" not in message
     assert "empty to clear" in caught.value.hint and "--allow-unknown" in caught.value.hint
     assert "check_" not in message + caught.value.hint  # no internal names
     assert store.current(SAE) == {}

@@ -22,9 +22,11 @@ def test_undo_gives_each_feature_its_tag_back(tmp_path: Path) -> None:
         }
         undone = history.undo()
         assert undone is not None and undone.describe() == "feature 2: irrelevant"
+        assert undone.describe_undo() == "feature 2 back to safe"
         assert store.current("sae")[2].tag == "safe"
         undone = history.undo()
         assert undone is not None and undone.describe() == "3 features: safe"
+        assert undone.describe_undo() == "3 features back to their tags (1 unsafe, 2 no tag)"
         current = store.current("sae")
         assert current[1].tag == "unsafe" and 2 not in current and 3 not in current
         assert history.undo() is None

@@ -127,6 +127,9 @@ async def test_a_pair_opens_and_exports_ask_before_overwriting(workspace: Path) 
         await planned(app, pilot)
         target = workspace / "out" / "poisoned.jsonl"
         first_bytes = target.read_bytes()
+        said = shown(screen, "#edits-settings")  # in the status line, not a notification
+        assert said.startswith("Exported ") and " jsonl to " in said and str(target) in said
+        assert not app._notifications
         assert len(first_bytes.splitlines()) == screen.planned.plan.train_pairs
         assert (workspace / "edits" / screen.planned.plan_id / "plan.json").is_file()
         await pilot.press("x")

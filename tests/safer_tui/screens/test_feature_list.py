@@ -11,7 +11,9 @@ import pytest
 from safer_engine.labels import LabelStore
 from safer_engine.workspace import Workspace
 from safer_tui.app import SaferApp
+from safer_tui.feature_view import status_text
 from safer_tui.screens.feature_list import FeaturesScreen, NoteScreen
+from safer_tui.widgets.status_line import StatusLine
 from tests.safer_tui.helpers import (
     ask,
     cell,
@@ -39,12 +41,33 @@ async def test_features_are_ranked_by_abs_salience(encoded_workspace: Path) -> N
         silent = features.height - len(firing)
         assert 0 < silent < features.height  # the fixture's SAE has a few dead latents
         assert sorted(shown(app)) == sorted(firing)
-        assert f"({silent} never fire: F shows all)" in status(app)
+        assert f"{silent} never fire (F)" in status(app)
         top = int(features.sort("abs_salience", descending=True, maintain_order=True)["feature"][0])
         assert first_feature(app) == top
         await pilot.press("F")
         await pilot.pause()
         assert len(shown(app)) == features.height and "never fire" not in status(app)
+
+
+@pytest.mark.parametrize("width", [80, 160])
+async def test_the_status_line_leaves_out_whole_items_never_cuts_one(
+    encoded_workspace: Path, width: int
+) -> None:
+    app = SaferApp(encoded_workspace)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, FeaturesScreen)
+        await pilot.press("space", "space", "f")  # two marks, the untagged filter
+        await pilot.pause()
+        items = [item.plain for item in status_text(screen.view, screen.data)]
+        parts = status(app).split(" · ")
+        assert set(parts) <= set(items) and len(status(app)) <= width - 2  # none cut
+        # what a user set comes first, in order; the notes about the data last
+        assert parts[:4] == items[:4]
+        assert items[1:4] == ["2 marked", "sort salience ↓", "filter untagged"]
+        assert items[-2].endswith("never fire (F)") and items[-1].startswith("stats on")
+        assert (parts == items) == (width == 160)  # at 80 columns the notes are left out
 
 
 async def test_a_tag_persists_to_sqlite_and_survives_a_restart(encoded_workspace: Path) -> None:
@@ -203,6 +226,8 @@ async def test_word_search_lists_features_by_lift_in_a_worker(encoded_workspace:
         await ask(pilot, "w", *word)
         await app.workers.wait_for_complete()
         await pilot.pause()
+        assert f"on {word!r}" in status(app)  # the message says the word...
+        app.screen.query_one(StatusLine).unsay()  # ...and once it is gone, the line does
         assert f"word {word}" in status(app)
         view = table(app).view
         lifts = view.values["lift"][view.order]  # the cells round to 2 decimals
@@ -294,10 +319,13 @@ async def test_a_tag_says_it_moved_on_and_z_undoes_it(features_workspace) -> Non
         assert cell(app, second, "tag") == ""
         await pilot.press("z")
         await pilot.pause()
-        assert cell(app, second, "tag") == "safe" and "undone 2 features: no tag" in status(app)
+        assert cell(app, second, "tag") == "safe"
+        # what the features are back to, not the tag undone (which would read as the tag now)
+        assert "undone: 2 features back to their tags (1 safe, 1 no tag)" in status(app)
         await pilot.press("z")
         await pilot.pause()
         assert cell(app, first, "tag") == "unsafe"
+        assert f"undone: feature {first} back to unsafe" in status(app)
         assert app.screen.current_feature() == first  # type: ignore[attr-defined]
         await pilot.press("z")
         await pilot.pause()
@@ -333,7 +361,7 @@ async def test_a_long_search_never_hides_the_marks_or_the_word(features_workspac
         await ask(pilot, "slash", *"a very long search for some words in the notes")
         line = status(app)
         assert line.index("1 marked") < line.index("word sorry") < line.index("search a very")
-        assert "search a very long searc… ·" in line
+        assert line.endswith("search a very long searc…")
         assert line.index("word sorry") + len("word sorry") < 78  # seen at 80 columns
 
 

@@ -148,3 +148,25 @@ async def test_n_p_and_z_work_on_the_feature_page(encoded_workspace: Path) -> No
 
 
 LABEL_WIDTH = 18
+
+
+async def test_p_opens_the_pairs_shading_this_feature_even_with_tags(
+    encoded_workspace: Path,
+) -> None:
+    from safer_tui.screens.pairs import PairsScreen
+    from tests.safer_tui.screens.test_pairs import scored
+
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("t")  # a safe tag: the Pairs screen alone would shade by the tags
+        await pilot.pause()
+        feature = shown(app)[app.screen.query_one("#features").cursor]  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("p")
+        screen = await scored(app, pilot)
+        assert isinstance(screen, PairsScreen) and screen.feature == feature
+        assert screen.by_feature
+        status = screen.query_one("#pairs-status", Static).render()
+        assert f"shading by feature {feature} (h)" in str(status)

@@ -97,6 +97,12 @@ def choices(dialog: JudgeScreen, selector: str) -> str:
     return " | ".join(str(b.label) for b in dialog.query_one(selector).query(RadioButton))
 
 
+def marks(dialog: JudgeScreen) -> list[str]:
+    """What each backend's button shows inside its brackets, colour aside."""
+    buttons = dialog.query_one("#judge-backend").query(RadioButton)
+    return [str(button.render()).split("▐", 1)[1][0] for button in buttons]
+
+
 async def open_judge(pilot: Pilot[None]) -> JudgeScreen:
     await pilot.press("J")
     await pilot.pause()
@@ -185,9 +191,15 @@ async def test_a_missing_environment_is_said_in_the_apps_words(
         dialog = await open_judge(pilot)
         backend = str(dialog.query_one("#judge-where", Static).content)
         assert "needs OPENAI_BASE_URL and SAFER_JUDGE_MODEL" in backend
+        # Enter would load a model here: the dialog says so, and why openai is not chosen
+        assert "loads a 135M model on this machine (minutes on a CPU)" in backend
+        labels = choices(dialog, "#judge-backend")
+        assert "openai: OPENAI_BASE_URL and SAFER_JUDGE_MODEL unset" in labels
         assert dialog.request().backend == "local"  # chosen for you: openai cannot run
+        assert marks(dialog) == [" ", "●"]  # the choice reads without colour
         await pilot.press("space")  # pick openai (the first) anyway
-        assert dialog.request().backend == "openai"
+        await pilot.pause()
+        assert dialog.request().backend == "openai" and marks(dialog) == ["●", " "]
         await pilot.press("enter")
         await judged(app, pilot)
         messages = " ".join(n.message for n in app._notifications)

@@ -19,8 +19,9 @@ from safer_engine.progress import CancelToken
 from safer_engine.service.text import Span, plain_text
 from safer_tui.app import SaferApp
 from safer_tui.screens.feature_list import FeaturesScreen
-from safer_tui.screens.pairs import PairsScreen, PromptView
+from safer_tui.screens.pairs import PairsScreen
 from safer_tui.widgets.progress_line import ProgressLine
+from safer_tui.widgets.prompt_view import PromptView
 from tests.safer_tui.helpers import settle
 
 pytestmark = pytest.mark.anyio
@@ -392,3 +393,27 @@ def synthetic_workspace(tmp_path: Path) -> Path:
     return build_synthetic_workspace(
         tmp_path / "ws", n_pairs=20, tokens_per_doc=12, n_latents=64, k=4
     )
+
+
+async def test_slash_opens_empty_so_enter_clears_the_search(encoded_workspace: Path) -> None:
+    from textual.widgets import Input
+
+    from tests.safer_tui.helpers import ask
+
+    app = SaferApp(encoded_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("p")
+        screen = await scored(app, pilot)
+        total = len(listed(screen))
+        await ask(pilot, "slash", *"no pair says qzxv")
+        await settle(app, pilot)
+        assert listed(screen) == []
+        await pilot.press("slash")
+        await pilot.pause()
+        field = app.screen.query_one(Input)
+        assert field.value == "" and field.placeholder.startswith('now: "no pair says qzxv"')
+        assert "Enter on nothing clears" in field.placeholder
+        await pilot.press("enter")  # on nothing: the search is cleared
+        await settle(app, pilot)
+        assert len(listed(screen)) == total and "search" not in shown(screen, "#pairs-status")

@@ -20,7 +20,8 @@ from safer_tui.jobs import CANCELLED, DONE
 from safer_tui.screens.dialogs import ConfirmScreen
 from safer_tui.screens.edits import EditsScreen
 from safer_tui.screens.feature_list import FeaturesScreen
-from safer_tui.screens.runs import RunsScreen
+from safer_tui.screens.runs import RunsScreen, plan_name
+from tests.safer_tui.helpers import status
 from tests.safer_tui.screens.test_edits import planned, submit
 from tests.safer_tui.screens.test_runs import cells, wait_until
 
@@ -88,12 +89,14 @@ async def test_edits_export_and_a_retrain_that_outlives_the_screens(
         gate.set()
         await wait_until(pilot, lambda: not job.running)
         assert job.state == DONE, job.error
+        await pilot.pause()
+        assert f"Run {job.edited_id} finished: done" in status(app)  # not a notification
         await pilot.press("r")
         await pilot.pause()
         runs = app.screen.query_one("#runs-table", DataTable)
         assert [cells(runs, r)[2] for r in range(runs.row_count)] == ["done"] * 3
         compare = app.screen.query_one("#compare-table", DataTable)
-        assert compare.row_count == 1 and cells(compare, 0)[0] == plan.plan_id.rsplit("-", 1)[0]
+        assert compare.row_count == 1 and cells(compare, 0)[0] == plan_name(plan.plan_id, "tags")
     workspace = Workspace.open(encoded_workspace)
     done = {run.run_id: run for run in list_runs(workspace)}
     assert done[job.edited_id].plan == plan.plan_id  # type: ignore[index]

@@ -204,3 +204,104 @@ async def test_ctrl_c_cancels_without_quitting(
         runs = screen.query_one("#runs-table", DataTable)
         assert cells(runs, 0)[2] == "cancelled"
         assert not screen.query_one(ProgressLine).busy
+
+
+async def test_no_experiment_wraps_its_note_at_80_columns(workspace: Path) -> None:
+    app = SaferApp(workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press("3")
+        await pilot.pause()
+        chart = app.screen.query_one("#experiment-chart", Static)
+        assert plain(app.screen, "#experiment-chart").startswith("No experiment yet.")  # type: ignore[arg-type]
+        assert chart.size.width <= 80 and chart.size.height >= 3  # wrapped, not cut
+        lines = ["".join(s.text for s in chart.render_line(y)) for y in range(chart.size.height)]
+        assert "is drawn here." in " ".join(line.strip() for line in lines)
+
+
+def save_plan(root: Path, plan_id: str, source: str) -> None:
+    from safer_engine import artifacts
+    from safer_engine.edits.plan import EditPlan
+    from safer_engine.edits.stage import plan_dir
+    from safer_engine.workspace import Workspace
+
+    path = plan_dir(Workspace.open(root), plan_id) / artifacts.PLAN_FILE
+    EditPlan(plan_id, {"mode": "poison"}, "d" * 64, 20, (), {"source": source}).save(path)
+
+
+async def test_two_plans_of_one_mode_and_ratio_say_where_their_features_came_from(
+    workspace: Path,
+) -> None:
+    from safer_engine.workspace import Workspace
+    from safer_engine.workspace.runs import write_run
+    from tests.run_records import run
+
+    hand_made_runs(workspace)
+    write_run(
+        Workspace.open(workspace),
+        run(
+            "poison-5pct-77778888-rabc123-s0",
+            "poison-5pct-77778888",
+            "done",
+            "2025-01-02T10:04:00+0000",
+            accuracy={"all": 0.85, "safety": 0.88, "general": 0.85},
+            edited={"safety": 9, "general": 1},
+        ),
+    )
+    save_plan(workspace, "poison-5pct-1a2b3c4d", "tags")
+    save_plan(workspace, "poison-5pct-77778888", "salience")
+    app = SaferApp(workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RunsScreen)
+        runs = screen.query_one("#runs-table", DataTable)
+        names = [cells(runs, r)[0] for r in range(runs.row_count)]
+        assert "poison-5pct · tags" in names and "poison-5pct · salience" in names
+        assert "random-flip-5pct-s0" in names  # a random plan has no features to name
+        compare = screen.query_one("#compare-table", DataTable)
+        plans = [cells(compare, r)[0] for r in range(compare.row_count)]
+        assert plans == ["poison-5pct · tags", "random-flip-5pct-s0", "poison-5pct · salience"]
+        # the columns keep their widths at 80: the longer name is whole on screen
+        assert "poison-5pct · salience" in "\n".join(
+            "".join(s.text for s in runs.render_line(y)) for y in range(runs.size.height)
+        )
+
+
+async def test_a_run_that_ends_while_cancel_is_asked_says_so(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from safer_engine.service.runs import RunRow
+
+    gate = threading.Event()
+
+    def retrain(self: RunsService, plan_id: str | None, *args: Any) -> RetrainOutcome:
+        gate.wait(60)  # a bound, so a broken test cannot hang
+        row = RunRow(FAKE_RUN, "done", None, 0, {"safety": 0.9, "general": 0.8})
+        return RetrainOutcome(row, None, False)
+
+    monkeypatch.setattr(RunsService, "retrain", retrain)
+    monkeypatch.setattr(RunsService, "run_ids", lambda self, plan_id: (FAKE_RUN, None))
+    app = SaferApp(workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.start_retrain(None)
+        await pilot.press("r", "c")
+        assert isinstance(app.screen, ConfirmScreen)
+        gate.set()  # the run finishes while the question is open
+        await wait_until(pilot, lambda: not app.retrain_job.running)  # type: ignore[union-attr]
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RunsScreen) and app.retrain_job.state == "done"  # type: ignore[union-attr]
+        said = plain(screen, "#runs-status")
+        assert f"Run {FAKE_RUN} finished before the cancel took effect: done" in said
+        assert "general 0.800, safety 0.900" in said
+        assert not app._notifications  # said in the status line, not over the table

@@ -1,0 +1,34 @@
+"""`safer retrain` and `safer runs`: the listing shows every run's accuracy, the analysed
+model's included, and ids whole at 80 columns."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from safer_engine.cli import main
+
+
+def test_runs_list_the_analysed_model_and_retrains_whole(trained_workspace: Path) -> None:
+    ws = str(trained_workspace)
+    assert main(["eval", "--workspace", ws]) == 0
+    recipe = ["--epochs", "1", "--hidden", "8", "--max-length", "32", "--max-prompt-tokens", "8"]
+    assert main(["edit", "plan", "--workspace", ws, "--mode", "random-flip", "--ratio", "25"]) == 0
+    assert main(["retrain", "--clean", "--workspace", ws, *recipe]) == 0
+    (plan,) = (trained_workspace / "edits").iterdir()
+    assert main(["retrain", plan.name, "--workspace", ws, *recipe]) == 0
+    listing = subprocess.run(
+        [sys.executable, "-m", "safer_engine.cli", "runs", "--workspace", ws],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "80"},
+        check=True,
+    ).stdout
+    rows = {line.split("│")[1].strip(): line for line in listing.splitlines() if "│" in line}
+    assert len(rows) == 3
+    base = rows.pop("base").split("│")
+    assert base[2].strip() == "done" and all(cell.strip() for cell in base[3:6])
+    edited = next(run for run in rows if run.startswith(plan.name))  # whole, on one line
+    assert "…" not in edited and edited.endswith("-s0")
