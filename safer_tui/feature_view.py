@@ -248,14 +248,10 @@ class FeatureView:
 
     def _mask(self) -> np.ndarray:
         name = self.filter
-        if name == "all":
+        if name in ("all", "firing"):
             mask = np.ones(self.total, dtype=bool)
-        elif name == "firing":
-            mask = self.fires.copy() if not self._by_ids() else np.ones(self.total, dtype=bool)
         elif name == "untagged":
             mask = self.tag_rank == len(TAGS)
-            if not self._by_ids():  # a feature asked for by its id is shown all the same
-                mask &= self.fires
         elif name in TAGS:
             mask = self.tag_rank == TAGS.index(name)
         elif name == "marked":
@@ -263,14 +259,17 @@ class FeatureView:
         else:
             salience = self.values["salience"]
             mask = salience > 0 if name == "leans safe" else salience < 0
+        if self._hides_silent():
+            mask &= self.fires
         if self.search:
             mask &= self._search_mask()
         if self.word:
             mask &= self.values["lift"] > 0
         return mask
 
-    def _by_ids(self) -> bool:
-        return bool(self._search_ids())
+    def _hides_silent(self) -> bool:
+        # a feature asked for by its id is shown all the same
+        return self.filter in HIDES_SILENT and not self._search_ids()
 
     def _search_ids(self) -> set[int]:
         """The feature ids searched for (one, or several separated by commas or spaces)."""
@@ -297,8 +296,7 @@ class FeatureView:
     @property
     def silent_hidden(self) -> int:
         """How many never-firing features the filter hides."""
-        hides = self.filter in HIDES_SILENT and not self._by_ids()
-        return int((~self.fires).sum()) if hides else 0
+        return int((~self.fires).sum()) if self._hides_silent() else 0
 
     def feature_at(self, position: int) -> int:
         return int(self.features[self.order[position]])

@@ -46,17 +46,24 @@ def random_suspicion(count: int, seed: int) -> np.ndarray:
     return np.random.default_rng([seed, RANDOM_STREAM]).random(count)
 
 
-def cleanlab_issues(labels: np.ndarray, pred_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """cleanlab's `find_label_issues` mask and `get_label_quality_scores` (self-confidence) of
-    each example, with cleanlab's refusals as a `BenchmarkError`."""
+def require_cleanlab() -> None:
+    """A clear error, before any training, when the cleanlab package is missing."""
     try:
-        from cleanlab.filter import find_label_issues
-        from cleanlab.rank import get_label_quality_scores
+        import cleanlab  # noqa: F401
     except ImportError as exc:
         raise BenchmarkError(
             "The cleanlab method needs the cleanlab package, which is not installed.",
             "Install it (`pip install cleanlab`) or leave cleanlab out of --methods.",
         ) from exc
+
+
+def cleanlab_issues(labels: np.ndarray, pred_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """cleanlab's `find_label_issues` mask and `get_label_quality_scores` (self-confidence) of
+    each example, with cleanlab's refusals as a `BenchmarkError`."""
+    require_cleanlab()
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
     labels = np.asarray(labels)
     present = sorted(set(labels.tolist()))
     if len(present) < 2:

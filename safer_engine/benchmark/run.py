@@ -19,6 +19,7 @@ from typing import TypeVar
 from safer_engine import artifacts as names
 from safer_engine.benchmark.cell import Cell, CellOutcome, Settings, run_cell
 from safer_engine.benchmark.noise import inject_noise
+from safer_engine.benchmark.rankings import require_cleanlab
 from safer_engine.benchmark.report import write_report
 from safer_engine.config import (
     Config,
@@ -29,7 +30,7 @@ from safer_engine.config import (
     SAEConfig,
     SelectionConfig,
 )
-from safer_engine.errors import BenchmarkError, ConfigError
+from safer_engine.errors import ConfigError
 from safer_engine.progress import CancelToken, Progress, no_progress
 from safer_engine.retrain.run import frozen_cache, retrain
 from safer_engine.workspace import Workspace
@@ -100,13 +101,7 @@ def check_inputs(source: Workspace, config: NoiseBenchmarkConfig) -> None:
     for noise in config.noise:
         inject_noise(pairs, noise, 0)
     if "cleanlab" in config.methods:
-        try:
-            import cleanlab  # noqa: F401
-        except ImportError as exc:
-            raise BenchmarkError(
-                "The cleanlab method needs the cleanlab package, which is not installed.",
-                "Install it (`pip install cleanlab`) or leave cleanlab out of --methods.",
-            ) from exc
+        require_cleanlab()
 
 
 def run_noise_benchmark(

@@ -163,9 +163,10 @@ class RunsService:
         return found
 
     def plan_source(self, plan_id: str | None) -> str:
-        """Where a saved plan's safety features came from: two plans of one mode and ratio
-        differ by it (or by their hash alone). "" for a random plan, or one not found. Read
-        once per plan: the Runs screen reads the runs again twice a second."""
+        """Where a saved plan's safety features came from, or a manual plan's pair list
+        (its file's name): two plans of one mode and ratio differ by it (or by their hash
+        alone). "" for a random plan, or one not found. Read once per plan: the Runs screen
+        reads the runs again twice a second."""
         if plan_id is None:
             return ""
         if plan_id not in self._sources:
@@ -173,7 +174,9 @@ class RunsService:
                 plan = EditPlan.load(plan_dir(self.workspace, plan_id) / names.PLAN_FILE)
             except SaferError:
                 return ""  # not saved yet, or unreadable: the name alone, for now
-            self._sources[plan_id] = str((plan.selection or {}).get("source", ""))
+            listed = plan.config.get("pairs")
+            by_hand = Path(str(listed)).stem if listed else ""
+            self._sources[plan_id] = str((plan.selection or {}).get("source", by_hand))
         return self._sources[plan_id]
 
     @user_errors

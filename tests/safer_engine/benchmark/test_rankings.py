@@ -54,3 +54,14 @@ def test_folds_and_random_are_seeded() -> None:
     with pytest.raises(BenchmarkError, match="folds"):
         folds_of(2, 3, 0)
     assert sigmoid(np.array([0.0]))[0] == 0.5
+
+
+def test_a_missing_cleanlab_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from safer_engine.benchmark.rankings import require_cleanlab
+
+    monkeypatch.setitem(sys.modules, "cleanlab", None)  # `import cleanlab` now fails
+    with pytest.raises(BenchmarkError, match="needs the cleanlab package") as caught:
+        require_cleanlab()
+    assert "--methods" in caught.value.hint

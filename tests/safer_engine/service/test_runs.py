@@ -85,3 +85,21 @@ def test_a_crash_inside_the_retrain_is_recorded_as_failed(
     cancel.cancel()
     with pytest.raises(Cancelled):
         service.retrain(None, no_progress, cancel)
+
+
+def test_a_manual_plan_is_named_by_its_pair_list(explorer: Explorer) -> None:
+    from safer_engine import artifacts
+    from safer_engine.edits.plan import EditPlan
+    from safer_engine.edits.stage import plan_dir
+
+    service = RunsService(explorer)
+    for plan_id, config, selection in (
+        ("manual-remove-1", {"mode": "manual", "pairs": "benchmark/remove-cleanlab.txt"}, None),
+        ("poison-5pct-2", {"mode": "poison"}, {"source": "tags"}),
+        ("random-flip-5pct-s0-3", {"mode": "random-flip"}, None),
+    ):
+        path = plan_dir(explorer.workspace, plan_id) / artifacts.PLAN_FILE
+        EditPlan(plan_id, config, "d" * 64, 20, (), selection).save(path)
+    assert service.plan_source("manual-remove-1") == "remove-cleanlab"
+    assert service.plan_source("poison-5pct-2") == "tags"
+    assert service.plan_source("random-flip-5pct-s0-3") == ""
