@@ -68,6 +68,8 @@ def plan_name(plan: str, source: str) -> str:
     came from: plans of one mode and ratio from tags and from salience would read the same.
     The detail line under the table gives the whole id."""
     name = _PLAN_HASH.sub("", plan)
+    # a manual plan has no ratio to show; its pair list says more in the 24 columns
+    name = "manual" if name.startswith("manual-") and source else name
     return f"{name} · {source}" if source else name
 
 

@@ -305,3 +305,12 @@ async def test_a_run_that_ends_while_cancel_is_asked_says_so(
         assert f"Run {FAKE_RUN} finished before the cancel took effect: done" in said
         assert "general 0.800, safety 0.900" in said
         assert not app._notifications  # said in the status line, not over the table
+
+
+def test_plan_names_fit_the_column_and_tell_plans_apart() -> None:
+    from safer_tui.screens.runs import plan_name
+
+    assert plan_name("poison-5pct-1a2b3c4d", "tags") == "poison-5pct · tags"
+    assert plan_name("manual-remove-30db8edd", "remove-cleanlab") == "manual · remove-cleanlab"
+    assert plan_name("manual-flip-30db8edd", "") == "manual-flip"
+    assert plan_name("random-flip-5pct-s0-846cc24e", "") == "random-flip-5pct-s0"
