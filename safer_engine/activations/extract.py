@@ -14,10 +14,9 @@ shards; the main process assembles the store once every shard exists, and the ot
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ import polars as pl
 
 from safer_engine.activations.selection import is_delimiter
 from safer_engine.activations.shard_work import (
+    RESUME_HINT,
     ShardWork,
     forward_shard,
     shard_arrays,
@@ -36,7 +36,7 @@ from safer_engine.activations.shard_work import (
 from safer_engine.activations.threads import Background, ShardWriter
 from safer_engine.activations.vocab import piece_text, vocab_pieces
 from safer_engine.config import ExtractConfig
-from safer_engine.errors import Cancelled
+from safer_engine.launch import ProcessShare, current_share, wait_for_files
 from safer_engine.models.blocks import BlockOutput, default_layer
 from safer_engine.models.reward_model import load_trained_model, load_trained_tokenizer
 from safer_engine.progress import CancelToken, Progress, no_progress
@@ -49,8 +49,6 @@ SHARD_LAYOUT = 3
 """Bumped when the tokens of a text or a shard's contents change (2: prompts clipped from
 the data's own text; 3: each shard holds its texts' tokens too), so a resumed extraction
 never mixes shards of two layouts."""
-WAIT_SECONDS = 0.2
-"""How often the main process looks for the other processes' shards."""
 TOKEN_FIELDS = ("ids", "lengths", "response", "chars")
 """A shard's token arrays: its texts' token ids, lengths, response spans, character spans."""
 
@@ -73,39 +71,6 @@ class ExtractResult:
     """Seconds spent in each part (threads overlap, so they add up to more than the total)."""
     processes: int = 1
     """How many processes shared the extraction."""
-
-
-@dataclass(frozen=True)
-class ProcessShare:
-    """This process's part of a multi-process extraction (one process: all of it)."""
-
-    index: int = 0
-    count: int = 1
-    device: str | None = None
-    barrier: Callable[[], None] = lambda: None
-
-    @property
-    def is_main(self) -> bool:
-        return self.index == 0
-
-
-def is_main_process() -> bool:
-    """Whether this is the main process (rank 0) of a launch, or the only process."""
-    return int(os.environ.get("RANK", "0")) == 0
-
-
-def current_share() -> ProcessShare:
-    """The share of a process started by `accelerate launch` or torchrun (WORLD_SIZE > 1):
-    one GPU each, or the CPU (gloo) on a machine without GPUs."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return ProcessShare()
-    import torch
-    from accelerate import PartialState
-
-    state = PartialState(cpu=not torch.cuda.is_available())
-    return ProcessShare(
-        state.process_index, state.num_processes, str(state.device), state.wait_for_everyone
-    )
 
 
 def _codes(column: pl.Series) -> tuple[np.ndarray, list[str]]:
@@ -197,7 +162,7 @@ def extract_store(
     numbers = range((len(keys) + config.shard_docs - 1) // config.shard_docs)
     missing = [n for n in numbers if not shard_path(folder, n).exists()]
     share.barrier()  # every process listed the missing shards before any writes one
-    mine = missing[share.index :: share.count]
+    mine = share.mine(missing)
     reused = len(numbers) - len(missing)
 
     def docs_of(number: int) -> np.ndarray:
@@ -251,7 +216,7 @@ def extract_store(
             share.count,
         )
     paths = [shard_path(folder, n) for n in numbers]
-    _wait_for_shards(paths, progress, cancel)
+    wait_for_files(paths, progress, cancel, RESUME_HINT)
     mark = time.perf_counter()
     tables = _tables(table, keys, chosen, rejected, pieces_future.result(), paths)
     attrs = {
@@ -280,19 +245,6 @@ def extract_store(
         timings=timings,
         processes=share.count,
     )
-
-
-def _wait_for_shards(paths: list[Path], progress: Progress, cancel: CancelToken) -> None:
-    """Until the other processes have saved every shard (a process that dies takes the
-    whole launch down with it, so this never waits for ever)."""
-    while True:
-        done = sum(p.exists() for p in paths)
-        if done == len(paths):
-            return
-        progress("waiting for the other processes", done, len(paths))
-        if cancel.cancelled:
-            raise Cancelled("extraction (finished shards are kept; run it again to resume)")
-        time.sleep(WAIT_SECONDS)
 
 
 def _tables(

@@ -13,6 +13,7 @@ from safer_engine.cli.options import WorkspaceOption, config_options
 from safer_engine.cli.progress import rich_progress
 from safer_engine.config import SAEConfig
 from safer_engine.errors import ConfigError, SaferError
+from safer_engine.sae.encode import PART_ROWS
 from safer_engine.workspace import Workspace
 
 SaeOption = Annotated[
@@ -66,22 +67,34 @@ def encode_command(
     sae: SaeOption = None,
     split: Annotated[str, typer.Option(help="Pairs whose sides weight salience.")] = "train",
     force: Annotated[bool, typer.Option("--force", help="Encode even if up to date.")] = False,
+    part_rows: Annotated[
+        int,
+        typer.Option(
+            help="Rows per resumable part; the processes of `accelerate launch` split the parts."
+        ),
+    ] = PART_ROWS,
 ) -> None:
     """Top-k SAE codes for every stored token, then the per-feature index and salience."""
+    from safer_engine.launch import is_main_process
     from safer_engine.sae.stage import encode_stage, resolve_sae
     from safer_engine.salience.stage import salience_stage
 
     ws = Workspace.open(workspace)
     sae_id = resolve_sae(ws, sae)
     with rich_progress(err, "Encoding") as progress:
-        result = encode_stage(ws, sae_id, progress, force=force)
+        result = encode_stage(ws, sae_id, progress, force=force, part_rows=part_rows)
+        if not is_main_process():
+            return  # under `accelerate launch` the main process indexes the codes and reports
         ranked = salience_stage(ws, sae_id, split, progress, force=force or result is not None)
     if result is None:
         out.print(f"[green]Codes up to date[/] for SAE {sae_id}")
     else:
+        shared = f", {result.parts_reused} part(s) reused" if result.parts_reused else ""
+        if result.processes > 1:
+            shared += f", {result.processes} processes"
         out.print(
             f"[green]Encoded[/] {result.rows:,} rows (k={result.k}, {result.n_latents:,} "
-            f"latents) in {result.seconds:.1f} s → {result.path}"
+            f"latents) in {result.seconds:.1f} s{shared} → {result.path}"
         )
     if ranked is not None:
         out.print(

@@ -32,8 +32,8 @@ def extract(
     force: Annotated[bool, typer.Option("--force", help="Extract even if up to date.")] = False,
 ) -> None:
     """Run the reward model over every response and store layer activations (resumable)."""
-    from safer_engine.activations.extract import is_main_process
     from safer_engine.activations.stage import extract_stage
+    from safer_engine.launch import is_main_process
 
     ws = Workspace.open(workspace)
     with rich_progress(err, "Extracting") as progress:

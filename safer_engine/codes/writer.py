@@ -29,10 +29,13 @@ def write_codes(
         val = f.create_dataset(schema.VAL, shape=(n_rows, k), dtype=np.float16)
         for rows, chunk_idx, chunk_val in codes:
             idx[rows], val[rows] = chunk_idx, chunk_val
-        f.attrs["n_latents"] = n_latents
-        f.attrs["k"] = k
-        for key, value in attrs.items():
-            f.attrs[key] = json.dumps(value, default=str) if isinstance(value, dict) else value
+        set_attrs(f, {"n_latents": n_latents, "k": k, **attrs})
+
+
+def set_attrs(f: Any, attrs: dict[str, Any]) -> None:
+    """A codes file's attributes; dicts (the SAE's config) are kept as JSON."""
+    for key, value in attrs.items():
+        f.attrs[key] = json.dumps(value, default=str) if isinstance(value, dict) else value
 
 
 def write_features(

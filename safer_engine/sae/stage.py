@@ -8,11 +8,13 @@ import shutil
 from pathlib import Path
 
 from safer_engine import artifacts as names
+from safer_engine.codes.parts import discard_parts
 from safer_engine.codes.reader import sae_files_damage
 from safer_engine.config import SAEConfig
 from safer_engine.errors import WorkspaceError
+from safer_engine.launch import current_share
 from safer_engine.progress import CancelToken, Progress, no_progress
-from safer_engine.sae.encode import EncodeResult, encode_store
+from safer_engine.sae.encode import PART_ROWS, EncodeResult, encode_store
 from safer_engine.sae.train import SAETrainResult, train_sae
 from safer_engine.store.reader import StoreReader
 from safer_engine.workspace import Stage, Workspace
@@ -114,23 +116,31 @@ def encode_stage(
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
     force: bool = False,
+    part_rows: int = PART_ROWS,
 ) -> EncodeResult | None:
     """None when the codes are up to date with this SAE and store (and still open: damaged
-    codes are written again)."""
+    codes are written again). Under `accelerate launch` every process encodes a share; only
+    the main process's result is recorded."""
     store = _require_store(workspace)
     sae_dir = workspace.sae_dir(sae_id)
     codes = workspace.relative(sae_dir / names.CODES_FILE)
     stage = Stage(ENCODE, {}, workspace.inputs(ENCODE, sae_id), (codes,), sae_id)
+    share = current_share()
     if (
         not force
         and workspace.is_current(stage)
         and sae_files_damage(sae_dir, features=False) is None
     ):
+        if share.is_main:  # an unfinished --force run's parts: these codes are as current
+            discard_parts(sae_dir / names.CODES_FILE)
         return None
-    for derived in (names.FEATURES_FILE, names.SALIENCE_FILE):  # they index the old codes
-        (sae_dir / derived).unlink(missing_ok=True)
-    result = encode_store(store, sae_dir, progress, cancel)
-    workspace.record(stage, rows=result.rows, k=result.k, seconds=round(result.seconds, 1))
+    if share.is_main:
+        for derived in (names.FEATURES_FILE, names.SALIENCE_FILE):  # they index the old codes
+            (sae_dir / derived).unlink(missing_ok=True)
+    result = encode_store(store, sae_dir, progress, cancel, share, part_rows)
+    if result.is_main:
+        seconds = round(result.seconds, 1)
+        workspace.record(stage, rows=result.rows, k=result.k, seconds=seconds)
     return result
 
 

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import errno
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ from safer_engine.progress import CancelToken
 from safer_engine.store.check import check_store
 from safer_engine.store.reader import StoreReader, normalise_rows
 from safer_engine.workspace import Workspace
+from tests.accelerate_launch import launch
 from tests.safer_engine.store import CONFIG, extracted, store_contents
 
 
@@ -301,19 +300,6 @@ def test_the_store_keeps_the_datas_own_text_and_each_tokens_span(
         stop = [s.text for s in cut].index(STOP)
         assert cut[stop + 1].part == "unseen" and "\n" in cut[stop + 1].text
         assert plain_text(text.prompt(chosen)) == CASED_PROMPT
-
-
-def launch(*args: str, script: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """`accelerate launch --multi_gpu --num_processes 2 -m safer_engine.cli ARGS` (or
-    `script`): two processes through torchrun, on the CPU here (accelerate's `--cpu` starts
-    one process unless given an MPI host file)."""
-    launcher = Path(sys.executable).parent / "accelerate"
-    target = [str(script)] if script else ["-m", "safer_engine.cli"]
-    command = [
-        str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-        "--mixed_precision", "no", "--dynamo_backend", "no", *target, *args,
-    ]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
 
 
 def assert_same_store(path: Path, reference: dict[str, object], ulps: bool = False) -> None:
