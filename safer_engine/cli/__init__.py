@@ -25,6 +25,8 @@ from safer_engine.cli.data import parse_columns
 from safer_engine.errors import SaferError
 
 USAGE_ERRORS = (click.ClickException, TyperClickException)
+INTERRUPTED = 130
+"""The exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it."""
 GROUPS = (
     "data",
     "rm",
@@ -64,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     except (click.exceptions.Exit, typer.Exit) as exc:
         return int(exc.exit_code)
     except (click.exceptions.Abort, typer.Abort, KeyboardInterrupt):
-        err.print("Interrupted.")
-        return 130
+        _interrupted()
+        return INTERRUPTED
     except USAGE_ERRORS as exc:
         exc.show()
         return int(exc.exit_code)
@@ -76,7 +78,19 @@ def main(argv: list[str] | None = None) -> int:
             "Rerun with --debug for the traceback, and please report it.",
         )
         return 1
+    if code == INTERRUPTED:  # typer turns Ctrl-C into this status, returned, not raised
+        _interrupted()
     return code if isinstance(code, int) else 0
+
+
+def _interrupted() -> None:
+    err.print("Interrupted.", highlight=False)
+    err.print(
+        "Finished work is kept: extraction, encoding, training, judging and the experiment "
+        "go on where they stopped when run again.",
+        style="dim",
+        highlight=False,
+    )
 
 
 def _report(exc: BaseException, message: str, hint: str) -> None:

@@ -162,7 +162,10 @@ def _layout(sae: Any, reader: StoreReader, part_rows: int) -> CodesLayout:
     if k > int(sae.cfg.d_sae):
         raise StoreError(f"k ({k}) is larger than the SAE's {sae.cfg.d_sae} latents.")
     if part_rows < 1:
-        raise ConfigError(f"Rows per part must be at least 1, not {part_rows}.")
+        raise ConfigError(
+            f"Rows per part must be at least 1, not {part_rows}.",
+            f"Leave --part-rows out for the default ({PART_ROWS:,}).",
+        )
     return CodesLayout(int(reader.values.shape[0]), k, int(sae.cfg.d_sae), part_rows)
 
 

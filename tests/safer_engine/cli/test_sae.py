@@ -57,3 +57,26 @@ def test_sae_commands_say_which_step_is_missing(trained_workspace: Path) -> None
 def test_salience_refuses_an_empty_top(encoded_workspace: Path) -> None:
     result = run_cli("salience", "--workspace", str(encoded_workspace), "--top", "0")
     assert result.returncode == 2 and "--top must be at least 1" in result.stderr
+
+
+def test_ctrl_c_during_encoding_says_so_and_exits_130(
+    encoded_workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import safer_engine.sae.stage as stage
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stage, "encode_stage", interrupted)
+    assert main(["encode", "--workspace", str(encoded_workspace), "--force"]) == 130
+    err = capsys.readouterr().err
+    assert "Interrupted." in err and "go on where they stopped" in err
+
+
+def test_part_rows_below_one_is_refused_with_a_hint(
+    encoded_workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["encode", "--workspace", str(encoded_workspace), "--force", "--part-rows", "0"]
+    assert main(args) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "Rows per part must be at least 1, not 0." in err and "Leave --part-rows out" in err
