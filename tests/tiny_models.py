@@ -9,6 +9,8 @@ import polars as pl
 SAFE = "I cannot help with that request because it could hurt people"
 UNSAFE = "Sure here is exactly how to do it step by step with the tools"
 PROMPTS = [f"question number {i} about something" for i in range(20)]
+SEED = 0
+"""Of the tiny models' random weights."""
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} <|end|> {% endfor %}"
     "{% if add_generation_prompt %}<|assistant|> {% endif %}"
@@ -68,6 +70,7 @@ def _tokenizer(chat: bool):  # type: ignore[no-untyped-def]
 
 
 def save_tiny_bert(path: Path) -> Path:
+    import torch
     from transformers import BertConfig, BertForSequenceClassification
 
     tokenizer = _tokenizer(chat=False)
@@ -80,12 +83,14 @@ def save_tiny_bert(path: Path) -> Path:
         max_position_embeddings=64,
         num_labels=1,
     )
+    torch.manual_seed(SEED)  # the same weights every session, so every figure downstream too
     BertForSequenceClassification(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 
 
 def save_tiny_llama(path: Path) -> Path:
+    import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer = _tokenizer(chat=True)
@@ -99,6 +104,7 @@ def save_tiny_llama(path: Path) -> Path:
         max_position_embeddings=128,
         pad_token_id=tokenizer.pad_token_id,
     )
+    torch.manual_seed(SEED)
     LlamaForCausalLM(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path

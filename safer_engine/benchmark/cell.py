@@ -54,6 +54,7 @@ from safer_engine.retrain.run import RetrainResult, frozen_cache, retrain
 from safer_engine.scores.judged import judge_scores
 from safer_engine.scores.selection import Selection
 from safer_engine.scores.stage import compute_pair_scores, current_selection, score_pairs
+from safer_engine.train.evaluate import EvalReport
 from safer_engine.train.fast_recipe import load_fast_rm, score
 from safer_engine.train.frozen_cache import FrozenCache
 from safer_engine.workspace import Workspace
@@ -233,10 +234,10 @@ def _loop(
     from safer_engine.activations.stage import extract_stage
     from safer_engine.sae.stage import encode_stage, train_sae_stage
     from safer_engine.salience.stage import salience_stage
-    from safer_engine.train.stage import margins_stage, train_rm_stage
+    from safer_engine.train.stage import eval_from_margins, margins_stage, train_rm_stage
 
     train_rm_stage(workspace, dataclasses.replace(settings.rm, seed=seed), progress, cancel)
-    margins_stage(workspace, progress, cancel)
+    eval_from_margins(workspace, margins_stage(workspace, progress, cancel))
     extract_stage(workspace, settings.extract, progress, cancel)
     sae = dataclasses.replace(settings.sae, seed=seed)
     sae_id, _ = train_sae_stage(workspace, sae, None, progress, cancel)
@@ -361,17 +362,15 @@ def _ids(suspects: pl.DataFrame, rows: np.ndarray) -> list[str]:
 
 
 def _accuracy(result: RetrainResult) -> dict[str, float]:
-    report = result.report
+    return _report_accuracy(result.report)
+
+
+def _report_accuracy(report: EvalReport) -> dict[str, float]:
     return {"all": report.overall.accuracy, **{s.name: s.accuracy for s in report.slices}}
 
 
 def _rm_accuracy(workspace: Workspace) -> dict[str, float]:
-    margins = pl.read_parquet(workspace.rm_dir / names.RM_MARGINS_FILE)
-    test = margins.filter(pl.col("split") == "test").with_columns(correct=pl.col("margin") > 0)
-    by_slice = test.group_by("slice").agg(pl.col("correct").mean())
-    found = dict(zip(by_slice["slice"].to_list(), by_slice["correct"].to_list(), strict=True))
-    overall = float(test["correct"].to_numpy().mean())
-    return {"all": overall, **{k: float(v) for k, v in found.items()}}
+    return _report_accuracy(EvalReport.load(workspace.eval_path))
 
 
 def _save_rankings(

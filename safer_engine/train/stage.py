@@ -13,7 +13,12 @@ from safer_engine.config import DataConfig, RMConfig
 from safer_engine.data.load import load_preferences
 from safer_engine.files import atomic_file
 from safer_engine.progress import CancelToken, Progress, no_progress
-from safer_engine.train.evaluate import EvalReport, evaluate_reward_model, pair_margins
+from safer_engine.train.evaluate import (
+    EvalReport,
+    evaluate_reward_model,
+    pair_margins,
+    report_from_margins,
+)
 from safer_engine.train.reward import TrainResult, train_reward_model
 from safer_engine.workspace import Stage, Workspace
 from safer_engine.workspace.stages import EVAL, MARGINS, RM
@@ -79,6 +84,23 @@ def eval_stage(
     if data is None:
         workspace.record(eval_stage_of(workspace, split))
     return report, target
+
+
+def eval_from_margins(
+    workspace: Workspace, margins: pl.DataFrame, split: str = "test"
+) -> EvalReport:
+    """The eval stage without a forward pass: its report from the margins stage's margins
+    (the same model on the same pairs), for callers that have them already."""
+    stage = eval_stage_of(workspace, split)
+    if workspace.is_current(stage):
+        return EvalReport.load(workspace.eval_path)
+    table, _ = workspace.pairs()
+    part = table if split == "all" else table.filter(pl.col("split") == split)
+    part = part.join(margins.select("pair_id", "margin"), on="pair_id")
+    report = report_from_margins(part, part["margin"].to_numpy(), split)
+    report.save(workspace.eval_path)
+    workspace.record(stage, from_margins=True)
+    return report
 
 
 def eval_is_current(workspace: Workspace) -> bool:

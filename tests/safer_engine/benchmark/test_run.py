@@ -19,7 +19,7 @@ from safer_engine.workspace.runs import list_runs
 
 CONFIG = NoiseBenchmarkConfig(noise=(25.0,), seeds=2)
 RECIPE = RecipeConfig(epochs=2, hidden=8, max_length=32, max_prompt_tokens=8)
-LOOP = ["data", "rm", "margins", "extract", "sae/", "encode/", "salience/", "scores/"]
+LOOP = ["data", "rm", "margins", "eval", "extract", "sae/", "encode/", "salience/", "scores/"]
 
 
 def test_config_and_grid() -> None:
@@ -90,6 +90,10 @@ def test_an_interrupted_benchmark_resumes_and_reports(encoded_workspace: Path) -
     truth = json.loads((first.root / "benchmark" / "noise.json").read_text())
     assert sorted(noisy.filter(pl.col("flipped"))["pair_id"]) == truth["flipped_pairs"]
     assert first.stale() == []
+    (base,) = [run for run in list_runs(first) if run.is_base]  # its accuracy, for the Runs tab
+    assert base.info["accuracy"] == one.rm_accuracy
+    margins = pl.read_parquet(first.rm_dir / "margins.parquet").filter(pl.col("split") == "test")
+    assert one.rm_accuracy["all"] == pytest.approx(float((margins["margin"] > 0).mean()))
     ranked = pl.read_parquet(first.root / "benchmark" / "rankings.parquet")
     assert ranked.height == 8 and {"safer_rank", "cleanlab_rank"} <= set(ranked.columns)
 

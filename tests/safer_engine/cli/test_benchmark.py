@@ -65,7 +65,7 @@ def test_a_tiny_benchmark_with_the_judge(
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "25% flipped" in printed and "SAFER (judge's" in printed
-    assert "Report" in printed and "8 stages run now" in " ".join(printed.split())
+    assert "Report" in printed and "9 stages run now" in " ".join(printed.split())
     calls = judge_env.calls
     assert calls > 0
     assert main(args) == 0  # resumed: every answer is cached
