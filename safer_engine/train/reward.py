@@ -164,6 +164,9 @@ def train_reward_model(
     fmt = choose_format(tokenizer, config.max_length, config.max_prompt_tokens)
     encoded = encode_pairs(train, tokenizer, fmt, progress, cancel)
     batches = pack_batches(encoded, config.batch_texts, config.seed)
+    from transformers import set_seed
+
+    set_seed(config.seed)  # the reward head is new, random weights: the same ones every run
     model = load_reward_model(source, tokenizer)
 
     checkpoints = out_dir / CHECKPOINTS_DIR

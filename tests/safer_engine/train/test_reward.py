@@ -198,3 +198,20 @@ def test_out_of_memory_becomes_advice_and_writes_no_model(
         train_reward_model(separable_pairs(), "fp", tiny_config(tiny_bert), tmp_path)
     assert "--batch-texts" in info.value.hint
     assert not (tmp_path / "model").exists()
+
+
+def test_the_same_seed_trains_the_same_model(tiny_llama: Path, tmp_path: Path) -> None:
+    """tiny_llama is a causal LM, so its reward head starts from new random weights: seeded,
+    two trainings in one process (the global generator moved on between them) are equal."""
+    from safetensors.numpy import load_file
+
+    table = separable_pairs()
+    config = tiny_config(tiny_llama, max_steps=2)
+    first = load_file(
+        train_reward_model(table, "fp", config, tmp_path / "a").model_dir / "model.safetensors"
+    )
+    second = load_file(
+        train_reward_model(table, "fp", config, tmp_path / "b").model_dir / "model.safetensors"
+    )
+    assert first.keys() == second.keys() and "score.weight" in first
+    assert all(np.array_equal(first[name], second[name]) for name in first)
