@@ -21,6 +21,21 @@ def partial_path(path: Path) -> Path:
     return path.with_name(path.name + PARTIAL_SUFFIX)
 
 
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+"""A full disk, or a full quota: the same advice."""
+
+
+@contextmanager
+def disk_full_reported(path: Path) -> Iterator[None]:
+    """Turn a full disk or quota while writing `path` into a `DiskFullError`."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in DISK_FULL:
+            raise DiskFullError(path) from exc
+        raise
+
+
 @contextmanager
 def atomic_file(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success rename it over `path`.
@@ -31,12 +46,9 @@ def atomic_file(path: Path) -> Iterator[Path]:
     partial = partial_path(path)
     partial.unlink(missing_ok=True)
     try:
-        yield partial
-        partial.replace(path)
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise DiskFullError(path) from exc
-        raise
+        with disk_full_reported(path):
+            yield partial
+            partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
 

@@ -58,7 +58,7 @@ def current_share() -> ProcessShare:
 
 
 def wait_for_files(
-    paths: Sequence[Path], progress: Progress, cancel: CancelToken, resume_hint: str
+    paths: Sequence[Path], progress: Progress, cancel: CancelToken, what: str, hint: str
 ) -> None:
     """Until the other processes have written every file (a process that dies takes the
     whole launch down with it, so this never waits for ever)."""
@@ -68,5 +68,5 @@ def wait_for_files(
             return
         progress("waiting for the other processes", done, len(paths))
         if cancel.cancelled:
-            raise Cancelled(resume_hint)
+            raise Cancelled(what, hint)
         time.sleep(WAIT_SECONDS)

@@ -36,7 +36,8 @@ class CancelToken:
     def cancelled(self) -> bool:
         return self._event.is_set()
 
-    def check(self, what: str = "the operation") -> None:
-        """Raise `Cancelled` if cancellation was requested."""
+    def check(self, what: str = "the operation", hint: str | None = None) -> None:
+        """Raise `Cancelled` if cancellation was requested; `hint` replaces its default
+        advice for work that keeps what it finished."""
         if self._event.is_set():
-            raise Cancelled(what)
+            raise Cancelled(what) if hint is None else Cancelled(what, hint)

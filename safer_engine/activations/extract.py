@@ -175,7 +175,7 @@ def extract_store(
         delimiter = np.array([is_delimiter(piece_text(p)) for p in pieces], dtype=bool)
         timings["vocabulary"] = time.perf_counter() - mark
         for number in mine:
-            cancel.check("tokenising")
+            cancel.check("extraction", RESUME_HINT)
             yield tokenise_shard(number, docs_of(number), keys, tokenizer, fmt, delimiter, config)
 
     loader = Background(tokenised, ahead=2, name="shard-loader")
@@ -216,7 +216,7 @@ def extract_store(
             share.count,
         )
     paths = [shard_path(folder, n) for n in numbers]
-    wait_for_files(paths, progress, cancel, RESUME_HINT)
+    wait_for_files(paths, progress, cancel, "extraction", RESUME_HINT)
     mark = time.perf_counter()
     tables = _tables(table, keys, chosen, rejected, pieces_future.result(), paths)
     attrs = {

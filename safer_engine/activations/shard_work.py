@@ -19,7 +19,7 @@ from safer_engine.models.blocks import BlockOutput
 from safer_engine.models.reward_model import TextFormat
 from safer_engine.progress import CancelToken
 
-RESUME_HINT = "extraction (finished shards are kept; run it again to resume)"
+RESUME_HINT = "Finished shards are kept; run it again to resume."
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def forward_shard(
     values = np.empty((work.rows.doc.shape[0], d_model), dtype=np.float16)
     with torch.inference_mode():
         for batch in work.batches:
-            cancel.check(RESUME_HINT)
+            cancel.check("extraction", RESUME_HINT)
             states = run(
                 batch.inputs["input_ids"].to(device), batch.inputs["attention_mask"].to(device)
             )

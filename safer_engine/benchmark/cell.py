@@ -62,6 +62,7 @@ from safer_engine.workspace.runs import run_model_dir
 
 SAFER_JUDGE = "safer-judge"
 REFERENCES = ("noisy", "oracle", "clean")
+KEPT_HINT = "Finished stages and runs are kept; run it again to resume."
 """Runs the removals are compared with: the noisy data as it is, the noisy data without
 exactly the flipped pairs, and the clean data."""
 
@@ -140,7 +141,7 @@ def run_cell(
     features: dict[str, str] = {}
     flagged = None
     for method in settings.config.methods:
-        cancel.check("the benchmark (finished stages and runs are kept; run it again)")
+        cancel.check("the benchmark", KEPT_HINT)
         progress(f"ranking by {method}", 0, None)
         if method == "safer":
             table, features[method] = _salience_scores(workspace, sae_id, progress, cancel)
@@ -163,13 +164,13 @@ def run_cell(
     found = {method: detection(truth, values, k) for method, values in suspicion.items()}
     removals = {m: _ids(suspects, top_k(v, k)) for m, v in suspicion.items()}
     removals["oracle"] = list(noisy.flipped)
-    accuracy = {"noisy": _accuracy(runs[0]), "clean": _accuracy(clean)}
+    accuracy = {"noisy": _report_accuracy(runs[0].report), "clean": _report_accuracy(clean.report)}
     for name, ids in removals.items():
-        cancel.check("the benchmark (finished stages and runs are kept; run it again)")
+        cancel.check("the benchmark", KEPT_HINT)
         progress(f"retraining without {name}'s top {k}", 0, None)
         plan = _removal_plan(workspace, f"remove-{name}", ids)
         runs.append(retrain(workspace, plan, recipe, seed, cache, cancel=cancel))
-        accuracy[name] = _accuracy(runs[-1])
+        accuracy[name] = _report_accuracy(runs[-1].report)
     return CellOutcome(
         cell=cell,
         root=workspace.root,
@@ -313,7 +314,7 @@ def _out_of_fold(
     fold = folds_of(train.height, folds, seed)
     margins = np.zeros(train.height)
     for j in range(folds):
-        cancel.check("the benchmark (finished stages and runs are kept; run it again)")
+        cancel.check("the benchmark", KEPT_HINT)
         held_out = train.filter(pl.Series(fold == j))
         plan = _removal_plan(workspace, f"fold-{j + 1}-of-{folds}", held_out["pair_id"].to_list())
         result = retrain(workspace, plan, recipe, seed, cache, cancel=cancel)
@@ -359,10 +360,6 @@ def _column(suspects: pl.DataFrame, table: pl.DataFrame, column: str) -> np.ndar
 
 def _ids(suspects: pl.DataFrame, rows: np.ndarray) -> list[str]:
     return sorted(suspects["pair_id"].gather(rows).to_list())
-
-
-def _accuracy(result: RetrainResult) -> dict[str, float]:
-    return _report_accuracy(result.report)
 
 
 def _report_accuracy(report: EvalReport) -> dict[str, float]:

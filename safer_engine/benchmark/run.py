@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from safer_engine import artifacts as names
-from safer_engine.benchmark.cell import Cell, CellOutcome, Settings, run_cell
+from safer_engine.benchmark.cell import KEPT_HINT, Cell, CellOutcome, Settings, run_cell
 from safer_engine.benchmark.noise import inject_noise
 from safer_engine.benchmark.rankings import require_cleanlab
 from safer_engine.benchmark.report import write_report
@@ -125,7 +125,7 @@ def run_noise_benchmark(
     cells = grid(config)
     outcomes = []
     for number, cell in enumerate(cells):
-        cancel.check("the benchmark (finished stages and runs are kept; run it again)")
+        cancel.check("the benchmark", KEPT_HINT)
         progress(f"{cell.name} ({number + 1} of {len(cells)})", number, len(cells))
         label = f"{cell.name} ({number + 1}/{len(cells)})"
 

@@ -84,10 +84,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _interrupted() -> None:
+    from safer_engine.launch import is_main_process
+
+    if not is_main_process():  # Ctrl-C reaches every process of a launch: one says so
+        return
     err.print("Interrupted.", highlight=False)
     err.print(
-        "Finished work is kept: extraction, encoding, training, judging and the experiment "
-        "go on where they stopped when run again.",
+        "Finished work is kept: extraction, encoding, reward-model training, judging and the "
+        "experiment go on where they stopped when run again.",
         style="dim",
         highlight=False,
     )

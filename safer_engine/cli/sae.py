@@ -70,17 +70,18 @@ def encode_command(
     part_rows: Annotated[
         int,
         typer.Option(
-            help="Rows per resumable part; the processes of `accelerate launch` split the parts."
+            min=1,
+            help="Rows per resumable part; the processes of `accelerate launch` split the parts.",
         ),
     ] = PART_ROWS,
 ) -> None:
     """Top-k SAE codes for every stored token, then the per-feature index and salience."""
-    from safer_engine.launch import is_main_process
+    from safer_engine.launch import current_share, is_main_process
     from safer_engine.sae.stage import encode_stage, resolve_sae
     from safer_engine.salience.stage import salience_stage
 
     ws = Workspace.open(workspace)
-    sae_id = resolve_sae(ws, sae)
+    sae_id = resolve_sae(ws, sae, current_share())
     with rich_progress(err, "Encoding") as progress:
         result = encode_stage(ws, sae_id, progress, force=force, part_rows=part_rows)
         if not is_main_process():

@@ -1,8 +1,8 @@
-"""Write an SAE's codes file and feature file, each complete or not at all."""
+"""Write an SAE's codes file (from one writer's chunks) and feature file, each complete or
+not at all."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,13 @@ import numpy as np
 
 from safer_engine.analysis.feature_stats import FeatureStats
 from safer_engine.codes import schema
+from safer_engine.codes.parts import (
+    CodesLayout,
+    CodesParts,
+    discard_parts,
+    finish_parts,
+    prepare_parts,
+)
 from safer_engine.files import atomic_file
 from safer_engine.store.schema import ALIGNED
 
@@ -21,21 +28,21 @@ Codes = Iterator[tuple[slice, np.ndarray, np.ndarray]]
 def write_codes(
     target: Path, n_rows: int, n_latents: int, k: int, attrs: dict[str, Any], codes: Codes
 ) -> None:
-    """`codes.h5` from chunks of codes covering rows 0..n_rows."""
-    import h5py
-
-    with atomic_file(target) as partial, h5py.File(partial, "w", **ALIGNED) as f:
-        idx = f.create_dataset(schema.IDX, shape=(n_rows, k), dtype=np.int32)
-        val = f.create_dataset(schema.VAL, shape=(n_rows, k), dtype=np.float16)
+    """`codes.h5` from chunks of codes covering rows 0..n_rows, through the encode stage's
+    writer in one part; a failure leaves no partial file behind."""
+    layout = CodesLayout(n_rows, k, n_latents, max(n_rows, 1))
+    prepare_parts(target, layout, attrs, {"writer": "write_codes"})
+    parts = CodesParts(target, layout)
+    try:
         for rows, chunk_idx, chunk_val in codes:
-            idx[rows], val[rows] = chunk_idx, chunk_val
-        set_attrs(f, {"n_latents": n_latents, "k": k, **attrs})
-
-
-def set_attrs(f: Any, attrs: dict[str, Any]) -> None:
-    """A codes file's attributes; dicts (the SAE's config) are kept as JSON."""
-    for key, value in attrs.items():
-        f.attrs[key] = json.dumps(value, default=str) if isinstance(value, dict) else value
+            parts.write(rows.start, chunk_idx, chunk_val)
+        parts.mark_done(0)
+    except BaseException:
+        parts.close()
+        discard_parts(target)
+        raise
+    parts.close()
+    finish_parts(target)
 
 
 def write_features(

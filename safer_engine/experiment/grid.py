@@ -86,7 +86,7 @@ def run_experiment(
     plans: dict[tuple[str, float, int], EditPlan] = {}
     outcomes, trained = [], 0
     for number, setting in enumerate(grid):
-        cancel.check("the experiment (finished runs are kept; run it again to resume)")
+        cancel.check("the experiment", "Finished runs are kept; run it again to resume.")
         progress(f"run {number + 1} of {len(grid)}", number, len(grid))
         plan = _plan(workspace, setting, selection, plans)
         result = retrain(workspace, plan, recipe, setting.seed, cache, cancel=cancel)

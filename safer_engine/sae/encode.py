@@ -30,7 +30,7 @@ CHUNK_ROWS = 8192
 PART_ROWS = 16 * CHUNK_ROWS
 """Rows of one resumable part: at most this much work is redone after a kill."""
 DEFAULT_K = 64
-RESUME_HINT = "encoding (finished parts are kept; run it again to resume)"
+RESUME_HINT = "Finished parts are kept; run it again to resume."
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,8 @@ def encode_store(
         attrs = {
             "store_fingerprint": reader.data_fingerprint,
             "layer": reader.layer,
-            "sae_cfg": sae.cfg.to_dict(),
+            # where it ran ("cuda:3" under a launch) is not what the codes are of
+            "sae_cfg": {k: v for k, v in sae.cfg.to_dict().items() if k != "device"},
         }
         if share.is_main:
             prepare_parts(target, layout, attrs, _identity(store_path, sae_dir))
@@ -136,7 +137,7 @@ def encode_store(
     reused = layout.parts - len(missing)
     if share.is_main:
         marks = [parts.done_mark(p) for p in range(layout.parts)]
-        wait_for_files(marks, progress, cancel, RESUME_HINT)
+        wait_for_files(marks, progress, cancel, "encoding", RESUME_HINT)
         finish_parts(target)
         progress("encoding", layout.n_rows, layout.n_rows)
     return EncodeResult(
@@ -186,7 +187,7 @@ def _encode_part(
     """Encode one part's rows chunk by chunk, yielding how many each chunk wrote."""
     rows = parts.layout.rows(part)
     for start in range(rows.start, rows.stop, CHUNK_ROWS):
-        cancel.check(RESUME_HINT)
+        cancel.check("encoding", RESUME_HINT)
         x = read_rows(reader.values, start, min(start + CHUNK_ROWS, rows.stop))  # raw, as stored
         if not np.isfinite(x).all():
             raise StoreError(

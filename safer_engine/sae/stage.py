@@ -12,7 +12,7 @@ from safer_engine.codes.parts import discard_parts
 from safer_engine.codes.reader import sae_files_damage
 from safer_engine.config import SAEConfig
 from safer_engine.errors import WorkspaceError
-from safer_engine.launch import current_share
+from safer_engine.launch import ProcessShare, current_share
 from safer_engine.progress import CancelToken, Progress, no_progress
 from safer_engine.sae.encode import PART_ROWS, EncodeResult, encode_store
 from safer_engine.sae.train import SAETrainResult, train_sae
@@ -95,8 +95,9 @@ def import_sae(workspace: Workspace, folder: Path) -> str:
     return sae_id
 
 
-def resolve_sae(workspace: Workspace, sae: str | None) -> str:
-    """An SAE id of this workspace, a folder to import, or the last trained one."""
+def resolve_sae(workspace: Workspace, sae: str | None, share: ProcessShare | None = None) -> str:
+    """An SAE id of this workspace, a folder to import, or the last trained one. Under a
+    launch (`share`) only the main process imports a folder: the others wait for it."""
     if sae is None:
         recorded = workspace.sae_ids()
         if not recorded:
@@ -107,7 +108,11 @@ def resolve_sae(workspace: Workspace, sae: str | None) -> str:
     is_name = Path(sae).name == sae  # a path would make sae_dir() point outside
     if is_name and workspace.stage(SAE, sae) is not None:
         return sae
-    return import_sae(workspace, Path(sae).expanduser())
+    share = share or ProcessShare()
+    folder = Path(sae).expanduser()
+    sae_id = import_sae(workspace, folder) if share.is_main else folder.resolve().name
+    share.barrier()
+    return sae_id
 
 
 def encode_stage(

@@ -198,7 +198,7 @@ def train_reward_model(
             ) from exc
         raise
     if cancel.cancelled:
-        raise Cancelled("training (resume it by running the same command)")
+        raise Cancelled("training", "Checkpoints are kept; run the same command to resume.")
     result = TrainResult(
         model_dir=out_dir / MODEL_DIR,
         steps=trainer.state.global_step,

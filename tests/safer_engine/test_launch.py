@@ -28,9 +28,10 @@ def test_waiting_for_files_ends_when_they_exist_or_on_cancel(tmp_path: Path) -> 
     later = threading.Timer(0.3, paths[1].touch)
     later.start()
     seen: list[int] = []
-    wait_for_files(paths, lambda task, done, total: seen.append(done), CancelToken(), "x")
+    wait_for_files(paths, lambda task, done, total: seen.append(done), CancelToken(), "x", "y")
     assert seen and seen[0] == 1
     token = CancelToken()
     token.cancel()
-    with pytest.raises(Cancelled, match="encoding, resumable"):
-        wait_for_files([tmp_path / "never"], no_progress, token, "encoding, resumable")
+    with pytest.raises(Cancelled, match=r"Cancelled encoding\.") as stopped:
+        wait_for_files([tmp_path / "never"], no_progress, token, "encoding", "Parts are kept.")
+    assert stopped.value.hint == "Parts are kept."

@@ -73,10 +73,10 @@ def test_ctrl_c_during_encoding_says_so_and_exits_130(
     assert "Interrupted." in err and "go on where they stopped" in err
 
 
-def test_part_rows_below_one_is_refused_with_a_hint(
+def test_part_rows_below_one_is_refused_before_any_work(
     encoded_workspace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["encode", "--workspace", str(encoded_workspace), "--force", "--part-rows", "0"]
     assert main(args) == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert "Rows per part must be at least 1, not 0." in err and "Leave --part-rows out" in err
+    assert "Invalid value for '--part-rows'" in err and "greater than or equal to 1" in err

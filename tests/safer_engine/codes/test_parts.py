@@ -5,6 +5,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 
 from safer_engine.codes.parts import (
     CodesLayout,
@@ -63,4 +64,44 @@ def test_done_parts_are_kept_only_for_the_same_inputs(tmp_path: Path) -> None:
     assert CodesParts(target, LAYOUT).missing() == [0, 1, 2]
     write_parts(target, [0], idx, val)
     prepare_parts(target, LAYOUT, {**ATTRS, "layer": 3}, {"store": [1, 3]})
+    assert CodesParts(target, LAYOUT).missing() == [0, 1, 2]
+
+
+def test_no_rows_make_an_empty_codes_file(tmp_path: Path) -> None:
+    target = tmp_path / "codes.h5"
+    empty = CodesLayout(n_rows=0, k=3, n_latents=50, part_rows=4)
+    prepare_parts(target, empty, ATTRS, {})
+    assert empty.parts == 0 and CodesParts(target, empty).missing() == []
+    finish_parts(target)
+    with h5py.File(target) as f:
+        assert f["codes_idx"].shape == (0, 3)
+
+
+def test_rows_outside_the_file_are_refused(tmp_path: Path) -> None:
+    target = tmp_path / "codes.h5"
+    idx, val = random_codes(2)
+    prepare_parts(target, LAYOUT, ATTRS, {})
+    parts = CodesParts(target, LAYOUT)
+    with pytest.raises(ValueError, match="at row 8"):
+        parts.write(8, idx[:4], val[:4])  # rows 8..12 of 10
+    with pytest.raises(ValueError, match="shape"):
+        parts.write(0, idx[:2, :2], val[:2, :2])  # k = 2, not 3
+    parts.close()
+
+
+def test_the_codes_blocks_are_reserved_on_the_disk(tmp_path: Path) -> None:
+    target = tmp_path / "codes.h5"
+    big = CodesLayout(n_rows=200_000, k=64, n_latents=16_384, part_rows=65_536)
+    prepare_parts(target, big, ATTRS, {})
+    allocated = partial_path(target).stat().st_blocks * 512
+    assert allocated >= big.n_rows * big.k * 6  # not sparse: a full disk shows at once
+
+
+def test_a_partial_file_that_does_not_open_is_started_over(tmp_path: Path) -> None:
+    target = tmp_path / "codes.h5"
+    idx, val = random_codes(3)
+    prepare_parts(target, LAYOUT, ATTRS, {})
+    write_parts(target, [0], idx, val)
+    partial_path(target).write_bytes(b"damaged by a crash")
+    prepare_parts(target, LAYOUT, ATTRS, {})
     assert CodesParts(target, LAYOUT).missing() == [0, 1, 2]
