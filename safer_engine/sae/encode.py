@@ -174,7 +174,8 @@ def _identity(store_path: Path, sae_dir: Path) -> dict[str, list[int]]:
     """The files the codes come from, by size and modification time: a re-extracted store
     or a retrained SAE makes an unfinished run's parts stale."""
     files = {"store": store_path, "sae": sae_dir / SAE_WEIGHTS, "cfg": sae_dir / SAE_CFG}
-    return {name: [path.stat().st_size, path.stat().st_mtime_ns] for name, path in files.items()}
+    stats = {name: path.stat() for name, path in files.items()}
+    return {name: [stat.st_size, stat.st_mtime_ns] for name, stat in stats.items()}
 
 
 def _encode_part(

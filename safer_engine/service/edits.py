@@ -8,12 +8,10 @@ a `SaferError`.
 
 from __future__ import annotations
 
-import functools
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from safer_engine.config import SELECT_SOURCES, EditConfig, SelectionConfig
 from safer_engine.edits.export import (
@@ -25,9 +23,9 @@ from safer_engine.edits.export import (
 )
 from safer_engine.edits.plan import Edit, EditPlan
 from safer_engine.edits.stage import plan_edits, save_plan
-from safer_engine.errors import EditError, SaferError
+from safer_engine.errors import EditError
 from safer_engine.progress import CancelToken, Progress
-from safer_engine.service.explorer import Explorer, user_errors
+from safer_engine.service.explorer import Explorer, os_errors_as, user_errors
 from safer_engine.workspace.stages import DATA
 
 __all__ = [
@@ -102,22 +100,13 @@ class PlannedEdits:
         return [(n, self.plan.counts.get(n, 0), self.train_by_slice.get(n, 0)) for n in names]
 
 
-def writes(method: Callable[..., T]) -> Callable[..., T]:
-    """Turn a failed write (a read-only folder, a path that is a file) into a `SaferError`."""
-
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        try:
-            return method(*args, **kwargs)
-        except SaferError:
-            raise
-        except OSError as exc:
-            raise EditError(
-                f"Cannot write {exc.filename or 'the file'}: {exc.strerror or exc}.",
-                "Choose a writable place with free space (or make the workspace writable).",
-            ) from exc
-
-    return wrapper
+writes = os_errors_as(
+    lambda exc: EditError(
+        f"Cannot write {exc.filename or 'the file'}: {exc.strerror or exc}.",
+        "Choose a writable place with free space (or make the workspace writable).",
+    )
+)
+"""A failed write (a read-only folder, a path that is a file) as an `EditError`."""
 
 
 class EditsService:

@@ -60,22 +60,34 @@ OLD_TEXT = (
 )
 
 
-def user_errors(method: Callable[..., T]) -> Callable[..., T]:
-    """Turn a file-system failure (a vanished or unreadable file) into a `SaferError`."""
+def os_errors_as(
+    error: Callable[[OSError], SaferError],
+) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """A decorator: an `OSError` inside the method becomes `error(exc)`, one user-facing
+    message; the engine's own errors pass through."""
 
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        try:
-            return method(*args, **kwargs)
-        except SaferError:
-            raise
-        except OSError as exc:
-            raise StoreError(
-                f"Cannot read the workspace's files: {exc}.",
-                "Check that the workspace is complete and readable, then open it again.",
-            ) from exc
+    def decorate(method: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(method)
+        def wrapper(*args: Any, **kwargs: Any) -> T:
+            try:
+                return method(*args, **kwargs)
+            except SaferError:
+                raise
+            except OSError as exc:
+                raise error(exc) from exc
 
-    return wrapper
+        return wrapper
+
+    return decorate
+
+
+user_errors = os_errors_as(
+    lambda exc: StoreError(
+        f"Cannot read the workspace's files: {exc}.",
+        "Check that the workspace is complete and readable, then open it again.",
+    )
+)
+"""A file-system failure (a vanished or unreadable file) as a `StoreError`."""
 
 
 class Explorer:
