@@ -61,7 +61,8 @@ class DemoComparison:
     selection: Selection
     ratio: float
     runs: dict[str, RetrainResult]
-    """clean, SAFER poisoning and random flipping, each trained with the fast recipe."""
+    """clean, SAFER poisoning and random flipping, each trained with `recipe`."""
+    recipe: str = "fast"
 
 
 def run_demo(
@@ -114,7 +115,8 @@ def compare_edits(
     """Poison the top `ratio`% of train pairs by pair score, flip as many at random, and
     retrain both and the clean data with the fast recipe (one seed each)."""
     from safer_engine.edits.stage import plan_edits, save_plan
-    from safer_engine.retrain.run import frozen_cache, recipe_for, retrain
+    from safer_engine.retrain.recipes import make_recipe
+    from safer_engine.retrain.run import retrain
     from safer_engine.scores.judged import judge_scores
     from safer_engine.scores.stage import score_pairs
 
@@ -122,11 +124,15 @@ def compare_edits(
     scored = score_pairs(
         workspace, sae_id, selection, judge_scores(workspace, sae_id), progress, cancel
     )
-    recipe = recipe_for(workspace)
-    cache = frozen_cache(workspace, recipe, progress, cancel)
-    runs = {"clean": retrain(workspace, None, recipe, 0, cache, progress, cancel)}
+    recipe = make_recipe(workspace, "fast")
+    runs = {"clean": _ran(retrain(workspace, None, recipe, 0, progress, cancel))}
     for label, mode in (("SAFER poisoning", "poison"), ("random flipping", "random-flip")):
         plan = plan_edits(workspace, EditConfig(mode=mode, ratio=ratio), selection, sae_id)  # type: ignore[arg-type]
         save_plan(workspace, plan)
-        runs[label] = retrain(workspace, plan, recipe, 0, cache, progress, cancel)
-    return DemoComparison(scored.selection, ratio, runs)
+        runs[label] = _ran(retrain(workspace, plan, recipe, 0, progress, cancel))
+    return DemoComparison(scored.selection, ratio, runs, recipe.name)
+
+
+def _ran(result: RetrainResult | None) -> RetrainResult:
+    assert result is not None, "the demo runs in one process"
+    return result

@@ -36,7 +36,6 @@ from safer_engine.config import (
     ExtractConfig,
     JudgeConfig,
     NoiseBenchmarkConfig,
-    RecipeConfig,
     RMConfig,
     SAEConfig,
     SelectionConfig,
@@ -50,15 +49,14 @@ from safer_engine.edits.stage import plan_dir, save_plan
 from safer_engine.errors import BenchmarkError
 from safer_engine.files import atomic_dir, atomic_file, write_text_atomic
 from safer_engine.progress import CancelToken, Progress, no_progress
-from safer_engine.retrain.run import RetrainResult, frozen_cache, retrain
+from safer_engine.retrain.recipes import Recipe
+from safer_engine.retrain.run import RetrainResult, retrain
 from safer_engine.scores.judged import judge_scores
 from safer_engine.scores.selection import Selection
 from safer_engine.scores.stage import compute_pair_scores, current_selection, score_pairs
 from safer_engine.train.evaluate import EvalReport
-from safer_engine.train.fast_recipe import load_fast_rm, score
-from safer_engine.train.frozen_cache import FrozenCache
 from safer_engine.workspace import Workspace
-from safer_engine.workspace.runs import run_model_dir
+from safer_engine.workspace.runs import run_dir
 
 SAFER_JUDGE = "safer-judge"
 REFERENCES = ("noisy", "oracle", "clean")
@@ -82,7 +80,7 @@ class Settings:
     """How the loop runs in every noisy workspace (the seed is each cell's)."""
 
     config: NoiseBenchmarkConfig
-    recipe: RecipeConfig
+    recipe: Recipe
     rm: RMConfig
     extract: ExtractConfig
     sae: SAEConfig
@@ -133,8 +131,7 @@ def run_cell(
     workspace = open_noisy_workspace(source, cell, noisy)
     sae_id = _loop(workspace, source, settings, cell.seed, progress, cancel)
     recipe, seed = settings.recipe, cell.seed
-    cache = frozen_cache(workspace, recipe, progress, cancel)
-    runs: list[RetrainResult] = [retrain(workspace, None, recipe, seed, cache, cancel=cancel)]
+    runs = [one_process(retrain(workspace, None, recipe, seed, progress, cancel))]
     suspects = safety_train(workspace.pairs()[0])
     truth = suspects[names.FLIPPED_COLUMN].to_numpy()
     suspicion: dict[str, np.ndarray] = {}
@@ -150,7 +147,7 @@ def run_cell(
             margins = pl.read_parquet(workspace.rm_dir / names.RM_MARGINS_FILE)
             suspicion[method] = -_column(suspects, margins, "margin")
         elif method == "cleanlab":
-            oof = _out_of_fold(workspace, cache, recipe, seed, settings.config.folds, runs, cancel)
+            oof = _out_of_fold(workspace, recipe, seed, settings.config.folds, runs, cancel)
             quality, issues = cleanlab_quality(sigmoid(_column(suspects, oof, "margin")))
             suspicion[method], flagged = -quality, int(issues.sum())
         else:
@@ -169,7 +166,7 @@ def run_cell(
         cancel.check("the benchmark", KEPT_HINT)
         progress(f"retraining without {name}'s top {k}", 0, None)
         plan = _removal_plan(workspace, f"remove-{name}", ids)
-        runs.append(retrain(workspace, plan, recipe, seed, cache, cancel=cancel))
+        runs.append(one_process(retrain(workspace, plan, recipe, seed, cancel=cancel)))
         accuracy[name] = _report_accuracy(runs[-1].report)
     return CellOutcome(
         cell=cell,
@@ -301,14 +298,13 @@ def _described(selection: Selection) -> str:
 
 def _out_of_fold(
     workspace: Workspace,
-    cache: FrozenCache,
-    recipe: RecipeConfig,
+    recipe: Recipe,
     seed: int,
     folds: int,
     runs: list[RetrainResult],
     cancel: CancelToken,
 ) -> pl.DataFrame:
-    """Every train pair's margin under a fast-recipe model trained without its fold."""
+    """Every train pair's margin under a model of the recipe trained without its fold."""
     pairs, _ = workspace.pairs()
     train = pairs.filter(pl.col("split") == "train").sort("pair_id")
     fold = folds_of(train.height, folds, seed)
@@ -317,12 +313,10 @@ def _out_of_fold(
         cancel.check("the benchmark", KEPT_HINT)
         held_out = train.filter(pl.Series(fold == j))
         plan = _removal_plan(workspace, f"fold-{j + 1}-of-{folds}", held_out["pair_id"].to_list())
-        result = retrain(workspace, plan, recipe, seed, cache, cancel=cancel)
+        result = one_process(retrain(workspace, plan, recipe, seed, cancel=cancel))
         runs.append(result)
-        model = load_fast_rm(run_model_dir(workspace, result.run.run_id))
-        rewards = score(model, cache)
-        index = cache.pairs_of(held_out)
-        margins[fold == j] = rewards[index[:, 0]] - rewards[index[:, 1]]
+        folder = run_dir(workspace, result.run.run_id)
+        margins[fold == j] = recipe.margins(workspace, folder, held_out, no_progress, cancel)
     return pl.DataFrame({"pair_id": train["pair_id"], "margin": margins})
 
 
@@ -393,3 +387,13 @@ def _save_rankings(
 
 def _fingerprints(workspace: Workspace) -> dict[str, str]:
     return {key: record.fingerprint for key, record in workspace.records().items()}
+
+
+def one_process(result: RetrainResult | None) -> RetrainResult:
+    """A retrain's result where the benchmark runs it: in one process (it is no launch)."""
+    if result is None:
+        raise BenchmarkError(
+            "The noise benchmark runs in one process.",
+            "Run `safer benchmark noise` without `accelerate launch`.",
+        )
+    return result

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import TypeVar
 
 from safer_engine import artifacts as names
-from safer_engine.benchmark.cell import KEPT_HINT, Cell, CellOutcome, Settings, run_cell
+from safer_engine.benchmark.cell import (
+    KEPT_HINT,
+    Cell,
+    CellOutcome,
+    Settings,
+    one_process,
+    run_cell,
+)
 from safer_engine.benchmark.noise import inject_noise
 from safer_engine.benchmark.rankings import require_cleanlab
 from safer_engine.benchmark.report import write_report
@@ -25,14 +32,14 @@ from safer_engine.config import (
     Config,
     ExtractConfig,
     NoiseBenchmarkConfig,
-    RecipeConfig,
     RMConfig,
     SAEConfig,
     SelectionConfig,
 )
 from safer_engine.errors import ConfigError
 from safer_engine.progress import CancelToken, Progress, no_progress
-from safer_engine.retrain.run import frozen_cache, retrain
+from safer_engine.retrain.recipes import Recipe
+from safer_engine.retrain.run import RetrainResult, retrain
 from safer_engine.workspace import Workspace
 from safer_engine.workspace.stages import EXTRACT, RM, SAE
 
@@ -48,7 +55,7 @@ class BenchmarkResult:
     ran: int
     """Stages run now, over every cell (the others were reused)."""
     trained: int
-    """Fast-recipe runs trained now, clean runs included."""
+    """Retraining runs trained now, clean runs included."""
 
 
 def grid(config: NoiseBenchmarkConfig) -> list[Cell]:
@@ -56,7 +63,7 @@ def grid(config: NoiseBenchmarkConfig) -> list[Cell]:
     return [Cell(noise, seed) for noise in config.noise for seed in range(config.seeds)]
 
 
-def settings_for(source: Workspace, config: NoiseBenchmarkConfig, recipe: RecipeConfig) -> Settings:
+def settings_for(source: Workspace, config: NoiseBenchmarkConfig, recipe: Recipe) -> Settings:
     """The loop of every noisy workspace runs as the source workspace's did (its recorded
     configs; the defaults where it has none), with each cell's seed and the epochs asked."""
     rm = _config(source, RM, None, RMConfig)
@@ -85,7 +92,7 @@ def benchmark_id(settings: Settings) -> str:
     payload = json.dumps(
         [
             settings.config.to_dict(),
-            settings.recipe.to_dict(),
+            [settings.recipe.name, settings.recipe.settings()],
             settings.rm.to_dict(),
             settings.sae.to_dict(),
             settings.extract.to_dict(),
@@ -107,7 +114,7 @@ def check_inputs(source: Workspace, config: NoiseBenchmarkConfig) -> None:
 def run_noise_benchmark(
     source: Workspace,
     config: NoiseBenchmarkConfig,
-    recipe: RecipeConfig,
+    recipe: Recipe,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> BenchmarkResult:
@@ -117,11 +124,10 @@ def run_noise_benchmark(
     cancel = cancel or CancelToken()
     check_inputs(source, config)
     settings = settings_for(source, config, recipe)
-    cache = frozen_cache(source, recipe, progress, cancel)
-    clean = {}
+    clean: dict[int, RetrainResult] = {}
     for seed in range(config.seeds):
         progress("clean runs", seed, config.seeds)
-        clean[seed] = retrain(source, None, recipe, seed, cache, cancel=cancel)
+        clean[seed] = one_process(retrain(source, None, recipe, seed, progress, cancel))
     cells = grid(config)
     outcomes = []
     for number, cell in enumerate(cells):
@@ -159,7 +165,7 @@ def _notes(
         f"Workspace `{source.root}`. Command: `safer benchmark noise --workspace DIR --noise "
         f"{levels} --seeds {config.seeds} --methods {','.join(config.methods)}`.",
         f"{len(outcomes)} noisy workspaces (`benchmarks/noise-<X>-s<seed>/`), {ran} stages "
-        f"run now and the rest reused, {trained} fast-recipe runs trained now; "
+        f"run now and the rest reused, {trained} {settings.recipe.name}-recipe runs trained now; "
         f"{seconds / 60:.1f} min.",
         f"Each noisy workspace runs the whole loop on its noisy data: the reward model with the "
         f"full `train-rm` recipe ({rm.model}, {length}, seed = the cell's), its activations at "
@@ -167,13 +173,13 @@ def _notes(
         "scores. SAFER ranks the safety train pairs by pair score, lowest first; the margin "
         "method by that same reward model's margin r(chosen) − r(rejected) on its own train "
         "pairs; cleanlab by its label-quality score of out-of-fold probabilities "
-        f"σ(margin) from {config.folds} fast-recipe models (each trained without one fold); "
-        "random by a seeded draw.",
+        f"σ(margin) from {config.folds} {settings.recipe.name}-recipe models (each trained "
+        "without one fold); random by a seeded draw.",
         "Precision and recall are among the k most suspect pairs, k = the number flipped, so "
-        "the two are equal. Each method's top k are then removed and the fast recipe (frozen "
-        "backbone, MLP head) is retrained; every accuracy is on the clean test pairs, by the "
-        "same recipe: the noisy data as it is, without exactly the flipped pairs (oracle), and "
-        "the clean data.",
+        "the two are equal. Each method's top k are then removed and the reward model is "
+        f"retrained with the {settings.recipe.name} recipe ({settings.recipe.description}) "
+        "Every accuracy is on the clean test pairs, by the same recipe: the noisy data as it "
+        "is, without exactly the flipped pairs (oracle), and the clean data.",
         "Intervals: 95% t-intervals of the mean over seeds.",
     ]
     if features:

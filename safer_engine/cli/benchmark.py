@@ -4,6 +4,7 @@ labels that were flipped on purpose."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import polars as pl
 from rich.console import Console
@@ -12,22 +13,30 @@ from rich.table import Table
 from safer_engine.cli.app import err, group, out
 from safer_engine.cli.options import WorkspaceOption, config_options
 from safer_engine.cli.progress import rich_progress
-from safer_engine.config import NoiseBenchmarkConfig, RecipeConfig
+from safer_engine.cli.recipe_options import recipe_options
+from safer_engine.config import NoiseBenchmarkConfig
 from safer_engine.workspace import Workspace
 
 benchmark_app = group("benchmark", "Measure the methods against a known truth.")
 
 
 @benchmark_app.command("noise")
-@config_options(RecipeConfig, name="recipe")
+@recipe_options()
 @config_options(NoiseBenchmarkConfig)
-def noise(config: NoiseBenchmarkConfig, recipe: RecipeConfig, workspace: WorkspaceOption) -> None:
+def noise(
+    config: NoiseBenchmarkConfig,
+    recipes: tuple[str, ...],
+    overrides: dict[str, Any],
+    workspace: WorkspaceOption,
+) -> None:
     """Flip a known share of the safety train pairs, run the loop on the noisy data (a
     workspace per level and seed under benchmarks/), and measure how many flipped pairs each
     method finds and what removing them does. Finished stages and runs are reused."""
     from safer_engine.benchmark.run import run_noise_benchmark
+    from safer_engine.retrain.recipes import make_recipe
 
     source = Workspace.open(workspace)
+    recipe = make_recipe(source, recipes[0], overrides)
     with rich_progress(err, "Benchmark") as progress:
         result = run_noise_benchmark(source, config, recipe, progress)
     show_summary(out, pl.read_parquet(result.report.with_name("summary.parquet")))

@@ -4,10 +4,11 @@ comparing the runs."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import polars as pl
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -17,19 +18,22 @@ if TYPE_CHECKING:
 from safer_engine.cli.app import app, err, out
 from safer_engine.cli.options import WorkspaceOption, config_options
 from safer_engine.cli.progress import rich_progress
+from safer_engine.cli.recipe_options import recipe_options
 from safer_engine.cli.scores import SALIENCE_ONLY
-from safer_engine.config import ExperimentConfig, RecipeConfig, SelectionConfig
+from safer_engine.config import ExperimentConfig, SelectionConfig
 from safer_engine.errors import EditError
 from safer_engine.train.evaluate import EvalReport
 from safer_engine.workspace import Workspace
+from safer_engine.workspace.runs import BASE_RUN
 
 SLICE_COLUMNS = ("safety", "general", "all")
 
 
 @app.command()
-@config_options(RecipeConfig, name="recipe")
+@recipe_options()
 def retrain(
-    recipe: RecipeConfig,
+    recipes: tuple[str, ...],
+    overrides: dict[str, Any],
     plan: Annotated[
         str | None, typer.Argument(help="A plan id (with --workspace) or its path.")
     ] = None,
@@ -37,10 +41,12 @@ def retrain(
     clean: Annotated[
         bool, typer.Option("--clean", help="Train the clean run (no plan) instead.")
     ] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the head's training.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the training.")] = 0,
 ) -> None:
-    """Retrain the reward model (fast recipe) on the edited train split, test on clean pairs."""
+    """Retrain the reward model on the edited train split (fast recipe, or --recipe full:
+    the real retrain, resumable), and test it on the clean test pairs."""
     from safer_engine.edits.stage import find_plan
+    from safer_engine.retrain.recipes import make_recipe
     from safer_engine.retrain.run import retrain as run_retrain
 
     if clean == (plan is not None):
@@ -51,31 +57,49 @@ def retrain(
         ws, found = Workspace.open(workspace), None
     else:
         ws, found = find_plan(plan, workspace)
+    recipe = make_recipe(ws, recipes[0], overrides)
     with rich_progress(err, "Retrain") as progress:
         result = run_retrain(ws, found, recipe, seed, progress=progress)
-    verb = "reused" if result.reused else "trained"
-    out.print(f"[green]Run {result.run.run_id} {verb}[/]")
+    if result is None:  # another process of a launch: the main one reports
+        return
+    if result.run.is_base:
+        out.print(
+            f"[green]The full recipe's clean run of seed {seed} is the analysed reward model[/] "
+            f"(run {BASE_RUN}, {ws.rm_dir}): reused, not trained again"
+        )
+    else:
+        verb = "reused" if result.reused else "trained"
+        out.print(f"[green]Run {result.run.run_id} ({recipe.name} recipe) {verb}[/]")
     show_report(out, result.report)
 
 
 @app.command()
 @config_options(SelectionConfig, name="selection")
-@config_options(RecipeConfig, name="recipe")
+@recipe_options(several=True)
 @config_options(ExperimentConfig)
 def experiment(
     config: ExperimentConfig,
-    recipe: RecipeConfig,
+    recipes: tuple[str, ...],
+    overrides: dict[str, Any],
     selection: SelectionConfig,
     workspace: WorkspaceOption,
 ) -> None:
-    """SAFER poisoning and denoising against random edits at several ratios and seeds;
-    finished runs are reused. Writes experiments/<id>/report.md and report.png."""
+    """SAFER poisoning and denoising against random edits at several ratios and seeds, with
+    one recipe or both (their verdicts side by side); finished runs are reused. Writes
+    experiments/<id>/report.md and report.png."""
     from safer_engine.experiment.grid import run_experiment
+    from safer_engine.retrain.recipes import make_recipes
 
     ws = Workspace.open(workspace)
+    trained = make_recipes(ws, recipes, overrides)
     with rich_progress(err, "Experiment") as progress:
-        result = run_experiment(ws, config, recipe, selection, progress)
+        result = run_experiment(ws, config, trained, selection, progress)
+    if result.report is None:  # another process of a launch: the main one reports
+        return
     show_summary(out, pl.read_parquet(result.report.with_name("summary.parquet")))
+    verdicts = result.report.with_name("verdicts.parquet")
+    if len(recipes) > 1 and verdicts.is_file():
+        show_verdicts(out, pl.read_parquet(verdicts))
     out.print(
         f"[green]Report[/] {result.report} and {result.report.with_name('report.png')} "
         f"({result.runs} runs, {result.trained} trained now, {result.seconds:.0f} s)"
@@ -91,9 +115,15 @@ def runs(workspace: WorkspaceOption) -> None:
     if not found:
         out.print("No runs yet: train the reward model with `safer train-rm` or `safer demo`.")
         return
-    table = Table(caption="An edited run's id starts with its plan's id.")
+    # no rules between columns: a whole edited run id and its recipe fit in 80 columns
+    table = Table(
+        caption="An edited run's id starts with its plan's id, then its recipe.",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     # the id is what `safer retrain` and the files need: whole, on one line
     table.add_column("run", no_wrap=True, min_width=max(len(run.run_id) for run in found))
+    table.add_column("recipe")
     table.add_column("status")
     for name in ("safety", "general", "all"):
         table.add_column(name, justify="right")
@@ -103,17 +133,22 @@ def runs(workspace: WorkspaceOption) -> None:
             f"{accuracy[k]:.3f}" if k in accuracy else "" for k in ("safety", "general", "all")
         ]
         status = run.status if not run.error else f"{run.status}: {run.error}"
-        table.add_row(run.run_id, status, *cells)
+        table.add_row(run.run_id, run.recipe, status, *cells)
     out.print(table)
 
 
 def show_summary(console: Console, summary: pl.DataFrame) -> None:
     """The experiment's table per slice: accuracy and the change against clean."""
-    from safer_engine.experiment.report import METHOD_LABELS, slice_order
+    from safer_engine.experiment.report import METHOD_LABELS, recipe_order, slice_order
 
-    for name in slice_order(summary):
-        part = summary.filter(pl.col("slice") == name)
-        table = Table(title=f"{name} ({part['pairs'][0]:,} test pairs)", title_justify="left")
+    for recipe, name in [
+        (r, n)
+        for r in recipe_order(summary)
+        for n in slice_order(summary.filter(pl.col("recipe") == r))
+    ]:
+        part = summary.filter((pl.col("slice") == name) & (pl.col("recipe") == recipe))
+        title = f"{recipe} recipe · {name} ({part['pairs'][0]:,} test pairs)"
+        table = Table(title=title, title_justify="left")
         for column in ("method", "ratio", "accuracy", "change vs clean (95% CI)", "edited"):
             table.add_column(column, justify="left" if column == "method" else "right")
         for row in part.iter_rows(named=True):
@@ -130,6 +165,24 @@ def show_summary(console: Console, summary: pl.DataFrame) -> None:
                 change,
                 f"{row['edited']:.0f}",
             )
+        console.print(table)
+
+
+def show_verdicts(console: Console, verdicts: pl.DataFrame) -> None:
+    """Each recipe's SAFER − random difference side by side, and whether they agree."""
+    from safer_engine.experiment.report import recipe_order, slice_order
+    from safer_engine.experiment.verdicts import side_by_side
+
+    recipes = recipe_order(verdicts)
+    rows = side_by_side(verdicts)
+    for name in slice_order(verdicts):
+        table = Table(title=f"SAFER − random accuracy · {name}", title_justify="left")
+        for column in ("edit", "ratio", *recipes, "agree"):
+            table.add_column(column, justify="left" if column == "edit" else "right")
+        for row in rows.filter(pl.col("slice") == name).iter_rows(named=True):
+            agreed = "yes" if row["agree"] else "[bold red]no[/]"
+            cells = [row[recipe] for recipe in recipes]
+            table.add_row(row["kind"], f"{row['ratio']:g}%", *cells, agreed)
         console.print(table)
 
 

@@ -3,7 +3,8 @@ against random removal, at several ratios and seeds, then the report.
 
 Every run is a normal workspace run reused once finished, so an experiment stopped by Ctrl+C or
 kill -9 resumes where it stopped. SAFER plans rank pairs by the same selection of safety
-features for every seed; the random baselines draw anew for each seed.
+features for every seed; the random baselines draw anew for each seed. With several recipes
+each trains the whole grid on the same plans, and the report keeps them apart.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safer_engine import artifacts as names
-from safer_engine.config import EditConfig, ExperimentConfig, RecipeConfig, SelectionConfig
+from safer_engine.config import EditConfig, ExperimentConfig, SelectionConfig
 from safer_engine.edits.plan import EditPlan
 from safer_engine.edits.stage import plan_edits, save_plan
 from safer_engine.experiment.report import RunOutcome, summarise, write_report
+from safer_engine.experiment.verdicts import verdict_markdown, verdicts
+from safer_engine.launch import is_main_process
 from safer_engine.progress import CancelToken, Progress, no_progress
-from safer_engine.retrain.run import frozen_cache, retrain
+from safer_engine.retrain.recipes import Recipe
+from safer_engine.retrain.run import retrain
 from safer_engine.workspace import Workspace
 
 METHODS = {
@@ -43,7 +47,8 @@ class Setting:
 
 @dataclass(frozen=True)
 class ExperimentResult:
-    report: Path
+    report: Path | None
+    """None on the other processes of a launch."""
     runs: int
     trained: int
     """Runs trained now; the others were reused from earlier."""
@@ -51,7 +56,8 @@ class ExperimentResult:
 
 
 def settings(config: ExperimentConfig) -> list[Setting]:
-    """Every run of the grid, seed by seed, clean first."""
+    """Every run of the grid, seed by seed, clean first (`config`'s ratios filled in)."""
+    assert config.poison is not None and config.denoise is not None
     grid = []
     for seed in range(config.seeds):
         grid.append(Setting("clean", 0.0, seed))
@@ -63,43 +69,58 @@ def settings(config: ExperimentConfig) -> list[Setting]:
 
 
 def experiment_id(
-    config: ExperimentConfig, recipe: RecipeConfig, selection: SelectionConfig
+    config: ExperimentConfig, recipes: list[Recipe], selection: SelectionConfig
 ) -> str:
-    payload = json.dumps([config.to_dict(), recipe.to_dict(), selection.to_dict()], sort_keys=True)
+    trained = [[recipe.name, recipe.settings()] for recipe in recipes]
+    payload = json.dumps([config.to_dict(), trained, selection.to_dict()], sort_keys=True)
     return "experiment-" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:8]
 
 
 def run_experiment(
     workspace: Workspace,
     config: ExperimentConfig,
-    recipe: RecipeConfig,
+    recipes: list[Recipe],
     selection: SelectionConfig,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> ExperimentResult:
-    """Train what is missing of the grid, then write `experiments/<id>/report.md` and
-    `report.png`."""
+    """Train what is missing of the grid with each recipe, then write
+    `experiments/<id>/report.md` and `report.png`."""
     started = time.perf_counter()
     cancel = cancel or CancelToken()
-    cache = frozen_cache(workspace, recipe, progress, cancel)
-    grid = settings(config)
+    config = config.for_recipes(tuple(recipe.name for recipe in recipes))
+    grid = [(recipe, setting) for recipe in recipes for setting in settings(config)]
     plans: dict[tuple[str, float, int], EditPlan] = {}
     outcomes, trained = [], 0
-    for number, setting in enumerate(grid):
+    for number, (recipe, setting) in enumerate(grid):
         cancel.check("the experiment", "Finished runs are kept; run it again to resume.")
-        progress(f"run {number + 1} of {len(grid)}", number, len(grid))
+        label = f"run {number + 1} of {len(grid)} ({recipe.name})"
+        progress(label, number, len(grid))
+
+        def step(task: str, done: int, total: int | None, label: str = label) -> None:
+            progress(f"{label}: {task}", done, total)
+
         plan = _plan(workspace, setting, selection, plans)
-        result = retrain(workspace, plan, recipe, setting.seed, cache, cancel=cancel)
+        result = retrain(workspace, plan, recipe, setting.seed, step, cancel)
+        if result is None:  # another process of a launch: the main one reports
+            continue
         trained += not result.reused
         edited = plan.counts if plan is not None else {}
         correct = result.margins.select("pair_id", "slice", "correct")
-        outcomes.append(RunOutcome(setting.method, setting.ratio, setting.seed, correct, edited))
+        outcomes.append(
+            RunOutcome(setting.method, setting.ratio, setting.seed, correct, edited, recipe.name)
+        )
+    seconds = time.perf_counter() - started
+    if not is_main_process():
+        return ExperimentResult(None, len(grid), trained, seconds)
     progress("report", len(grid), len(grid))
     summary = summarise(outcomes)
-    folder = workspace.root / names.EXPERIMENTS_DIR / experiment_id(config, recipe, selection)
-    seconds = time.perf_counter() - started
-    notes = _notes(workspace, config, selection, plans, len(grid), trained, seconds)
-    report = write_report(summary, folder, "SAFER edits against random edits", notes)
+    folder = workspace.root / names.EXPERIMENTS_DIR / experiment_id(config, recipes, selection)
+    notes = _notes(workspace, config, recipes, selection, plans, len(grid), trained, seconds)
+    found = verdicts(outcomes)
+    tail = verdict_markdown(found) if len(recipes) > 1 and found.height else []
+    title = "SAFER edits against random edits"
+    report = write_report(summary, folder, title, notes, tail, {"verdicts": found})
     return ExperimentResult(report, len(grid), trained, seconds)
 
 
@@ -126,6 +147,7 @@ def _plan(
 def _notes(
     workspace: Workspace,
     config: ExperimentConfig,
+    recipes: list[Recipe],
     selection: SelectionConfig,
     plans: dict[tuple[str, float, int], EditPlan],
     runs: int,
@@ -136,17 +158,20 @@ def _notes(
     safer = next((p for p in plans.values() if p.selection), None)
     source = safer.selection.get("source", "?") if safer and safer.selection else "?"
     features = len(safer.selection["features"]) if safer and safer.selection else 0
-    poison = ",".join(f"{r:g}" for r in config.poison)
-    denoise = ",".join(f"{r:g}" for r in config.denoise)
+    poison = ",".join(f"{r:g}" for r in config.poison or ())
+    denoise = ",".join(f"{r:g}" for r in config.denoise or ())
+    names_ = ",".join(recipe.name for recipe in recipes)
     lines = [
         f"Workspace `{workspace.root}`: {pairs.height:,} pairs. Command: `safer experiment "
-        f"--workspace DIR --poison {poison} --denoise {denoise} --seeds {config.seeds}`.",
+        f"--workspace DIR --recipe {names_} --poison {poison} --denoise {denoise} "
+        f"--seeds {config.seeds}`.",
         f"{runs} runs ({trained} trained now, {runs - trained} reused), {seconds:.0f} s.",
         f"SAFER ranks pairs by {features} safety features from {source} "
         f"(select {selection.select}, top {selection.top}).",
-        "Every run trains the fast recipe's head on the (edited) train split and is tested on "
-        "the clean test split; changes are against the clean run of the same seed, with 95% "
-        "bootstrap intervals over seeds and test pairs.",
+        *(f"Recipe {recipe.name}: {recipe.description}" for recipe in recipes),
+        "Every run trains on the (edited) train split and is tested on the clean test split; "
+        "changes are against the clean run of the same seed and recipe, with 95% bootstrap "
+        "intervals over seeds and test pairs.",
     ]
     if source == "salience":
         lines.append(

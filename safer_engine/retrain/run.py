@@ -1,16 +1,15 @@
-"""Retraining runs: a reward model trained with the fast recipe on the workspace's train split,
-clean or edited by a plan, and evaluated on the untouched clean test split.
+"""Retraining runs: a reward model trained by a recipe on the workspace's train split, clean or
+edited by a plan, and evaluated on the untouched clean test split.
 
 Each run is a folder `runs/<run-id>/` (see `safer_engine.workspace.runs`): its record, its
-head, `eval.json` and every test pair's margin. The analysed reward model (`rm/`) is never
-touched. A finished run with the same recipe, data, plan and cache is reused; one that was
-interrupted is trained again (a run takes seconds once the frozen cache exists).
+model, `eval.json` and every test pair's margin. The analysed reward model (`rm/`) is never
+retrained: the full recipe's clean run with its seed and config *is* that model, so it is
+read from `rm/` and shown as the base run. A finished run with the same recipe, data and
+plan is reused; an interrupted one starts again (the full recipe from its last checkpoint).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,20 +17,24 @@ import numpy as np
 import polars as pl
 
 from safer_engine import artifacts as names
-from safer_engine.config import RecipeConfig
 from safer_engine.edits.apply import apply_plan
 from safer_engine.edits.plan import EditPlan
 from safer_engine.errors import EditError, SaferError, WorkspaceError
 from safer_engine.files import atomic_file
+from safer_engine.launch import current_share
 from safer_engine.progress import CancelToken, Progress, no_progress
+from safer_engine.retrain.recipes import Recipe, recipe_key
 from safer_engine.train.evaluate import EvalReport, report_from_margins
-from safer_engine.train.fast_recipe import score, train_fast
-from safer_engine.train.frozen_cache import FrozenCache, build_cache
+from safer_engine.train.stage import eval_from_margins, margins_stage
 from safer_engine.workspace import Workspace
-from safer_engine.workspace.runs import Run, finish_run, read_run, run_dir, start_run
-from safer_engine.workspace.stages import RM
-
-DEFAULT_BACKBONE = "minilm"
+from safer_engine.workspace.runs import (
+    BASE_RUN,
+    Run,
+    finish_run,
+    read_run,
+    run_dir,
+    start_run,
+)
 
 
 @dataclass(frozen=True)
@@ -43,105 +46,128 @@ class RetrainResult:
     reused: bool
 
 
-def recipe_key(recipe: RecipeConfig) -> str:
-    text = json.dumps(recipe.to_dict(), sort_keys=True)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:6]
+def run_id_of(plan_id: str | None, recipe: Recipe, seed: int) -> str:
+    """`clean-<recipe>-<key>-s<seed>`, or `<plan-id>-<recipe>-<key>-s<seed>` for an edited
+    run (the key: a hash of the recipe's settings)."""
+    return f"{plan_id or 'clean'}-{recipe.name}-{recipe_key(recipe)}-s{seed}"
 
 
-def run_id_of(plan_id: str | None, recipe: RecipeConfig, seed: int) -> str:
-    """`clean-<recipe>-s<seed>`, or `<plan-id>-<recipe>-s<seed>` for an edited run."""
-    return f"{plan_id or 'clean'}-r{recipe_key(recipe)}-s{seed}"
-
-
-def backbone_of(workspace: Workspace) -> str:
-    """The backbone the analysed reward model was trained from (comparison runs start from
-    the same pretrained weights)."""
-    rm = workspace.stage(RM)
-    return str(rm.config.get("model", DEFAULT_BACKBONE)) if rm else DEFAULT_BACKBONE
-
-
-def recipe_for(workspace: Workspace) -> RecipeConfig:
-    """The default recipe, reading texts as the analysed reward model did."""
-    rm = workspace.stage(RM)
-    if rm is None:
-        return RecipeConfig()
-    keep = ("max_length", "max_prompt_tokens")
-    return RecipeConfig(**{k: rm.config[k] for k in keep if k in rm.config})
-
-
-def frozen_cache(
-    workspace: Workspace,
-    recipe: RecipeConfig,
-    progress: Progress = no_progress,
-    cancel: CancelToken | None = None,
-) -> FrozenCache:
-    """The frozen backbone's features of every text of the workspace's pairs (built once)."""
-    pairs, _ = workspace.pairs()
-    folder = workspace.root / names.FROZEN_CACHE_DIR
-    return build_cache(backbone_of(workspace), pairs, recipe, folder, progress, cancel)
+def clean_run_id(workspace: Workspace, recipe: Recipe, seed: int) -> str:
+    """The run an edited run of `seed` is compared with: the base run when it is that."""
+    return BASE_RUN if recipe.analysed(workspace, seed) else run_id_of(None, recipe, seed)
 
 
 def retrain(
     workspace: Workspace,
     plan: EditPlan | None,
-    recipe: RecipeConfig,
+    recipe: Recipe,
     seed: int = 0,
-    cache: FrozenCache | None = None,
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
-) -> RetrainResult:
-    """Train (or reuse) the run of `plan` (None: the clean run) with `recipe` and `seed`."""
+) -> RetrainResult | None:
+    """Train (or reuse) the run of `plan` (None: the clean run) with `recipe` and `seed`.
+
+    None on the other processes of a launch: the main process evaluates and records."""
+    cancel = cancel or CancelToken()
+    share = current_share()
     pairs, fingerprint = workspace.pairs()
-    cache = cache or frozen_cache(workspace, recipe, progress, cancel)
+    inputs = {
+        "data": fingerprint,
+        "plan": plan.plan_id if plan else "",
+        **recipe.prepare(workspace, progress, cancel),
+    }
+    if plan is None and recipe.analysed(workspace, seed):
+        return _analysed_run(workspace, progress, cancel) if share.is_main else None
     run_id = run_id_of(plan.plan_id if plan else None, recipe, seed)
-    inputs = {"data": fingerprint, "plan": plan.plan_id if plan else "", "cache": cache.key}
-    config = {"recipe": recipe.to_dict(), "seed": seed, "backbone": backbone_of(workspace)}
+    config = {"recipe": recipe.name, "settings": recipe.settings(), "seed": seed}
     done = _finished(workspace, run_id, config, inputs)
     if done is not None:
-        return done
-    if plan is not None:
-        _require_clean_run(workspace, recipe, seed)
+        return done if share.is_main else None
+    clean = clean_run_id(workspace, recipe, seed) if plan is not None else None
+    if clean is not None:
+        _require_clean_run(workspace, clean, seed)
+    if not (share.is_main or recipe.every_process):
+        share.barrier()
+        return None
     edited = apply_plan(pairs, plan) if plan is not None else pairs
-    run = start_run(workspace, run_id, config, inputs, plan.plan_id if plan else None)
-    try:
-        train_pairs = cache.pairs_of(edited.filter(pl.col("split") == "train"))
-        model = train_fast(cache, train_pairs, recipe, seed, progress, cancel)
-        folder = run_dir(workspace, run_id)
-        model.save(folder / names.MODEL_DIR)
-        margins = test_margins(score(model, cache), cache, pairs)
-    except SaferError as exc:
-        finish_run(workspace, run, error=exc.message)
-        raise
-    report = report_from_margins(
-        pairs.filter(pl.col("split") == "test"), margins["margin"].to_numpy(), "test"
+    result = _train(
+        workspace, recipe, run_id, config, inputs, plan, clean, edited, seed, progress, cancel
     )
+    share.barrier()  # the next run may need this one's record (an edited run its clean run)
+    return result
+
+
+def _train(
+    workspace: Workspace,
+    recipe: Recipe,
+    run_id: str,
+    config: dict[str, Any],
+    inputs: dict[str, str],
+    plan: EditPlan | None,
+    clean: str | None,
+    edited: pl.DataFrame,
+    seed: int,
+    progress: Progress,
+    cancel: CancelToken,
+) -> RetrainResult | None:
+    share = current_share()
+    folder = run_dir(workspace, run_id)
+    run = None
+    if share.is_main:
+        run = start_run(workspace, run_id, config, inputs, plan.plan_id if plan else None)
+    try:
+        data_key = f"{inputs['data']}+{inputs['plan']}"
+        trained = recipe.train(workspace, edited, data_key, seed, folder, progress, cancel)
+        if run is None or not trained.is_main:
+            return None
+        pairs, _ = workspace.pairs()
+        test = pairs.filter(pl.col("split") == "test")
+        margins = recipe.margins(workspace, folder, test, progress, cancel)
+    except SaferError as exc:
+        if run is not None:
+            finish_run(workspace, run, error=exc.message)
+        raise
+    table = _margins_table(test, margins)
+    report = report_from_margins(test, margins, "test")
     report.save(folder / names.EVAL_FILE)
     with atomic_file(folder / names.EVAL_PAIRS_FILE) as partial:
-        margins.write_parquet(partial)
-    edited_counts = plan.counts if plan is not None else {}
-    info = {"accuracy": _accuracies(report), "edited": edited_counts, **model.info}
-    return RetrainResult(finish_run(workspace, run, **info), report, margins, reused=False)
+        table.write_parquet(partial)
+    info = {
+        "accuracy": _accuracies(report),
+        "edited": plan.counts if plan is not None else {},
+        **({"clean_run": clean} if clean else {}),
+        **trained.info,
+    }
+    return RetrainResult(finish_run(workspace, run, **info), report, table, reused=False)
 
 
-def test_margins(rewards: np.ndarray, cache: FrozenCache, pairs: pl.DataFrame) -> pl.DataFrame:
-    """Each clean test pair's margin r(chosen) − r(rejected) under a run's rewards."""
-    test = pairs.filter(pl.col("split") == "test")
-    index = cache.pairs_of(test)
-    margin = rewards[index[:, 0]] - rewards[index[:, 1]]
+def _margins_table(test: pl.DataFrame, margins: np.ndarray) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "pair_id": test["pair_id"],
             "slice": test["slice"],
-            "margin": margin.astype(np.float64),
-            "correct": margin > 0,
+            "margin": np.asarray(margins, dtype=np.float64),
+            "correct": np.asarray(margins) > 0,
         }
     )
+
+
+def _analysed_run(workspace: Workspace, progress: Progress, cancel: CancelToken) -> RetrainResult:
+    """The analysed reward model as the full recipe's clean run of its own seed: its test
+    margins from the margins stage, its report from them (both reused when current)."""
+    margins = margins_stage(workspace, progress, cancel)
+    report = eval_from_margins(workspace, margins)
+    pairs, _ = workspace.pairs()
+    test = pairs.filter(pl.col("split") == "test").select("pair_id", "slice")
+    found = test.join(margins.select("pair_id", "margin"), on="pair_id", how="left")
+    table = _margins_table(test, found["margin"].to_numpy())
+    return RetrainResult(read_run(workspace, BASE_RUN), report, table, reused=True)
 
 
 def _finished(
     workspace: Workspace, run_id: str, config: dict[str, Any], inputs: dict[str, str]
 ) -> RetrainResult | None:
-    """The run, if it finished with exactly this recipe, data, plan and cache."""
+    """The run, if it finished with exactly this recipe, data and plan."""
     folder = run_dir(workspace, run_id)
     if not (folder / names.RUN_FILE).is_file():
         return None
@@ -155,8 +181,7 @@ def _finished(
     return RetrainResult(run, report, pl.read_parquet(files[1]), reused=True)
 
 
-def _require_clean_run(workspace: Workspace, recipe: RecipeConfig, seed: int) -> None:
-    clean = run_id_of(None, recipe, seed)
+def _require_clean_run(workspace: Workspace, clean: str, seed: int) -> None:
     try:
         done = read_run(workspace, clean).status == "done"
     except WorkspaceError:

@@ -4,7 +4,7 @@ plan (its clean run first, as `safer experiment` does), all as plain data.
 
 Listing imports no torch. `safer_engine.retrain` is imported by the methods that need it
 (`run_ids`, `retrain`), so the explorer starts without it; `retrain` then imports torch and
-transformers as it builds the cache and trains, so call it from a worker thread. This module
+transformers as it trains (either recipe), so call it from a worker thread. This module
 is the one path from the explorer to them (an `ignore_imports` of the GPU-stack contract in
 pyproject.toml; tests/test_import_boundaries.py checks that importing it loads none).
 """
@@ -15,12 +15,13 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from safer_engine import artifacts as names
-from safer_engine.config import RecipeConfig
 from safer_engine.edits.plan import EditPlan
 from safer_engine.edits.stage import plan_dir
 from safer_engine.errors import SaferError, TrainingError, WorkspaceError
@@ -35,6 +36,9 @@ from safer_engine.workspace.runs import (
     list_runs,
     read_run,
 )
+
+if TYPE_CHECKING:
+    from safer_engine.retrain.run import RetrainResult
 
 __all__ = [
     "CANCELLED",
@@ -69,6 +73,8 @@ class RunRow:
     finished: str = ""
     source: str = ""
     """Where its plan's safety features came from (tags, judge, salience); "" for none."""
+    recipe: str = "fast"
+    """fast or full (the analysed reward model is the full recipe's)."""
 
     @property
     def is_base(self) -> bool:
@@ -89,6 +95,7 @@ class Comparison:
     edited: dict[str, int]
     source: str = ""
     """Where its plan's safety features came from (tags, judge, salience); "" for none."""
+    recipe: str = "fast"
 
 
 @dataclass(frozen=True)
@@ -138,12 +145,17 @@ class RunsService:
 
     @user_errors
     def comparisons(self) -> list[Comparison]:
-        """Each finished edited run against its clean run, where that has finished too."""
-        runs = [r for r in list_runs(self.workspace) if not r.is_base and r.status == "done"]
+        """Each finished edited run against its clean run (the one it records, or for runs
+        from before that was recorded the clean run of the same setting), where that has
+        finished too."""
+        listed = list_runs(self.workspace)
+        by_id = {r.run_id: r for r in listed if r.status == "done"}
+        runs = [r for r in listed if not r.is_base and r.status == "done"]
         clean = {_same_setting(r): r for r in runs if r.plan is None}
         found = []
         for run in runs:
-            base = clean.get(_same_setting(run))
+            named = run.info.get("clean_run")
+            base = by_id.get(named) if named else clean.get(_same_setting(run))
             if run.plan is None or base is None:
                 continue
             accuracy = dict(run.info.get("accuracy", {}))
@@ -158,6 +170,7 @@ class RunsService:
                     {k: v - before[k] for k, v in accuracy.items() if k in before},
                     dict(run.info.get("edited", {})),
                     self.plan_source(run.plan),
+                    run.recipe,
                 )
             )
         return found
@@ -207,14 +220,26 @@ class RunsService:
 
     @user_errors
     def run_ids(
-        self, plan_id: str | None, seed: int = 0, recipe: RecipeConfig | None = None
+        self, plan_id: str | None, seed: int = 0, recipe: str = "fast"
     ) -> tuple[str, str | None]:
         """The ids `retrain` gives the clean run and the plan's run."""
-        from safer_engine.retrain.run import recipe_for, run_id_of
+        from safer_engine.retrain.recipes import make_recipe
+        from safer_engine.retrain.run import clean_run_id, run_id_of
 
-        recipe = recipe or recipe_for(self.workspace)
-        edited = run_id_of(plan_id, recipe, seed) if plan_id is not None else None
-        return run_id_of(None, recipe, seed), edited
+        trained = make_recipe(self.workspace, recipe)
+        edited = run_id_of(plan_id, trained, seed) if plan_id is not None else None
+        return clean_run_id(self.workspace, trained, seed), edited
+
+    @user_errors
+    def last_seconds(self) -> dict[str, float]:
+        """Per recipe, how long its latest finished retrain took on this workspace (the full
+        recipe, before any: the analysed reward model's training)."""
+        found: dict[str, float] = {}
+        for run in list_runs(self.workspace):
+            seconds = _seconds(run)
+            if run.status == "done" and seconds is not None:
+                found[run.recipe] = seconds  # listed by start: the latest wins
+        return found
 
     def retrain(
         self,
@@ -222,16 +247,18 @@ class RunsService:
         progress: Progress,
         cancel: CancelToken,
         seed: int = 0,
-        recipe: RecipeConfig | None = None,
+        recipe: str = "fast",
     ) -> RetrainOutcome:
-        """Train the saved plan's run (None: only the clean run) with the fast recipe as the
-        analysed reward model reads texts, after the clean run of the same seed that it is
-        compared with; finished runs are reused. The frozen cache is built first when missing
-        (tens of seconds, once). A run cancelled or failed is recorded as failed."""
-        from safer_engine.retrain.run import frozen_cache, recipe_for, retrain, run_id_of
+        """Train the saved plan's run (None: only the clean run) with the recipe (fast: as
+        the analysed reward model reads texts; full: as it was trained), after the clean run
+        of the same seed that it is compared with; finished runs are reused, and the full
+        recipe's clean run of the analysed seed is the analysed model. A run cancelled or
+        failed is recorded as failed."""
+        from safer_engine.retrain.recipes import make_recipe
+        from safer_engine.retrain.run import retrain, run_id_of
 
         workspace = self.workspace
-        recipe = recipe or recipe_for(workspace)
+        trained = make_recipe(workspace, recipe)
         plan = None
         if plan_id is not None:
             plan = EditPlan.load(plan_dir(workspace, plan_id) / names.PLAN_FILE)
@@ -243,13 +270,12 @@ class RunsService:
             return report
 
         cancel.check("the retrain")
-        with _failed_on_error(workspace, [run_id_of(None, recipe, seed)]):
-            cache = frozen_cache(workspace, recipe, phase("frozen cache"), cancel)
-            clean = retrain(workspace, None, recipe, seed, cache, phase("clean run"), cancel)
+        with _failed_on_error(workspace, [run_id_of(None, trained, seed)]):
+            clean = _ran(retrain(workspace, None, trained, seed, phase("clean run"), cancel))
         if plan is None:
             return RetrainOutcome(self._row(clean.run), None, clean.reused)
-        with _failed_on_error(workspace, [run_id_of(plan.plan_id, recipe, seed)]):
-            edited = retrain(workspace, plan, recipe, seed, cache, phase("edited run"), cancel)
+        with _failed_on_error(workspace, [run_id_of(plan.plan_id, trained, seed)]):
+            edited = _ran(retrain(workspace, plan, trained, seed, phase("edited run"), cancel))
         return RetrainOutcome(
             self._row(clean.run), self._row(edited.run), clean.reused and edited.reused
         )
@@ -271,7 +297,25 @@ class RunsService:
             run.started,
             run.finished,
             self.plan_source(run.plan),
+            run.recipe,
         )
+
+
+def _ran(result: RetrainResult | None) -> RetrainResult:
+    assert result is not None, "the explorer retrains in its own process alone"
+    return result
+
+
+def _seconds(run: Run) -> float | None:
+    """How long a run took: its training's own record, else its start to its finish."""
+    if isinstance(run.info.get("seconds"), int | float) and run.is_base:
+        return float(run.info["seconds"])
+    try:
+        started = datetime.fromisoformat(run.started)
+        finished = datetime.fromisoformat(run.finished)
+    except ValueError:
+        return None
+    return (finished - started).total_seconds()
 
 
 def _same_setting(run: Run) -> str:

@@ -181,9 +181,7 @@ def train_reward_model(
         progress,
         cancel,
     )
-    from transformers.trainer_utils import get_last_checkpoint
-
-    last = get_last_checkpoint(str(checkpoints)) if checkpoints.exists() else None
+    last = last_complete_checkpoint(checkpoints)
     if trainer.is_world_process_zero():
         checkpoints.mkdir(parents=True, exist_ok=True)
         (checkpoints / RUN_INFO).write_text(json.dumps(run_info, indent=2), encoding="utf-8")
@@ -222,6 +220,19 @@ def train_reward_model(
         )
         shutil.rmtree(checkpoints, ignore_errors=True)
     return result
+
+
+def last_complete_checkpoint(checkpoints: Path) -> str | None:
+    """The newest checkpoint that was written to the end: a process killed while saving
+    leaves a `checkpoint-N` without its trainer state, which must not be resumed from."""
+    if not checkpoints.is_dir():
+        return None
+    complete = [
+        (int(folder.name.split("-")[1]), folder)
+        for folder in checkpoints.glob("checkpoint-*")
+        if folder.name.split("-")[1].isdigit() and (folder / "trainer_state.json").is_file()
+    ]
+    return str(max(complete)[1]) if complete else None
 
 
 def _build_trainer(

@@ -47,6 +47,20 @@ class Run:
     def is_base(self) -> bool:
         return self.run_id == BASE_RUN
 
+    @property
+    def recipe(self) -> str:
+        """`full` or `fast`: the base run is the full recipe's; a retrain records its own
+        (runs from before the full recipe existed were all fast)."""
+        if self.is_base:
+            return "full"
+        name = self.config.get("recipe")
+        return name if isinstance(name, str) else "fast"
+
+    @property
+    def seed(self) -> int | None:
+        seed = self.config.get("seed")
+        return int(seed) if seed is not None else None
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -11,14 +11,15 @@ import polars as pl
 import pytest
 
 from safer_engine.benchmark.run import grid, run_noise_benchmark
-from safer_engine.config import NoiseBenchmarkConfig, RecipeConfig
+from safer_engine.config import NoiseBenchmarkConfig
 from safer_engine.errors import BenchmarkError, Cancelled, ConfigError
 from safer_engine.progress import CancelToken
+from safer_engine.retrain.recipes import make_recipe
 from safer_engine.workspace import Workspace
 from safer_engine.workspace.runs import list_runs
 
 CONFIG = NoiseBenchmarkConfig(noise=(25.0,), seeds=2)
-RECIPE = RecipeConfig(epochs=2, hidden=8, max_length=32, max_prompt_tokens=8)
+FAST = {"epochs": 2, "hidden": 8}
 LOOP = ["data", "rm", "margins", "eval", "extract", "sae/", "encode/", "salience/", "scores/"]
 
 
@@ -41,6 +42,7 @@ def test_config_and_grid() -> None:
 
 def test_an_interrupted_benchmark_resumes_and_reports(encoded_workspace: Path) -> None:
     source = Workspace.open(encoded_workspace)
+    recipe = make_recipe(source, "fast", FAST)
     cancel = CancelToken()
 
     def stop_in_the_second_cell(task: str, done: int, total: int | None) -> None:
@@ -48,13 +50,13 @@ def test_an_interrupted_benchmark_resumes_and_reports(encoded_workspace: Path) -
             cancel.cancel()
 
     with pytest.raises(Cancelled):
-        run_noise_benchmark(source, CONFIG, RECIPE, stop_in_the_second_cell, cancel)
+        run_noise_benchmark(source, CONFIG, recipe, stop_in_the_second_cell, cancel)
     first = Workspace.open(encoded_workspace / "benchmarks" / "noise-25-s0")
     done = [run for run in list_runs(first) if not run.is_base]
     assert len(done) == 1 + 3 + 5 and all(run.status == "done" for run in done)
     files = {path: path.stat().st_mtime_ns for path in first.root.rglob("*") if path.is_file()}
 
-    result = run_noise_benchmark(source, CONFIG, RECIPE)
+    result = run_noise_benchmark(source, CONFIG, recipe)
     rewritten = [p for p, t in files.items() if not p.exists() or p.stat().st_mtime_ns != t]
     assert rewritten == []  # nothing of the finished cell was written again
     one, two = result.outcomes
@@ -81,7 +83,7 @@ def test_an_interrupted_benchmark_resumes_and_reports(encoded_workspace: Path) -
     summary = pl.read_parquet(result.report.parent / "summary.parquet")
     assert set(summary["method"]) >= {"safer", "oracle", "clean"}
 
-    again = run_noise_benchmark(source, CONFIG, RECIPE)
+    again = run_noise_benchmark(source, CONFIG, recipe)
     assert (again.ran, again.trained) == (0, 0)
     assert [o.detection for o in again.outcomes] == [o.detection for o in result.outcomes]
 
@@ -100,9 +102,10 @@ def test_an_interrupted_benchmark_resumes_and_reports(encoded_workspace: Path) -
 
 def test_a_workspace_without_safety_pairs(trained_workspace: Path) -> None:
     source = Workspace.open(trained_workspace)
+    recipe = make_recipe(source, "fast", FAST)
     pairs_path = source.pairs_path
     pl.read_parquet(pairs_path).with_columns(pl.lit("general").alias("slice")).write_parquet(
         pairs_path
     )
     with pytest.raises(BenchmarkError, match="no safety train pairs"):
-        run_noise_benchmark(source, CONFIG, RECIPE)
+        run_noise_benchmark(source, CONFIG, recipe)

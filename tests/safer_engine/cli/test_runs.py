@@ -26,9 +26,10 @@ def test_runs_list_the_analysed_model_and_retrains_whole(trained_workspace: Path
         env={**os.environ, "COLUMNS": "80"},
         check=True,
     ).stdout
-    rows = {line.split("│")[1].strip(): line for line in listing.splitlines() if "│" in line}
-    assert len(rows) == 3
-    base = rows.pop("base").split("│")
-    assert base[2].strip() == "done" and all(cell.strip() for cell in base[3:6])
+    lines = [line.split() for line in listing.splitlines()]
+    rows = {cells[0]: cells for cells in lines if len(cells) > 2 and cells[1] in ("fast", "full")}
+    assert len(rows) == 3 and max(len(line) for line in listing.splitlines()) <= 80
+    base = rows.pop("base")
+    assert base[1:3] == ["full", "done"] and len(base) == 6  # and three accuracies
     edited = next(run for run in rows if run.startswith(plan.name))  # whole, on one line
-    assert "…" not in edited and edited.endswith("-s0")
+    assert "…" not in edited and edited.endswith("-s0") and rows[edited][1] == "fast"

@@ -50,7 +50,8 @@ def test_changes_are_paired_against_the_clean_run_of_each_seed(tmp_path: Path) -
     general = summary.filter((pl.col("method") == "safer-poison") & (pl.col("slice") == "general"))
     assert general["change"][0] == 0
     text = markdown(summary, "Demo", ["command: safer experiment"])
-    assert "## safety slice (30 test pairs)" in text and "| SAFER poisoning | 5% |" in text
+    assert "## fast recipe, safety slice (30 test pairs)" in text
+    assert "| fast | SAFER poisoning | 5% |" in text
     report = write_report(summary, tmp_path / "exp", "Demo", ["notes"])
     assert report.read_text().endswith("![accuracy by ratio](report.png)\n")
     assert (tmp_path / "exp" / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

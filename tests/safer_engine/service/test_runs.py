@@ -74,7 +74,6 @@ def test_a_crash_inside_the_retrain_is_recorded_as_failed(
         start_run(workspace, clean_id, {"seed": seed}, {})
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(retrain_module, "frozen_cache", lambda *args: object())
     monkeypatch.setattr(retrain_module, "retrain", crash)
     with pytest.raises(TrainingError, match="boom"):
         service.retrain(None, no_progress, CancelToken())
@@ -85,6 +84,23 @@ def test_a_crash_inside_the_retrain_is_recorded_as_failed(
     cancel.cancel()
     with pytest.raises(Cancelled):
         service.retrain(None, no_progress, cancel)
+
+
+def test_the_time_each_recipe_took_last(explorer: Explorer) -> None:
+    from safer_engine.workspace.runs import Run, write_run
+
+    service = RunsService(explorer)
+    assert service.last_seconds() == {}
+    workspace = explorer.workspace
+    for run_id, recipe, started, finished in (
+        ("clean-fast-aaa-s0", "fast", "2026-01-01T10:00:00+00:00", "2026-01-01T10:00:04+00:00"),
+        ("clean-full-bbb-s1", "full", "2026-01-01T11:00:00+00:00", "2026-01-01T11:02:30+00:00"),
+        ("clean-fast-aaa-s1", "fast", "2026-01-01T12:00:00+00:00", "2026-01-01T12:00:06+00:00"),
+    ):
+        config = {"recipe": recipe, "seed": 0}
+        write_run(workspace, Run(run_id, "done", config, {}, started=started, finished=finished))
+    assert service.last_seconds() == {"fast": 6.0, "full": 150.0}
+    assert [row.recipe for row in service.runs()] == ["fast", "full", "fast"]
 
 
 def test_a_manual_plan_is_named_by_its_pair_list(explorer: Explorer) -> None:
