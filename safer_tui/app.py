@@ -147,12 +147,13 @@ class SaferApp(App[None]):
         )
         return True
 
-    def start_retrain(self, plan_id: str | None) -> bool:
-        """Retrain a saved plan (None: the clean run) in a thread worker of the app."""
+    def start_retrain(self, plan_id: str | None, recipe: str = "fast") -> bool:
+        """Retrain a saved plan (None: the clean run) with a recipe, in a thread worker of
+        the app."""
         if self.data is None or self.retrain_running():
             return False
         try:
-            job = RetrainJob(RunsService(self.data), plan_id)
+            job = RetrainJob(RunsService(self.data), plan_id, recipe)
         except SaferError as exc:
             show_error(self.screen, exc)
             return False

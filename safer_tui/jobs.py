@@ -21,10 +21,11 @@ RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
 class RetrainJob:
     """One retrain (a plan's clean run, then its edited run) and how far it has got."""
 
-    def __init__(self, runs: RunsService, plan_id: str | None) -> None:
+    def __init__(self, runs: RunsService, plan_id: str | None, recipe: str = "fast") -> None:
         self.runs = runs
         self.plan_id = plan_id
-        self.clean_id, self.edited_id = runs.run_ids(plan_id)
+        self.recipe = recipe
+        self.clean_id, self.edited_id = runs.run_ids(plan_id, recipe=recipe)
         self.cancel = CancelToken()
         self.state = RUNNING
         self.task = "starting"
@@ -55,7 +56,7 @@ class RetrainJob:
             line.post_message(ProgressLine.Advanced(done, total, self.line_text()))
 
     def line_text(self) -> str:
-        return f"retrain · {self.task}"
+        return f"retrain ({self.recipe}) · {self.task}"
 
     def current_run(self) -> str:
         """The run being trained now, or next (the clean run, while the cache is built)."""
@@ -75,7 +76,9 @@ class RetrainJob:
     def run(self) -> None:
         """The work, in the worker thread: every outcome ends in `state`."""
         try:
-            self.outcome = self.runs.retrain(self.plan_id, self.report, self.cancel)
+            self.outcome = self.runs.retrain(
+                self.plan_id, self.report, self.cancel, recipe=self.recipe
+            )
         except Cancelled as exc:
             self.state, self.error = CANCELLED, exc
         except SaferError as exc:

@@ -25,7 +25,7 @@ from safer_engine import artifacts as names
 from safer_engine.edits.plan import EditPlan
 from safer_engine.edits.stage import plan_dir
 from safer_engine.errors import SaferError, TrainingError, WorkspaceError
-from safer_engine.experiment.report import METHOD_LABELS, slice_order
+from safer_engine.experiment.report import METHOD_LABELS, recipe_order, slice_order
 from safer_engine.progress import CancelToken, Progress
 from safer_engine.service.explorer import Explorer, user_errors
 from safer_engine.workspace import Workspace
@@ -108,6 +108,7 @@ class SummaryRow:
     change: float
     runs: int
     pairs: int
+    recipe: str = "fast"
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,14 @@ class ExperimentView:
 
     def slices(self) -> list[str]:
         return slice_order(pl.DataFrame({"slice": [r.slice for r in self.rows]}))
+
+    def recipes(self) -> list[str]:
+        """Its recipes, the full one (the real retrain) first: each is drawn on its own."""
+        return recipe_order(pl.DataFrame({"recipe": [r.recipe for r in self.rows]}))
+
+    def only(self, recipe: str) -> ExperimentView:
+        rows = [row for row in self.rows if row.recipe == recipe]
+        return ExperimentView(self.experiment_id, self.folder, rows)
 
 
 @dataclass(frozen=True)
@@ -213,6 +222,7 @@ class RunsService:
                 change=float(row["change"]),
                 runs=int(row["runs"]),
                 pairs=int(row["pairs"]),
+                recipe=str(row.get("recipe", "fast")),  # experiments before recipes: fast
             )
             for row in table.iter_rows(named=True)
         ]

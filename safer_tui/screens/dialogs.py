@@ -207,3 +207,59 @@ class JudgeScreen(ModalScreen[JudgeRequest | None]):
             top=top,
             features=tuple(self.marked) if use_marked else (),
         )
+
+
+def duration(seconds: float) -> str:
+    """`4 s`, `2 min 36 s`, `1 h 05 min`: how long something took, to the unit that matters."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+class RecipeScreen(ModalScreen[str | None]):
+    """Which recipe a retrain uses: 1 fast (a proxy, seconds), 2 full (the real retrain),
+    each with the time its latest run took on this workspace; Esc cancels."""
+
+    DEFAULT_CSS = """
+    RecipeScreen { align: center middle; }
+    #recipe-box {
+        width: 76; height: auto; padding: 1 2; border: round $accent; background: $surface;
+    }
+    """
+
+    BINDINGS = [
+        Binding("1,f", "dismiss('fast')", "Fast"),
+        Binding("2,u", "dismiss('full')", "Full"),
+        Binding("escape", "dismiss(None)", "Cancel"),
+    ]
+
+    def __init__(self, what: str, last: dict[str, float]) -> None:
+        super().__init__()
+        self.what, self.last = what, last
+
+    def took(self, recipe: str) -> str:
+        seconds = self.last.get(recipe)
+        return f"last run here: {duration(seconds)}" if seconds is not None else "not run here yet"
+
+    def compose(self) -> ComposeResult:
+        text = Text(f"Retrain on {self.what} with which recipe?", style="bold")
+        text.append("\n\n1 fast", style="bold")
+        text.append(
+            " · a head on the frozen pretrained backbone: seconds per run, a proxy of the "
+            f"real retrain ({self.took('fast')})"
+        )
+        text.append("\n2 full", style="bold")
+        text.append(
+            " · the whole reward model, trained as the analysed one was: the real retrain, "
+            f"minutes or more per run ({self.took('full')})"
+        )
+        text.append(
+            "\n\nThe clean run of the same seed and recipe comes first (the full recipe's "
+            "seed-0 clean run is the analysed model itself).\n1/f fast · 2/u full · Esc cancel",
+            style="dim",
+        )
+        with Vertical(id="recipe-box"):
+            yield Static(text)

@@ -35,8 +35,9 @@ from safer_engine.service.edits import (
     export_format,
 )
 from safer_engine.service.explorer import Explorer
+from safer_engine.service.runs import RunsService
 from safer_tui.errors import error_text, show_error
-from safer_tui.screens.dialogs import AskScreen, ConfirmScreen
+from safer_tui.screens.dialogs import AskScreen, ConfirmScreen, RecipeScreen
 from safer_tui.screens.help import HelpScreen
 from safer_tui.screens.help_keys import EDITS_KEYS
 from safer_tui.widgets.progress_line import ProgressLine, reporter
@@ -363,12 +364,24 @@ class EditsScreen(Screen[None]):
         if app.retrain_running():
             return
         try:
-            self.edits.save(planned)
+            last = RunsService(self.data).last_seconds()
         except SaferError as exc:
             show_error(self, exc)
             return
-        if app.start_retrain(planned.plan_id):
-            app.action_open_runs()
+
+        def chosen(recipe: str | None) -> None:
+            if recipe is None:
+                self.say("No retrain started.")
+                return
+            try:
+                self.edits.save(planned)
+            except SaferError as exc:
+                show_error(self, exc)
+                return
+            if app.start_retrain(planned.plan_id, recipe):
+                app.action_open_runs()
+
+        self.app.push_screen(RecipeScreen(f"plan {planned.plan_id}", last), chosen)
 
     def say(self, text: str | Text, seconds: float = SAY_SECONDS) -> None:
         """What a key did (or a job that ended), at the head of the settings line."""

@@ -106,6 +106,7 @@ EDITS_KEYS = [
     ("", "picks the format: .parquet, .jsonl, or a"),
     ("", "folder for hf); asks before overwriting"),
     ("t", "retrain on this plan (and its clean run),"),
+    ("", "fast (a proxy) or full (the real retrain);"),
     ("", "shown on the Runs screen"),
     ("r", "the Runs screen"),
     ("Esc", "back; nothing is saved until x or t"),

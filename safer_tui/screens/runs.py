@@ -8,6 +8,7 @@ leaving it keeps the run going. `c` cancels it, after a yes.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import TYPE_CHECKING, cast
 
@@ -141,17 +142,19 @@ class RunsScreen(Screen[None]):
         self.sub_title = "runs of the reward model"
         table = self.query_one("#runs-table", DataTable)
         for name, width in (
-            ("run", 24),
+            ("run", 22),
+            ("recipe", 6),
             ("seed", 4),
             ("status", 9),
             ("safety", 7),
             ("general", 7),
-            ("progress", 14),
+            ("progress", 12),
         ):
             table.add_column(name, width=width, key=name)
         compare = self.query_one("#compare-table", DataTable)
         for name, width in (
-            ("plan", 24),
+            ("plan", 22),
+            ("recipe", 6),
             ("seed", 4),
             ("safety", 7),
             ("change", 7),
@@ -254,12 +257,14 @@ class RunsScreen(Screen[None]):
             for run_id, plan in ((job.clean_id, None), (job.edited_id, job.plan_id)):
                 if run_id is not None and run_id not in known:
                     source = self.runs.plan_source(plan)
-                    self.rows.append(RunRow(run_id, "pending", plan, 0, {}, source=source))
+                    pending = RunRow(run_id, "pending", plan, 0, {}, source=source)
+                    self.rows.append(dataclasses.replace(pending, recipe=job.recipe))
         table.clear()
         for row in self.rows:
             progress = job.progress_text() if job is not None and row.run_id == current else ""
             table.add_row(
                 short_name(row),
+                row.recipe,
                 f"s{row.seed}" if row.seed is not None else "",
                 status_cell(row.status),
                 accuracy_cell(row.accuracy.get("safety")),
@@ -286,7 +291,9 @@ class RunsScreen(Screen[None]):
             self.query_one("#run-detail", Static).update(self.detail(row))
 
     def detail(self, row: RunRow) -> Text:
-        text = Text.assemble((row.run_id, "bold"), " · ", status_cell(row.status))
+        text = Text.assemble(
+            (row.run_id, "bold"), f" · {row.recipe} recipe · ", status_cell(row.status)
+        )
         if row.accuracy:
             parts = [f"{k} {v:.3f}" for k, v in sorted(row.accuracy.items())]
             text.append(" · accuracy " + ", ".join(parts))
@@ -308,6 +315,7 @@ class RunsScreen(Screen[None]):
         for found in comparisons:
             table.add_row(
                 plan_name(found.plan, found.source),
+                found.recipe,
                 f"s{found.seed}",
                 accuracy_cell(found.accuracy.get("safety")),
                 change_cell(found.change.get("safety")),
@@ -317,8 +325,9 @@ class RunsScreen(Screen[None]):
                 key=found.run_id,
             )
         note.update(
-            "Each edited run against the clean run of the same seed (test accuracy; change ="
-            " edited − clean)."
+            "Each edited run against the clean run of the same seed and recipe (test accuracy; "
+            "change = edited − clean). fast: a head on the frozen backbone, a proxy; full: the "
+            "whole model retrained."
             if comparisons
             else NO_COMPARISON
         )
@@ -334,10 +343,13 @@ class RunsScreen(Screen[None]):
             chart.update(NO_EXPERIMENT)
             return
         width = max(40, self.size.width - 4)
-        title = Text.assemble(
+        drawn = Text.assemble(
             (view.experiment_id, "bold"), " · test accuracy against % of train pairs edited\n"
         )
-        chart.update(title + accuracy_chart(view, width))
+        for recipe in view.recipes():  # never two recipes in one chart
+            drawn.append(f"\n{recipe} recipe\n", style="bold underline")
+            drawn.append_text(accuracy_chart(view.only(recipe), width))
+        chart.update(drawn)
 
     # -- keys ----------------------------------------------------------------------------
 

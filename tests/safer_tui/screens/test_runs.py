@@ -58,13 +58,13 @@ async def test_runs_compare_and_chart_from_records(workspace: Path) -> None:
         screen = app.screen
         assert isinstance(screen, RunsScreen)
         runs = screen.query_one("#runs-table", DataTable)
-        assert [cells(runs, r)[:3] for r in range(runs.row_count)] == [
-            ["clean", "s0", "done"],
-            ["poison-5pct", "s0", "done"],
-            ["random-flip-5pct-s0", "s0", "done"],
-            ["denoise-10pct", "s0", "cancelled"],
+        assert [cells(runs, r)[:4] for r in range(runs.row_count)] == [
+            ["clean", "fast", "s0", "done"],
+            ["poison-5pct", "fast", "s0", "done"],
+            ["random-flip-5pct-s0", "fast", "s0", "done"],
+            ["denoise-10pct", "fast", "s0", "cancelled"],
         ]
-        assert cells(runs, 1)[3:5] == ["0.800", "0.840"]
+        assert cells(runs, 1)[4:6] == ["0.800", "0.840"]
         assert "clean-rabc123-s0" in plain(screen, "#run-detail")
         await pilot.press("j", "j", "j")
         assert "Cancelled training." in plain(screen, "#run-detail")
@@ -72,9 +72,9 @@ async def test_runs_compare_and_chart_from_records(workspace: Path) -> None:
         await pilot.press("2")
         assert screen.query_one(TabbedContent).active == "compare"
         compare = screen.query_one("#compare-table", DataTable)
-        expected = ["poison-5pct", "s0", "0.800", "−0.120", "0.840", "−0.010", "10"]
+        expected = ["poison-5pct", "fast", "s0", "0.800", "−0.120", "0.840", "−0.010", "10"]
         assert cells(compare, 0) == expected
-        assert cells(compare, 1)[3] == "−0.020"
+        assert cells(compare, 1)[4] == "−0.020"
 
         await pilot.press("3")
         chart = plain(screen, "#experiment-chart")
@@ -133,8 +133,8 @@ def stand_in_retrain(started: list[str]):  # type: ignore[no-untyped-def]
     return retrain
 
 
-async def wait_until(pilot: Pilot[None], condition: Any) -> None:
-    for _ in range(600):  # a bound, not a timing
+async def wait_until(pilot: Pilot[None], condition: Any, rounds: int = 600) -> None:
+    for _ in range(rounds):  # a bound, not a timing
         if condition():
             return
         await pilot.pause(0.02)
@@ -146,7 +146,9 @@ async def test_quit_asks_and_cancelling_records_the_run_as_not_done(
 ) -> None:
     started: list[str] = []
     monkeypatch.setattr(RunsService, "retrain", stand_in_retrain(started))
-    monkeypatch.setattr(RunsService, "run_ids", lambda self, plan_id: (FAKE_RUN, None))
+    monkeypatch.setattr(
+        RunsService, "run_ids", lambda self, plan_id, recipe="fast": (FAKE_RUN, None)
+    )
     app = SaferApp(workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -158,8 +160,8 @@ async def test_quit_asks_and_cancelling_records_the_run_as_not_done(
         screen = app.screen
         assert isinstance(screen, RunsScreen)
         runs = screen.query_one("#runs-table", DataTable)
-        await wait_until(pilot, lambda: runs.row_count == 1 and "training" in cells(runs, 0)[5])
-        assert cells(runs, 0)[:3] == ["clean", "s0", "running"]
+        await wait_until(pilot, lambda: runs.row_count == 1 and "training" in cells(runs, 0)[6])
+        assert cells(runs, 0)[:4] == ["clean", "fast", "s0", "running"]
 
         await pilot.press("escape")  # leaving the screen keeps the run going
         assert isinstance(app.screen, FeaturesScreen) and app.retrain_job is not None
@@ -186,7 +188,9 @@ async def test_ctrl_c_cancels_without_quitting(
 ) -> None:
     started: list[str] = []
     monkeypatch.setattr(RunsService, "retrain", stand_in_retrain(started))
-    monkeypatch.setattr(RunsService, "run_ids", lambda self, plan_id: (FAKE_RUN, None))
+    monkeypatch.setattr(
+        RunsService, "run_ids", lambda self, plan_id, recipe="fast": (FAKE_RUN, None)
+    )
     app = SaferApp(workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -202,7 +206,7 @@ async def test_ctrl_c_cancels_without_quitting(
         screen = app.screen
         assert isinstance(screen, RunsScreen) and app.return_code is None
         runs = screen.query_one("#runs-table", DataTable)
-        assert cells(runs, 0)[2] == "cancelled"
+        assert cells(runs, 0)[3] == "cancelled"
         assert not screen.query_one(ProgressLine).busy
 
 
@@ -281,13 +285,17 @@ async def test_a_run_that_ends_while_cancel_is_asked_says_so(
 
     gate = threading.Event()
 
-    def retrain(self: RunsService, plan_id: str | None, *args: Any) -> RetrainOutcome:
+    def retrain(
+        self: RunsService, plan_id: str | None, *args: Any, **kwargs: Any
+    ) -> RetrainOutcome:
         gate.wait(60)  # a bound, so a broken test cannot hang
         row = RunRow(FAKE_RUN, "done", None, 0, {"safety": 0.9, "general": 0.8})
         return RetrainOutcome(row, None, False)
 
     monkeypatch.setattr(RunsService, "retrain", retrain)
-    monkeypatch.setattr(RunsService, "run_ids", lambda self, plan_id: (FAKE_RUN, None))
+    monkeypatch.setattr(
+        RunsService, "run_ids", lambda self, plan_id, recipe="fast": (FAKE_RUN, None)
+    )
     app = SaferApp(workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
