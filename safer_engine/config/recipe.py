@@ -1,4 +1,5 @@
-"""The fast retraining recipe: a frozen backbone's cached features and a small trained head."""
+"""The fast retraining recipe: a frozen backbone's cached features and a small trained head,
+trained on the analysed reward model's own schedule unless told otherwise."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from safer_engine.config.base import Config, flag
 from safer_engine.errors import ConfigError
 
 Pooling = Literal["response", "all"]
+Batching = Literal["prompts", "pairs"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,14 +39,28 @@ class RecipeConfig(Config):
     dropout: float = 0.2
     """Dropout on the head's input and hidden layer."""
 
-    epochs: int = 10
-    """Passes over the training pairs."""
+    epochs: float = 3.0
+    """Passes over the training pairs (ignored when max_steps is set); as `RMConfig.epochs`."""
+
+    max_steps: int = -1
+    """Stop after this many optimiser steps; -1 trains for `epochs`."""
+
+    batching: Batching = "prompts"
+    """prompts: whole prompt groups packed into steps of at most `batch_texts` distinct texts,
+    the loss averaged over every pair among them, as the full recipe trains; pairs: random
+    steps of `batch_pairs` pairs."""
+
+    batch_texts: int = 32
+    """Distinct texts per step with prompts batching, as `RMConfig.batch_texts`."""
 
     batch_pairs: int = 64
-    """Pairs per optimiser step; each distinct text of a step is scored once."""
+    """Pairs per step with pairs batching."""
 
-    learning_rate: float = 3e-3
-    """Initial AdamW learning rate, decayed linearly to zero."""
+    learning_rate: float = 1e-4
+    """Peak AdamW learning rate, reached after warm-up and decayed linearly to zero."""
+
+    warmup_ratio: float = 0.1
+    """Share of steps spent warming the learning rate up."""
 
     weight_decay: float = 0.01
     """AdamW weight decay."""
@@ -71,7 +87,7 @@ class RecipeConfig(Config):
             "max_length": self.max_length,
             "max_prompt_tokens": self.max_prompt_tokens,
             "batch_tokens": self.batch_tokens,
-            "epochs": self.epochs,
+            "batch_texts": self.batch_texts,
             "batch_pairs": self.batch_pairs,
         }
         for name, value in positive.items():
@@ -82,6 +98,16 @@ class RecipeConfig(Config):
                 f"--max-prompt-tokens ({self.max_prompt_tokens}) must be below --max-length "
                 f"({self.max_length}) so the response keeps some room."
             )
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ConfigError(
+                f"--max-steps must be -1 (use --epochs) or at least 1, not {self.max_steps}."
+            )
+        if self.epochs <= 0 and self.max_steps < 1:
+            raise ConfigError("Set --epochs above 0 or --max-steps to at least 1.")
+        if self.batching not in ("prompts", "pairs"):
+            raise ConfigError(f"--batching must be prompts or pairs, not {self.batching!r}.")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ConfigError(f"--warmup-ratio must be in [0, 1), not {self.warmup_ratio}.")
         if self.pooling not in ("response", "all"):
             raise ConfigError(f"--pooling must be response or all, not {self.pooling!r}.")
         if self.layers is not None and (

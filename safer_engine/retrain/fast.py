@@ -33,9 +33,15 @@ class FastRecipe:
     def description(self) -> str:
         c = self.config
         head = f"an MLP head ({c.hidden} hidden units)" if c.hidden else "a linear head"
+        length = f"{c.max_steps} steps" if c.max_steps > 0 else f"{c.epochs:g} epochs"
+        steps = (
+            f"steps of whole prompt groups (up to {c.batch_texts} texts)"
+            if c.batching == "prompts"
+            else f"random steps of {c.batch_pairs} pairs"
+        )
         return (
-            f"{head} fitted for {c.epochs} epochs on random batches of {c.batch_pairs} pairs, on "
-            f"the frozen pretrained {self.backbone}'s cached features; a proxy of the full "
+            f"{head} on the frozen pretrained {self.backbone}'s cached features, trained for "
+            f"{length} at learning rate {c.learning_rate:g} on {steps}; a proxy of the full "
             "recipe, seconds per run."
         )
 

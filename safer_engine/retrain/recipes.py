@@ -112,10 +112,10 @@ def make_recipe(workspace: Workspace, name: str, overrides: dict[str, Any] | Non
         _check_overrides(RMConfig, overrides, name)
         return FullRecipe(dataclasses.replace(base, **overrides))
     _check_overrides(RecipeConfig, overrides, name)
-    if "epochs" in overrides:
-        overrides = {**overrides, "epochs": _whole(overrides["epochs"])}
-    reading = {"max_length": base.max_length, "max_prompt_tokens": base.max_prompt_tokens}
-    return FastRecipe(RecipeConfig(**{**reading, **overrides}), base.model)
+    # read texts as the analysed model did, and train on its schedule
+    shared = {f.name for f in dataclasses.fields(RecipeConfig)} & set(base.to_dict()) - {"seed"}
+    own = {key: getattr(base, key) for key in shared}
+    return FastRecipe(RecipeConfig(**{**own, **overrides}), base.model)
 
 
 def make_recipes(
@@ -165,11 +165,3 @@ def _check_overrides(cls: type, overrides: dict[str, Any], name: str) -> None:
             f"{flag(stray[0])} is a setting of the {other} recipe, not of {name}.",
             f"Drop it, or pass --recipe {other}.",
         )
-
-
-def _whole(epochs: float) -> int:
-    if float(epochs) != int(epochs):
-        raise ConfigError(
-            f"--epochs {epochs:g}: the fast recipe trains whole epochs.", "Give a whole number."
-        )
-    return int(epochs)

@@ -2,9 +2,13 @@
 
 The backbone stays frozen: `build_cache` runs it once per data set and keeps one pooled
 vector per distinct text (see `frozen_cache`). `train_fast` then fits only a small MLP head
-with the Bradley–Terry loss on (chosen, rejected) text-index pairs, in about a second on the
-demo data. Clean, poisoned and denoised runs share the cache and differ only in the pairs
-they pass: a flipped pair is a swapped row, a removed pair a missing row.
+with the Bradley–Terry loss on (chosen, rejected) text-index pairs, in seconds on the demo
+data. By default it trains on the full recipe's schedule: the same prompt-grouped steps, the
+same epochs, learning rate and warm-up; a head trained far past that (10 epochs at 3e-3 on
+random pair batches, this recipe's first default) fits nearly every flipped pair that the
+full recipe leaves unfitted, and so overstates what poisoning does. Clean, poisoned and
+denoised runs share the cache and differ only in the pairs they pass: a flipped pair is a
+swapped row, a removed pair a missing row.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from safer_engine.files import atomic_dir
 from safer_engine.progress import CancelToken, Progress, no_progress
 from safer_engine.train.evaluate import EvalReport, report_from_margins
 from safer_engine.train.frozen_cache import FrozenCache
+from safer_engine.train.pairs import EncodedPairs, pack_batches
 
 if TYPE_CHECKING:
     import torch
@@ -123,7 +128,8 @@ def train_fast(
         features = torch.from_numpy(cache.features)
         head = _new_head(features.shape[1], recipe)
         _standardise(head, features[np.unique(pairs)])
-        losses = _fit(head, features, torch.from_numpy(pairs), recipe, seed, progress, cancel)
+        steps = training_steps(pairs, cache.texts, recipe, seed)
+        losses = _fit(head, features, steps, recipe, seed, progress, cancel)
     info = {
         "cache_key": cache.key,
         "width": int(features.shape[1]),
@@ -177,13 +183,14 @@ def _standardise(head: Any, train_features: torch.Tensor) -> None:
 def _fit(
     head: Any,
     features: torch.Tensor,
-    pairs: torch.Tensor,
+    steps: list[torch.Tensor],
     recipe: RecipeConfig,
     seed: int,
     progress: Progress,
     cancel: CancelToken,
 ) -> list[float]:
-    """AdamW with linear decay; returns each epoch's mean loss."""
+    """AdamW with linear warm-up and decay over `steps` (each a [pairs, 2] tensor of text
+    indices), taken in a new seeded order each epoch; returns each epoch's mean loss."""
     import torch
 
     from safer_engine.train.reward import bradley_terry_loss
@@ -191,27 +198,64 @@ def _fit(
     optimiser = torch.optim.AdamW(
         head.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay
     )
-    total = recipe.epochs * math.ceil(len(pairs) / recipe.batch_pairs)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 1 - step / total)
+    total = _total_steps(recipe, len(steps))
+    warmup = min(math.ceil(recipe.warmup_ratio * total), total - 1)
+    # transformers' linear schedule with warm-up, as the full recipe's Trainer uses
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser,
+        lambda step: (
+            step / warmup if step < warmup else max(0.0, (total - step) / (total - warmup))
+        ),
+    )
     order = torch.Generator().manual_seed(seed)
     losses: list[float] = []
     head.train()
-    for epoch in range(recipe.epochs):
-        progress("training", epoch, recipe.epochs)
-        epoch_loss = 0.0
-        shuffled = pairs[torch.randperm(len(pairs), generator=order)]
-        for batch in shuffled.split(recipe.batch_pairs):
+    taken = 0
+    while taken < total:
+        progress("training", taken, total)
+        epoch_loss, epoch_pairs = 0.0, 0
+        for index in torch.randperm(len(steps), generator=order).tolist():
+            if taken == total:
+                break
             cancel.check("training")
-            texts, local = torch.unique(batch, return_inverse=True)
+            texts, local = torch.unique(steps[index], return_inverse=True)
             loss = bradley_terry_loss(head(features[texts]), local)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
             schedule.step()
-            epoch_loss += float(loss.detach()) * len(batch)
-        losses.append(epoch_loss / len(pairs))
-    progress("training", recipe.epochs, recipe.epochs)
+            taken += 1
+            epoch_loss += float(loss.detach()) * len(steps[index])
+            epoch_pairs += len(steps[index])
+        losses.append(epoch_loss / max(1, epoch_pairs))
+    progress("training", total, total)
     return losses
+
+
+def _total_steps(recipe: RecipeConfig, per_epoch: int) -> int:
+    if recipe.max_steps > 0:
+        return recipe.max_steps
+    return max(1, math.ceil(recipe.epochs * per_epoch))
+
+
+def training_steps(
+    pairs: np.ndarray, texts: list[tuple[str, str]], recipe: RecipeConfig, seed: int
+) -> list[torch.Tensor]:
+    """One epoch's steps: whole prompt groups packed as the full recipe packs them
+    (`pack_batches`, every pair among a step's texts), or seeded random pair batches."""
+    import torch
+
+    if recipe.batching == "pairs":
+        shuffled = np.random.default_rng(seed).permutation(len(pairs))
+        return [
+            torch.from_numpy(pairs[shuffled[start : start + recipe.batch_pairs]])
+            for start in range(0, len(pairs), recipe.batch_pairs)
+        ]
+    prompts: dict[str, int] = {}
+    group = np.array([prompts.setdefault(texts[c][0], len(prompts)) for c in pairs[:, 0]])
+    batches = pack_batches(EncodedPairs([], pairs, group), recipe.batch_texts, seed)
+    # a packed batch numbers its texts locally: back to the cache's text indices
+    return [torch.from_numpy(np.asarray(b.texts, dtype=np.int64)[b.pairs]) for b in batches]
 
 
 def score(model: FastRM, cache: FrozenCache, text_indices: np.ndarray | None = None) -> np.ndarray:

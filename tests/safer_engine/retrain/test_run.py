@@ -67,14 +67,15 @@ def test_the_fast_recipe_reads_texts_as_the_analysed_model(trained_workspace: Pa
     workspace = Workspace.open(trained_workspace)
     fast = make_recipe(workspace, "fast")
     assert fast.settings()["max_length"] == 32 and fast.settings()["max_prompt_tokens"] == 8
+    # and trains on its schedule: the analysed model's 3 steps of prompt groups
+    assert fast.settings()["max_steps"] == 3 and fast.settings()["batching"] == "prompts"
+    assert make_recipe(workspace, "fast", {"max_steps": -1, "epochs": 2}).settings()["epochs"] == 2
     full = make_recipe(workspace, "full", {"max_steps": 2})
     assert full.settings()["max_steps"] == 2 and full.settings()["max_length"] == 32
     with pytest.raises(ConfigError, match="--hidden is a setting of the fast recipe"):
         make_recipe(workspace, "full", {"hidden": 4})
     with pytest.raises(ConfigError, match="--save-steps is a setting of the full recipe"):
         make_recipe(workspace, "fast", {"save_steps": 4})
-    with pytest.raises(ConfigError, match="whole epochs"):
-        make_recipe(workspace, "fast", {"epochs": 1.5})
     both = make_recipes(workspace, ("fast", "full"), {"hidden": 4, "save_steps": 9})
     assert both[0].settings()["hidden"] == 4 and both[1].settings()["save_steps"] == 9
 

@@ -17,6 +17,7 @@ from safer_engine.train.fast_recipe import (
     load_fast_rm,
     score,
     train_fast,
+    training_steps,
 )
 from safer_engine.train.frozen_cache import FrozenCache, build_cache
 from tests.tiny_models import separable_pairs
@@ -138,14 +139,14 @@ def test_cancel_stops_the_cache_build_and_training(
 
     def cancel_after_first_epoch(task: str, done: int, total: int | None) -> None:
         seen.append(done)
-        if done == 1:
+        if done > 0:
             cancel.cancel()
 
     with pytest.raises(Cancelled):
         train_fast(
             cache, cache.pairs_of(separable_pairs()), RECIPE, 0, cancel_after_first_epoch, cancel
         )
-    assert seen == [0, 1]
+    assert seen == [0, 2]  # steps taken at each epoch's start: 2 steps of 16 prompts' texts
 
 
 @pytest.mark.parametrize(
@@ -153,6 +154,10 @@ def test_cancel_stops_the_cache_build_and_training(
     [
         {"epochs": 0},
         {"batch_pairs": 0},
+        {"batch_texts": 0},
+        {"batching": "texts"},
+        {"max_steps": 0},
+        {"warmup_ratio": 1.0},
         {"max_prompt_tokens": 128},
         {"pooling": "cls"},
         {"layers": (0, 1)},
@@ -187,3 +192,29 @@ def test_a_recipe_survives_its_json_round_trip(tmp_path: Path) -> None:
     recipe = RecipeConfig(layers=(2, 4, 6))
     recipe.save(tmp_path / "recipe.json")
     assert RecipeConfig.load(tmp_path / "recipe.json") == recipe
+
+
+def test_steps_pack_whole_prompt_groups_as_the_full_recipe_does() -> None:
+    texts = [(f"prompt {p}", f"response {r}") for p in range(4) for r in range(4)]
+    pairs = np.array(
+        [[p * 4 + a, p * 4 + b] for p in range(4) for a in range(4) for b in range(a + 1, 4)]
+    )
+    recipe = RecipeConfig(batch_texts=8)
+    steps = training_steps(pairs, texts, recipe, seed=0)
+    assert len(steps) == 2 and sum(len(step) for step in steps) == len(pairs)
+    for step in steps:
+        prompts = {texts[int(t)][0] for t in step.unique()}
+        assert len(step.unique()) <= 8 and len(prompts) == 2
+        assert len(step) == 2 * 6  # every pair of both prompts: 6 among 4 texts each
+    shuffled = training_steps(pairs, texts, RecipeConfig(batching="pairs", batch_pairs=5), 0)
+    assert [len(step) for step in shuffled] == [5, 5, 5, 5, 4]
+    assert sorted(map(tuple, np.concatenate(shuffled).tolist())) == sorted(
+        map(tuple, pairs.tolist())
+    )
+
+
+def test_max_steps_bounds_training(cache: FrozenCache) -> None:
+    recipe = RecipeConfig(**{**RECIPE.to_dict(), "max_steps": 3})
+    steps: list[int] = []
+    train_fast(cache, cache.pairs_of(separable_pairs()), recipe, 0, lambda t, d, n: steps.append(d))
+    assert steps == [0, 2, 3]  # epochs of two steps, cut at the third
