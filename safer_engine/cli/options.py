@@ -52,13 +52,7 @@ def config_options(
 
     def decorate(command: F) -> F:
         signature = inspect.signature(command)
-        # Resolved annotations: typer reads Annotated options from the signature itself.
-        resolved = typing.get_type_hints(command, include_extras=True)
-        own = [
-            p.replace(annotation=resolved.get(p.name, p.annotation))
-            for p in signature.parameters.values()
-            if p.name != name
-        ]
+        own = other_parameters(command, {name})
 
         shared = [name for name in exclude if name in signature.parameters]
 
@@ -72,6 +66,17 @@ def config_options(
         return typing.cast(F, wrapper)
 
     return decorate
+
+
+def other_parameters(command: Callable[..., Any], filled: set[str]) -> list[inspect.Parameter]:
+    """The command's parameters but those a decorator fills, with resolved annotations:
+    typer reads Annotated options from the signature itself."""
+    resolved = typing.get_type_hints(command, include_extras=True)
+    return [
+        p.replace(annotation=resolved.get(p.name, p.annotation))
+        for p in inspect.signature(command).parameters.values()
+        if p.name not in filled
+    ]
 
 
 def _option(field: dataclasses.Field[Any], hint: Any, help_text: str) -> inspect.Parameter:

@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from safer_engine.cli.options import _cli_type, _first_sentences, _parser
+from safer_engine.cli.options import _cli_type, _first_sentences, _parser, other_parameters
 from safer_engine.config import RecipeConfig, RMConfig, field_docs, flag
 from safer_engine.errors import ConfigError
 
@@ -45,12 +45,7 @@ def recipe_options(several: bool = False) -> Callable[[F], F]:
 
     def decorate(command: F) -> F:
         signature = inspect.signature(command)
-        resolved = typing.get_type_hints(command, include_extras=True)
-        own = [
-            p.replace(annotation=resolved.get(p.name, p.annotation))
-            for p in signature.parameters.values()
-            if p.name not in ("recipes", "overrides")
-        ]
+        own = other_parameters(command, {"recipes", "overrides"})
 
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> Any:
@@ -101,9 +96,14 @@ def _setting_options() -> tuple[list[inspect.Parameter], dict[str, Callable[[Any
                 inspect.Parameter.KEYWORD_ONLY,
                 default=None,
                 annotation=Annotated[
-                    kind | None, typer.Option(flag(name), help=f"[{', '.join(recipes)}] {doc}")
+                    kind | None, typer.Option(flag(name), help=f"{_which(recipes)}: {doc}")
                 ],
             )
         )
         parsers[name] = _parser(hint)
     return options, parsers
+
+
+def _which(recipes: list[str]) -> str:
+    """Which recipes a setting belongs to, as its help says it (brackets would be markup)."""
+    return "both recipes" if len(recipes) > 1 else f"{recipes[0]} recipe"

@@ -192,7 +192,8 @@ def show_comparison(console: Console, comparison: DemoComparison) -> None:
     console.print(
         f"[bold]Poisoning {comparison.ratio:g}% of the train pairs[/] ranked by "
         f"{len(selection.features)} safety features from {selection.source}, against "
-        f"flipping as many at random (fast recipe, seed 0; test on the clean test pairs):"
+        f"flipping as many at random ({comparison.recipe} recipe, seed 0; test on the clean "
+        "test pairs):"
     )
     if selection.by_salience_alone:
         console.print(f"[yellow]{SALIENCE_ONLY}[/]")
@@ -212,6 +213,14 @@ def show_comparison(console: Console, comparison: DemoComparison) -> None:
         flipped = sum(result.run.info.get("edited", {}).values())
         table.add_row(label, *cells, f"{flipped:,}")
     console.print(table)
+    plans = " ".join(r.run.plan for r in comparison.runs.values() if r.run.plan)
+    console.print(
+        f"The {comparison.recipe} recipe is a proxy of the real retrain. Retrain these plans "
+        f"with the whole model: `safer retrain PLAN --recipe full` ({plans}); how far the two "
+        "agree on this data: docs/retraining.md."
+        if comparison.recipe == "fast"
+        else ""
+    )
 
 
 def show_report(console: Console, report: EvalReport) -> None:
