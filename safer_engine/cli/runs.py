@@ -213,14 +213,13 @@ def show_comparison(console: Console, comparison: DemoComparison) -> None:
         flipped = sum(result.run.info.get("edited", {}).values())
         table.add_row(label, *cells, f"{flipped:,}")
     console.print(table)
-    plans = " ".join(r.run.plan for r in comparison.runs.values() if r.run.plan)
-    console.print(
-        f"The {comparison.recipe} recipe is a proxy of the real retrain. Retrain these plans "
-        f"with the whole model: `safer retrain PLAN --recipe full` ({plans}); how far the two "
-        "agree on this data: docs/retraining.md."
-        if comparison.recipe == "fast"
-        else ""
-    )
+    if comparison.recipe == "fast":
+        plans = " ".join(r.run.plan for r in comparison.runs.values() if r.run.plan)
+        console.print(
+            "The fast recipe is a proxy of the real retrain. Retrain these plans with the "
+            f"whole model: `safer retrain PLAN --recipe full` ({plans}); how far the two agree "
+            "on this data: docs/retraining.md."
+        )
 
 
 def show_report(console: Console, report: EvalReport) -> None:
