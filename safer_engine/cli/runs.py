@@ -3,6 +3,7 @@ comparing the runs."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -148,8 +149,10 @@ def show_summary(console: Console, summary: pl.DataFrame) -> None:
     ]:
         part = summary.filter((pl.col("slice") == name) & (pl.col("recipe") == recipe))
         title = f"{recipe} recipe · {name} ({part['pairs'][0]:,} test pairs)"
-        table = Table(title=title, title_justify="left")
-        for column in ("method", "ratio", "accuracy", "change vs clean (95% CI)", "edited"):
+        caption = "learned: the share of flipped train pairs the retrained model orders as flipped"
+        table = Table(title=title, title_justify="left", caption=caption)
+        columns = ("method", "ratio", "accuracy", "change vs clean (95% CI)", "edited", "learned")
+        for column in columns:
             table.add_column(column, justify="left" if column == "method" else "right")
         for row in part.iter_rows(named=True):
             clean = row["method"] == "clean"
@@ -164,8 +167,13 @@ def show_summary(console: Console, summary: pl.DataFrame) -> None:
                 f"{row['accuracy']:.3f}",
                 change,
                 f"{row['edited']:.0f}",
+                _share(row.get("flips_learned")),
             )
         console.print(table)
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None or math.isnan(value) else f"{value:.0%}"
 
 
 def show_verdicts(console: Console, verdicts: pl.DataFrame) -> None:

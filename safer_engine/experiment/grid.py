@@ -107,8 +107,11 @@ def run_experiment(
         trained += not result.reused
         edited = plan.counts if plan is not None else {}
         correct = result.margins.select("pair_id", "slice", "correct")
+        learned = result.run.info.get("flips_learned")
         outcomes.append(
-            RunOutcome(setting.method, setting.ratio, setting.seed, correct, edited, recipe.name)
+            RunOutcome(
+                setting.method, setting.ratio, setting.seed, correct, edited, recipe.name, learned
+            )
         )
     seconds = time.perf_counter() - started
     if not is_main_process():

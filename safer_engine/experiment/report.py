@@ -43,6 +43,8 @@ class RunOutcome:
     """Edited train pairs per slice."""
     recipe: str = "fast"
     """The recipe that trained it (`fast` or `full`)."""
+    flips_learned: float | None = None
+    """The share of its flipped train pairs that it orders as flipped (None: no flips)."""
 
 
 def summarise(outcomes: list[RunOutcome], seed: int = 0) -> pl.DataFrame:
@@ -91,9 +93,15 @@ def _summarise_recipe(outcomes: list[RunOutcome], seed: int) -> pl.DataFrame:
                     "change_high": high,
                     "edited": float(np.mean([sum(r.edited.values()) for r in runs])),
                     "edited_in_slice": float(np.mean([r.edited.get(name, 0) for r in runs])),
+                    "flips_learned": _mean_learned(runs),
                 }
             )
     return pl.DataFrame(rows)
+
+
+def _mean_learned(runs: list[RunOutcome]) -> float:
+    learned = [r.flips_learned for r in runs if r.flips_learned is not None]
+    return float(np.mean(learned)) if learned else float("nan")
 
 
 def _order(method: str, ratio: float) -> tuple[int, float]:
@@ -135,8 +143,8 @@ def markdown(summary: pl.DataFrame, title: str, notes: list[str], tail: Sequence
 def _slice_table(part: pl.DataFrame) -> list[str]:
     lines = [
         "| recipe | method | ratio | accuracy (95% CI) | change vs clean (95% CI) | pairs "
-        "edited (in this slice) | seeds |",
-        "|---|---|---:|---|---|---:|---:|",
+        "edited (in this slice) | flips learned | seeds |",
+        "|---|---|---:|---|---|---:|---:|---:|",
     ]
     for row in part.iter_rows(named=True):
         change = (
@@ -148,9 +156,14 @@ def _slice_table(part: pl.DataFrame) -> list[str]:
         lines.append(
             f"| {row['recipe']} | {METHOD_LABELS[row['method']]} | {ratio} | "
             f"{row['accuracy']:.3f} ({row['accuracy_low']:.3f}–{row['accuracy_high']:.3f}) | "
-            f"{change} | {row['edited']:.0f} ({row['edited_in_slice']:.0f}) | {row['runs']} |"
+            f"{change} | {row['edited']:.0f} ({row['edited_in_slice']:.0f}) | "
+            f"{_share(row.get('flips_learned'))} | {row['runs']} |"
         )
     return [*lines, ""]
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None or np.isnan(value) else f"{value:.0%}"
 
 
 def recipe_order(summary: pl.DataFrame) -> list[str]:

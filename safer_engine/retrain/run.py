@@ -10,14 +10,15 @@ plan is reused; an interrupted one starts again (the full recipe from its last c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from safer_engine import artifacts as names
-from safer_engine.edits.apply import apply_plan
+from safer_engine.edits.apply import apply_plan, flipped_and_removed
 from safer_engine.edits.plan import EditPlan
 from safer_engine.errors import EditError, SaferError, WorkspaceError
 from safer_engine.files import atomic_file
@@ -34,6 +35,7 @@ from safer_engine.workspace.runs import (
     read_run,
     run_dir,
     start_run,
+    write_run,
 )
 
 
@@ -82,7 +84,11 @@ def retrain(
     config = {"recipe": recipe.name, "settings": recipe.settings(), "seed": seed}
     done = _finished(workspace, run_id, config, inputs)
     if done is not None:
-        return done if share.is_main else None
+        return (
+            _with_flips_learned(workspace, recipe, done, plan, progress, cancel)
+            if share.is_main
+            else None
+        )
     clean = clean_run_id(workspace, recipe, seed) if plan is not None else None
     if clean is not None:
         _require_clean_run(workspace, clean, seed)
@@ -123,6 +129,7 @@ def _train(
         pairs, _ = workspace.pairs()
         test = pairs.filter(pl.col("split") == "test")
         margins = recipe.margins(workspace, folder, test, progress, cancel)
+        learned = _flips_learned(workspace, recipe, folder, edited, plan, progress, cancel)
     except SaferError as exc:
         if run is not None:
             finish_run(workspace, run, error=exc.message)
@@ -136,9 +143,51 @@ def _train(
         "accuracy": _accuracies(report),
         "edited": plan.counts if plan is not None else {},
         **({"clean_run": clean} if clean else {}),
+        **({"flips_learned": learned} if learned is not None else {}),
         **trained.info,
     }
     return RetrainResult(finish_run(workspace, run, **info), report, table, reused=False)
+
+
+def _flips_learned(
+    workspace: Workspace,
+    recipe: Recipe,
+    folder: Path,
+    edited: pl.DataFrame,
+    plan: EditPlan | None,
+    progress: Progress,
+    cancel: CancelToken,
+) -> float | None:
+    """The share of the plan's flipped pairs that the retrained model orders as flipped: a
+    poisoning moves a model only as far as the model learned it."""
+    flips, _ = flipped_and_removed(plan) if plan is not None else (set(), set())
+    if not flips:
+        return None
+    flipped = edited.filter((pl.col("split") == "train") & pl.col("pair_id").is_in(list(flips)))
+    return float(np.mean(recipe.margins(workspace, folder, flipped, progress, cancel) > 0))
+
+
+def _with_flips_learned(
+    workspace: Workspace,
+    recipe: Recipe,
+    done: RetrainResult,
+    plan: EditPlan | None,
+    progress: Progress,
+    cancel: CancelToken,
+) -> RetrainResult:
+    """A finished run, with how much of its poisoning it learned recorded once if it was
+    trained before that was measured."""
+    if plan is None or "flips_learned" in done.run.info:
+        return done
+    pairs, _ = workspace.pairs()
+    folder = run_dir(workspace, done.run.run_id)
+    learned = _flips_learned(
+        workspace, recipe, folder, apply_plan(pairs, plan), plan, progress, cancel
+    )
+    if learned is None:
+        return done
+    run = write_run(workspace, replace(done.run, info={**done.run.info, "flips_learned": learned}))
+    return replace(done, run=run)
 
 
 def _margins_table(test: pl.DataFrame, margins: np.ndarray) -> pl.DataFrame:

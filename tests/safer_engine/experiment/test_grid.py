@@ -84,7 +84,9 @@ def test_an_experiment_with_both_recipes_keeps_them_apart(encoded_workspace: Pat
         assert part.filter(pl.col("method") == "clean")["runs"].to_list() == [2] * 2
     text = result.report.read_text()
     assert "## full recipe, safety slice" in text and "## fast recipe, safety slice" in text
-    assert "SAFER against random, recipe by recipe" in text
+    assert "SAFER against random, recipe by recipe" in text and "flips learned" in text
+    learned = summary.filter(pl.col("method") == "safer-poison")["flips_learned"].to_list()
+    assert all(0 <= value <= 1 for value in learned)
     assert "| poison | 25% |" in text
     for line in text.splitlines():
         if line.startswith("| SAFER poisoning") or line.startswith("| clean"):

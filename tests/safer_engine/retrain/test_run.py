@@ -55,6 +55,8 @@ def test_fast_clean_and_edited_runs(trained_workspace: Path) -> None:
     )
     assert edited.report.overall.pairs == margins.height
     assert read_run(workspace, edited.run.run_id).info["edited"] == plan.counts
+    assert 0 <= edited.run.info["flips_learned"] <= 1  # measured on the flipped train pairs
+    assert "flips_learned" not in clean.run.info
     again = ran(retrain(workspace, plan, recipe))
     assert again.reused and again.run == edited.run
     ids = [run.run_id for run in list_runs(workspace)]
@@ -179,3 +181,21 @@ def test_two_processes_record_one_full_run_evaluated_once(trained_workspace: Pat
     runs = [run for run in list_runs(Workspace.open(trained_workspace)) if not run.is_base]
     assert len(runs) == 1 and runs[0].status == "done" and runs[0].recipe == "full"
     assert runs[0].info["steps"] == 2
+
+
+def test_a_run_trained_before_flips_were_measured_gets_them_once(trained_workspace: Path) -> None:
+    from dataclasses import replace
+
+    from safer_engine.workspace.runs import write_run
+
+    workspace = Workspace.open(trained_workspace)
+    recipe = make_recipe(workspace, "fast", FAST)
+    plan = plan_edits(workspace, EditConfig(mode="random-flip", ratio=50, seed=1))
+    ran(retrain(workspace, None, recipe))
+    first = ran(retrain(workspace, plan, recipe)).run
+    info = {k: v for k, v in first.info.items() if k != "flips_learned"}
+    write_run(workspace, replace(first, info=info))  # as an older version recorded it
+    again = ran(retrain(workspace, plan, recipe))
+    assert again.reused and again.run.info["flips_learned"] == first.info["flips_learned"]
+    assert read_run(workspace, first.run_id) == again.run
+    assert again.run.finished == first.finished
