@@ -210,8 +210,11 @@ class JudgeScreen(ModalScreen[JudgeRequest | None]):
 
 
 def duration(seconds: float) -> str:
-    """`4 s`, `2 min 36 s`, `1 h 05 min`: how long something took, to the unit that matters."""
+    """`4 s`, `2 min 36 s`, `1 h 05 min` (or `under a second`): how long something took, to
+    the unit that matters."""
     whole = round(seconds)
+    if whole < 1:
+        return "under a second"
     if whole < 60:
         return f"{whole} s"
     if whole < 3600:
