@@ -69,9 +69,26 @@ def retrain(
 ) -> RetrainResult | None:
     """Train (or reuse) the run of `plan` (None: the clean run) with `recipe` and `seed`.
 
-    None on the other processes of a launch: the main process evaluates and records."""
+    Under a launch every process calls it and all return together, the next run may need this
+    one's record; the main process evaluates and records, the others get None."""
     cancel = cancel or CancelToken()
     share = current_share()
+    result = None
+    if share.is_main or recipe.every_process:
+        result = _retrain(workspace, plan, recipe, seed, share.is_main, progress, cancel)
+    share.barrier()
+    return result if share.is_main else None
+
+
+def _retrain(
+    workspace: Workspace,
+    plan: EditPlan | None,
+    recipe: Recipe,
+    seed: int,
+    is_main: bool,
+    progress: Progress,
+    cancel: CancelToken,
+) -> RetrainResult | None:
     pairs, fingerprint = workspace.pairs()
     inputs = {
         "data": fingerprint,
@@ -79,28 +96,21 @@ def retrain(
         **recipe.prepare(workspace, progress, cancel),
     }
     if plan is None and recipe.analysed(workspace, seed):
-        return _analysed_run(workspace, progress, cancel) if share.is_main else None
+        return _analysed_run(workspace, progress, cancel) if is_main else None
     run_id = run_id_of(plan.plan_id if plan else None, recipe, seed)
     config = {"recipe": recipe.name, "settings": recipe.settings(), "seed": seed}
     done = _finished(workspace, run_id, config, inputs)
     if done is not None:
-        return (
-            _with_flips_learned(workspace, recipe, done, plan, progress, cancel)
-            if share.is_main
-            else None
-        )
+        if not is_main:
+            return None
+        return _with_flips_learned(workspace, recipe, done, plan, progress, cancel)
     clean = clean_run_id(workspace, recipe, seed) if plan is not None else None
     if clean is not None:
         _require_clean_run(workspace, clean, seed)
-    if not (share.is_main or recipe.every_process):
-        share.barrier()
-        return None
     edited = apply_plan(pairs, plan) if plan is not None else pairs
-    result = _train(
+    return _train(
         workspace, recipe, run_id, config, inputs, plan, clean, edited, seed, progress, cancel
     )
-    share.barrier()  # the next run may need this one's record (an edited run its clean run)
-    return result
 
 
 def _train(
@@ -116,10 +126,9 @@ def _train(
     progress: Progress,
     cancel: CancelToken,
 ) -> RetrainResult | None:
-    share = current_share()
     folder = run_dir(workspace, run_id)
     run = None
-    if share.is_main:
+    if current_share().is_main:
         run = start_run(workspace, run_id, config, inputs, plan.plan_id if plan else None)
     try:
         data_key = f"{inputs['data']}+{inputs['plan']}"

@@ -199,3 +199,19 @@ def test_a_run_trained_before_flips_were_measured_gets_them_once(trained_workspa
     assert again.reused and again.run.info["flips_learned"] == first.info["flips_learned"]
     assert read_run(workspace, first.run_id) == again.run
     assert again.run.finished == first.finished
+
+
+def test_two_processes_run_an_experiment_with_both_recipes(encoded_workspace: Path) -> None:
+    """The fast runs train on the main process alone, the full ones on both; every run is
+    recorded once and the report is written once."""
+    result = launch(
+        "experiment", "--recipe", "fast,full", "--poison", "25", "--denoise", "",
+        "--seeds", "1", "--workspace", str(encoded_workspace),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("Report ") == 1
+    assert "SAFER − random accuracy" in result.stdout
+    runs = [run for run in list_runs(Workspace.open(encoded_workspace)) if not run.is_base]
+    assert sorted(run.recipe for run in runs) == ["fast"] * 3 + ["full"] * 2
+    assert all(run.status == "done" for run in runs)
+    assert len({run.run_id for run in runs}) == len(runs)
