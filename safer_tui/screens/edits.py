@@ -2,10 +2,11 @@
 from, see the plan's pairs and counts by slice before anything is saved, open any pair,
 export the edited data, or retrain on it.
 
-Planning is the engine's `safer edit plan` (the pair scores are saved, so it takes a moment;
-it runs in a thread worker all the same, and a newer request supersedes it). Exporting saves
-the plan and writes the data as `safer edit export`; an existing file is overwritten only
-after a yes. Retraining is the app's job (see `safer_tui.jobs`), shown on the Runs screen.
+Planning is the engine's `safer edit plan` without its writes: new pair scores are a pass
+over the codes kept in memory, so it runs in a thread worker, and a newer request supersedes
+it. Exporting saves the plan and its scores and writes the data as `safer edit export`; an
+existing file is overwritten only after a yes. Retraining is the app's job (see
+`safer_tui.jobs`), shown on the Runs screen.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ their counts, settings, a pair, exports, and errors."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,12 @@ from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
+from safer_engine.config import SelectionConfig
+from safer_engine.labels import LabelStore
+from safer_engine.scores.judged import judge_scores
+from safer_engine.scores.stage import score_pairs, score_stage
 from safer_engine.testing.synthetic_workspace import build_synthetic_workspace
+from safer_engine.workspace import Workspace
 from safer_tui.app import SaferApp
 from safer_tui.screens.dialogs import AskScreen, ConfirmScreen
 from safer_tui.screens.edits import EditsScreen
@@ -166,3 +172,39 @@ async def test_palette_and_keys_open_both_screens(workspace: Path) -> None:
         assert isinstance(app.screen, RunsScreen)
         await pilot.press("escape", "escape", "escape")
         assert isinstance(app.screen, FeaturesScreen)
+
+
+async def test_planning_writes_nothing_until_an_export(workspace: Path) -> None:
+    """Planning is a preview: the saved scores, their selection and the manifest stay byte
+    for byte as they were, however many keys are pressed; an export saves what it used."""
+    sae = Workspace.open(workspace).sae_ids()[-1]
+    with LabelStore.open(workspace / "labels.sqlite", author="alice") as labels:
+        labels.tag(sae, 1, "safe")
+        labels.tag(sae, 2, "unsafe")
+    ws = Workspace.open(workspace)
+    score_pairs(ws, sae, SelectionConfig(), judge_scores(ws, sae))
+    scores = workspace / "sae" / sae / "scores"
+    kept = [scores / "pair_scores.parquet", scores / "selection.json", workspace / "workspace.json"]
+    before = [path.read_bytes() for path in kept]
+
+    app = SaferApp(workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        await planned(app, pilot)
+        for key in ("m", "plus", "plus", "s", "s", "minus", "s"):  # ends on salience
+            await pilot.press(key)
+            screen = await planned(app, pilot)
+        assert screen.request.select == "salience" and screen.planned is not None
+        assert [path.read_bytes() for path in kept] == before
+        assert not (workspace / "edits").exists()
+
+        await pilot.press("x")
+        await submit(pilot, "out/denoised.parquet")
+        await planned(app, pilot)
+        assert (workspace / "out" / "denoised.parquet").is_file()
+        saved = json.loads((scores / "selection.json").read_text())
+        assert saved["source"] == "salience"  # the export saved the scores it ranked by
+        assert screen.planned.scores is not None
+        stage = score_stage(ws, sae, screen.planned.scores.selection)
+        assert Workspace.open(workspace).is_current(stage)
