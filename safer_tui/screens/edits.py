@@ -37,6 +37,7 @@ from safer_engine.service.edits import (
 )
 from safer_engine.service.explorer import Explorer
 from safer_engine.service.runs import RunsService
+from safer_tui.edit_view import plan_summary, ratio_text
 from safer_tui.errors import error_text, show_error
 from safer_tui.screens.dialogs import AskScreen, ConfirmScreen, RecipeScreen
 from safer_tui.screens.help import HelpScreen
@@ -47,19 +48,7 @@ from safer_tui.widgets.status_line import StatusLine
 if TYPE_CHECKING:
     from safer_tui.app import SaferApp
 
-MODE_TEXT = {
-    "poison": "flip the {n} highest-scoring of {train} train pairs",
-    "denoise": "remove the {n} lowest-scoring of {train} train pairs",
-    "random-flip": "flip {n} of {train} train pairs drawn at random (seed {seed})",
-    "random-remove": "remove {n} of {train} train pairs drawn at random (seed {seed})",
-}
-
-
 SAY_SECONDS = 5.0  # how long a message stays in the status line
-
-
-def ratio_text(ratio: float) -> str:
-    return f"{ratio:g}%"
 
 
 class EditsScreen(Screen[None]):
@@ -189,28 +178,10 @@ class EditsScreen(Screen[None]):
             )
 
     def fill(self, planned: PlannedEdits) -> None:
-        plan, request = planned.plan, planned.request
-        what = MODE_TEXT[request.mode].format(
-            n=f"{len(plan.edits):,}", train=f"{plan.train_pairs:,}", seed=request.seed
-        )
-        summary = Text.assemble(("Plan ", "bold"), (planned.plan_id, "bold"), f": {what}\n")
-        for number, (name, edited, train) in enumerate(planned.by_slice()):
-            summary.append(" · " if number else "by slice: ")
-            summary.append(f"{name} {edited:,}", style="bold")
-            summary.append(f" of {train:,}")
-        if planned.source is not None:
-            features = len(planned.safe) + len(planned.unsafe)
-            noun = "feature" if features == 1 else "features"
-            summary.append(
-                f"\nscored by {features} safety {noun} from {planned.source} "
-                f"({len(planned.safe)} safe, {len(planned.unsafe)} unsafe)"
-            )
-            if planned.source == "salience":
-                summary.append(" · nobody tagged them", style="yellow")
-        self.query_one("#edits-summary", Static).update(summary)
+        self.query_one("#edits-summary", Static).update(plan_summary(planned))
         table = self.query_one(DataTable)
         table.clear()
-        for edit in plan.edits:
+        for edit in planned.edits:
             table.add_row(
                 edit.pair_id,
                 edit.slice,

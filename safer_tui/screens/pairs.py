@@ -40,8 +40,12 @@ from safer_tui.widgets.progress_line import ProgressLine, reporter
 from safer_tui.widgets.prompt_view import PromptView
 
 SALIENCE_ONLY = (
-    "Nothing is tagged or judged yet: scored by the top {n} features by |salience| alone, "
-    "which nobody has called safety features. Tag some safe (t) or unsafe (u)."
+    "{why}: scored by the top {n} features by |salience| alone, which nobody has called "
+    "safety features. Tag some safe (t) or unsafe (u)."
+)
+NOTHING_JUDGED = "Nothing is tagged or judged yet"
+JUDGED_LOW = (
+    "Nothing is tagged, and none of the {judged} judged features scored {threshold} or more"
 )
 ZERO_SCORES = (
     "Every pair scores 0: the tagged features never fire on the selected tokens (the "
@@ -216,12 +220,20 @@ class PairsScreen(PairListing):
             self.show_none()
         notice = self.query_one("#pairs-notice", Static)
         if ranking.selection.by_salience_alone:
-            notice.update(SALIENCE_ONLY.format(n=len(ranking.selection.features)))
+            notice.update(self.salience_only(ranking))
         elif not ranking.scores.any():
             # Scores use only the selected tokens (sentence ends by default), as salience does.
             notice.update(ZERO_SCORES)
         notice.display = ranking.selection.by_salience_alone or not ranking.scores.any()
         self.show_status()
+
+    def salience_only(self, ranking: PairRanking) -> str:
+        """Why salience alone chose the features: nothing tagged, and nothing judged or
+        nothing judged as high as the judge's threshold."""
+        judged = sum(1 for j in self.data.judgements().values() if j.score is not None)
+        threshold = ranking.selection.config.get("judge_threshold", 5)
+        why = JUDGED_LOW.format(judged=judged, threshold=threshold) if judged else NOTHING_JUDGED
+        return SALIENCE_ONLY.format(why=why, n=len(ranking.selection.features))
 
     def show_none(self) -> None:
         """No pair matches the filters and search: say so where the pair would be."""

@@ -71,7 +71,7 @@ async def test_plans_show_counts_and_follow_the_settings(workspace: Path) -> Non
         assert plan.plan_id in summary and "highest-scoring" in summary
         for name, edited, train in screen.planned.by_slice():
             assert f"{name} {edited:,} of {train:,}" in summary
-        assert "from salience" in summary and "nobody tagged them" in summary
+        assert "by |salience|" in summary and "salience alone, not by tags" in summary
         table = screen.query_one(DataTable)
         assert table.row_count == len(plan.edits)
         assert table.get_row_at(0)[0] == plan.edits[0].pair_id
@@ -208,3 +208,24 @@ async def test_planning_writes_nothing_until_an_export(workspace: Path) -> None:
         assert screen.planned.scores is not None
         stage = score_stage(ws, sae, screen.planned.scores.selection)
         assert Workspace.open(workspace).is_current(stage)
+
+
+async def test_features_say_they_are_tags_when_nothing_is_judged(workspace: Path) -> None:
+    sae = Workspace.open(workspace).sae_ids()[-1]
+    with LabelStore.open(workspace / "labels.sqlite", author="alice") as labels:
+        labels.tag(sae, 1, "safe")
+        labels.tag(sae, 2, "unsafe")
+    app = SaferApp(workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        screen = await planned(app, pilot)
+        assert "scored by 2 tagged safety features (1 safe, 1 unsafe)" in shown(
+            screen, "#edits-summary"
+        )
+        await pilot.press("s", "s")  # auto, tags, judge: nothing is judged
+        screen = await planned(app, pilot)
+        assert screen.request.select == "judge" and screen.planned is not None
+        summary = shown(screen, "#edits-summary")
+        assert "from judge" not in summary
+        assert "2 tagged, 0 judged 5 or more" in summary and "the tags alone" in summary
