@@ -44,9 +44,10 @@ def example_label(example: Example) -> Chunk:
     return label, Style.parse(SIDE_STYLES.get(example.side, ""))
 
 
-def pair_label(pair: int | None) -> Chunk:
-    """The label's second line: the pair the example's response belongs to."""
-    return (f"{'pair ' + str(pair):>18}" if pair is not None else ""), Style(dim=True)
+def pair_label(pair_id: str | None) -> Chunk:
+    """The label's second line: the id of the pair the example's response belongs to (as
+    the Pairs and Edits screens show it; 16 characters, so without a word before it)."""
+    return (f"{pair_id:>{LABEL_WIDTH}}" if pair_id is not None else ""), Style(dim=True)
 
 
 def newlines(text: str) -> str:
@@ -78,14 +79,14 @@ def shaded(example: Example, peak: float) -> list[Chunk]:
     return [span_chunk(span, peak) for span in example.spans]
 
 
-def example_rows(examples: list[Example], pairs: list[int | None] | None = None) -> list[Row]:
-    """Labels (side, quantile, activation; the pair under them) and shaded text of each
+def example_rows(examples: list[Example], pair_ids: list[str | None] | None = None) -> list[Row]:
+    """Labels (side, quantile, activation; the pair's id under them) and shaded text of each
     example, shaded relative to the strongest shown."""
     peak = max((e.activation for e in examples), default=0.0)
-    pairs = pairs if pairs is not None else [None] * len(examples)
+    pair_ids = pair_ids if pair_ids is not None else [None] * len(examples)
     return [
-        ([example_label(e), pair_label(pair)], shaded(e, peak))
-        for e, pair in zip(examples, pairs, strict=True)
+        ([example_label(e), pair_label(pair_id)], shaded(e, peak))
+        for e, pair_id in zip(examples, pair_ids, strict=True)
     ]
 
 
@@ -264,13 +265,16 @@ class FeatureScreen(Screen[None]):
         try:
             found, histogram = self.data.examples(feature)
             pairs = [self.data.pair_of_doc(example.doc) for example in found]
+            ids = [self.data.pair_id(pair) if pair is not None else None for pair in pairs]
             if not self.data.original_text():
                 stats = stats.copy()
                 stats.append("\n" + OLD_TEXT, style="yellow")
         except SaferError as exc:
             self.app.call_from_thread(self.cannot_read, stats, noted, exc)
             return
-        self.app.call_from_thread(self.show_page, feature, stats, noted, found, histogram, pairs)
+        self.app.call_from_thread(
+            self.show_page, feature, stats, noted, found, histogram, pairs, ids
+        )
 
     def show_page(
         self,
@@ -280,6 +284,7 @@ class FeatureScreen(Screen[None]):
         found: list[Example],
         histogram: list[int],
         pairs: list[int | None],
+        ids: list[str | None],
     ) -> None:
         if feature != self.feature:
             return  # read for a page the user has already left
@@ -287,7 +292,7 @@ class FeatureScreen(Screen[None]):
         self.pairs = pairs
         self.query_one("#feature-hist", Sparkline).data = histogram
         self.query_one(ExampleLines).show(
-            example_rows(found, pairs), "This feature never fires on the stored tokens."
+            example_rows(found, ids), "This feature never fires on the stored tokens."
         )
 
     def show_stats(self, stats: Text, noted: bool) -> None:

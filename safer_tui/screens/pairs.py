@@ -137,7 +137,7 @@ class PairsScreen(PairListing):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for name, width in (("pair", 6), ("score", 8), ("slice", 9), ("split", 6)):
+        for name, width in (("pair", 16), ("score", 8), ("slice", 9), ("split", 6)):
             table.add_column(name, width=width, key=name)
         self.query_one("#chosen-side").border_title = "chosen"
         self.query_one("#rejected-side").border_title = "rejected"
@@ -206,7 +206,7 @@ class PairsScreen(PairListing):
         for pair in self.order.tolist():
             marks = [] if ranking.flipped is None else ["✗" if ranking.flipped[pair] else ""]
             table.add_row(
-                str(pair),
+                ranking.id_of(pair),
                 f"{ranking.scores[pair]:+.3f}",
                 ranking.slice_of(pair),
                 ranking.split_of(pair),
@@ -325,15 +325,15 @@ class PairsScreen(PairListing):
         ranking = self.ranking
         assert ranking is not None  # rows exist only once scored
         pair = view.pair
-        # the id last: on a narrow terminal it is what gets cut
+        # the id first, as every screen shows it: on a narrow terminal the end is cut
         self.query_one("#pair-info", Static).update(
             Text.assemble(
                 ("pair ", "bold"),
-                (str(pair), "bold"),
+                (view.pair_id, "bold"),
                 " · score ",
                 (f"{ranking.scores[pair]:+.3f}", "bold"),
+                f" · {ranking.slice_of(pair)} · {ranking.split_of(pair)}",
                 (" · flipped by the benchmark", "bold red") if ranking.was_flipped(pair) else "",
-                f" · {ranking.slice_of(pair)} · {ranking.split_of(pair)} · id {view.pair_id}",
             )
         )
         for side, s_value in (("chosen", ranking.s_chosen), ("rejected", ranking.s_rejected)):

@@ -229,3 +229,29 @@ async def test_features_say_they_are_tags_when_nothing_is_judged(workspace: Path
         summary = shown(screen, "#edits-summary")
         assert "from judge" not in summary
         assert "2 tagged, 0 judged 5 or more" in summary and "the tags alone" in summary
+
+
+async def test_a_pair_has_the_same_id_on_the_edits_and_pairs_screens(workspace: Path) -> None:
+    from textual.coordinate import Coordinate
+
+    from safer_tui.screens.pairs import PairsScreen
+    from tests.safer_tui.helpers import ask, settle
+
+    app = SaferApp(workspace, author="alice")
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        screen = await planned(app, pilot)
+        assert screen.planned is not None
+        pair_id = screen.planned.edits[0].pair_id
+        assert screen.query_one(DataTable).get_row_at(0)[0] == pair_id
+        await pilot.press("escape", "p")
+        await settle(app, pilot)
+        pairs = app.screen
+        assert isinstance(pairs, PairsScreen)
+        await ask(pilot, "slash", *pair_id)
+        await settle(app, pilot)
+        table = pairs.query_one("#pairs", DataTable)
+        assert table.row_count == 1 and table.get_cell_at(Coordinate(0, 0)) == pair_id
+        info = pairs.query_one("#pair-info", Static).content
+        assert str(info).startswith(f"pair {pair_id} · score")

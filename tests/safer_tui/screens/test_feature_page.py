@@ -138,7 +138,7 @@ async def test_n_p_and_z_work_on_the_feature_page(encoded_workspace: Path) -> No
         example = widget.current
         assert example > 0 and page.pairs[example] is not None
         label = "".join(s.text for s in widget.lines[widget.starts[example] + 1])
-        assert label[:LABEL_WIDTH].strip() == f"pair {page.pairs[example]}"
+        assert label[:LABEL_WIDTH].strip() == app.data.pair_id(page.pairs[example])
         first = widget.render_line(widget.starts[example] - int(widget.scroll_offset.y))
         assert any(segment.style and segment.style.reverse for segment in first)  # highlighted
         await pilot.press("p")

@@ -289,7 +289,10 @@ async def test_other_workspaces_have_no_flipped_column(encoded_workspace: Path) 
 
 def listed(screen: PairsScreen) -> list[int]:
     table = screen.query_one("#pairs", DataTable)
-    return [int(table.get_cell_at(Coordinate(r, 0))) for r in range(table.row_count)]
+    return [
+        int(str(table.coordinate_to_cell_key(Coordinate(r, 0)).row_key.value))
+        for r in range(table.row_count)
+    ]
 
 
 async def test_jumps_sorts_filters_and_search(synthetic_workspace: Path) -> None:
