@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from safer_engine.errors import Cancelled, SaferError
 from safer_engine.progress import CancelToken, Progress
@@ -42,6 +42,7 @@ from safer_tui.errors import error_text, show_error
 from safer_tui.screens.dialogs import AskScreen, ConfirmScreen, RecipeScreen
 from safer_tui.screens.help import HelpScreen
 from safer_tui.screens.help_keys import EDITS_KEYS
+from safer_tui.widgets.key_footer import KeyFooter
 from safer_tui.widgets.progress_line import ProgressLine, reporter
 from safer_tui.widgets.status_line import StatusLine
 
@@ -104,7 +105,7 @@ class EditsScreen(Screen[None]):
         yield Static(id="edits-summary")
         yield DataTable(id="edits-table", cursor_type="row", zebra_stripes=True)
         yield ProgressLine()
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"edit the training data · SAE {self.data.sae_id}"

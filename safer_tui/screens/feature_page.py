@@ -35,7 +35,7 @@ SIDE_STYLES = {
     "none": "dim",
 }
 LABEL_WIDTH = 18  # "rejected top   6.5": side, quantile, activation
-NARROW = 70  # columns under which the statistics leave out the mean activations
+PADDING = 2  # the statistics' padding, one column on each side
 
 
 def example_label(example: Example) -> Chunk:
@@ -106,10 +106,10 @@ FIGURES = tuple(
 )
 
 
-def figures_table(row: dict[str, Any], coverage: Coverage, narrow: bool = False) -> list[str]:
+def figures_table(row: dict[str, Any], coverage: Coverage, width: int = 78) -> list[str]:
     """The chosen / rejected figures as aligned lines: a header, the selected tokens (what
     salience uses) and, where they differ, every stored token (what examples come from).
-    `narrow` (under 70 columns) leaves out the mean activations, so no line wraps."""
+    Lines wider than `width` leave out the mean activations, so no line wraps."""
     kinds = [("", coverage.selected_text())]
     if coverage.has_all and all(f"{name}_all" in row for name in FIGURES):
         kinds.append(("_all", coverage.every_text()))
@@ -125,8 +125,11 @@ def figures_table(row: dict[str, Any], coverage: Coverage, narrow: bool = False)
                 f"{rate(row['mean_act_rejected' + suffix])}",
             ]
         )
-    if narrow:
-        cells = [line[:3] for line in cells]
+    lines = aligned(cells)
+    return lines if max(map(len, lines)) <= width else aligned([line[:3] for line in cells])
+
+
+def aligned(cells: list[list[str]]) -> list[str]:
     widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
     return [
         "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
@@ -174,13 +177,13 @@ def stats_text(
     where: str,
     coverage: Coverage,
     judgement: Judgement | None = None,
-    narrow: bool = False,
+    width: int = 78,
 ) -> Text:
     """Statistics, tag, the judge's suggestion and the whole note; built as Text so a note's
     brackets are never read as markup. Every line but the judge's and the note fits 78
     columns, so without them the height is the same on every page."""
     tag = (label.tag or "untagged") if label else "untagged"
-    header, *figures = figures_table(row, coverage, narrow)
+    header, *figures = figures_table(row, coverage, width)
     text = Text.assemble(
         (f"Feature {feature}", "bold"),
         f" ({where})",
@@ -225,7 +228,7 @@ class FeatureScreen(Screen[None]):
         self.noted = True  # the first page lays out whatever it shows
         self.pairs: list[int | None] = []
         """The pair of each example shown, in order."""
-        self.narrow = False
+        self.width = 0  # the terminal width the statistics were laid out for
 
     @property
     def feature(self) -> int:
@@ -251,8 +254,9 @@ class FeatureScreen(Screen[None]):
         label = self.data.labels().get(feature)
         judgement = self.data.judgements().get(feature)
         where = f"{self.position + 1:,} of {len(self.order):,}"
-        narrow = self.narrow = self.app.size.width < NARROW
-        stats = stats_text(feature, row, label, where, self.data.coverage, judgement, narrow)
+        self.width = self.app.size.width
+        width = self.width - PADDING
+        stats = stats_text(feature, row, label, where, self.data.coverage, judgement, width)
         # a note or the judge's explanation can wrap: the page's height then varies
         self.read_examples(feature, stats, bool(label and label.note) or judgement is not None)
 
@@ -307,8 +311,8 @@ class FeatureScreen(Screen[None]):
         show_error(self, exc)
 
     def on_resize(self) -> None:
-        if (self.app.size.width < NARROW) != self.narrow:
-            self.noted = True  # lay out the statistics again: their lines changed
+        if self.app.size.width != self.width:
+            self.noted = True  # lay out the statistics again: their lines may change
             self.show()
 
     def action_step(self, delta: int) -> None:

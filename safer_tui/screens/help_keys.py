@@ -121,6 +121,7 @@ EDITS_KEYS = [
 RUNS_KEYS = [
     ("1 2 3", "runs / edited against clean / experiment"),
     ("j / k", "next / previous row (arrows too)"),
+    ("g / G", "first / last row (Home / End too)"),
     ("c", "cancel the retrain started here (asks)"),
     ("e", "plan edits of the training data"),
     ("Esc", "back (a retrain keeps running)"),

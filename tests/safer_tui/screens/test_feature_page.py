@@ -170,3 +170,32 @@ async def test_p_opens_the_pairs_shading_this_feature_even_with_tags(
         assert screen.by_feature
         status = screen.query_one("#pairs-status", Static).render()
         assert f"shading by feature {feature} (h)" in str(status)
+
+
+@pytest.mark.parametrize("width", [70, 72, 73, 100])
+async def test_statistics_never_wrap_from_70_columns(tmp_path: Path, width: int) -> None:
+    """Sums of millions make the figures table widest; a line that would not fit leaves out
+    the mean activations rather than wrapping."""
+    import polars as pl
+
+    from safer_engine.testing.synthetic_workspace import build_synthetic_workspace
+    from safer_engine.workspace import Workspace
+
+    root = build_synthetic_workspace(
+        tmp_path / "ws", n_pairs=20, tokens_per_doc=12, n_latents=64, k=4
+    )
+    path = root / "sae" / Workspace.open(root).sae_ids()[-1] / "salience.parquet"
+    table = pl.read_parquet(path)
+    sums = [c for c in table.columns if c.startswith("sum_")]
+    table.with_columns(pl.col(c) * 1e6 + 1e6 for c in sums).write_parquet(path)
+    app = SaferApp(root, author="alice")
+    async with app.run_test(size=(width, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        stats = app.screen.query_one("#feature-stats", Static)
+        lines = str(stats.content).splitlines()
+        assert "M / " in lines[2]  # the wide sums are there
+        assert all(len(line) <= width - 2 for line in lines[:5])
+        assert stats.size.height == len(lines)  # no line wrapped
+        assert "mean act" in lines[1] or width < 72  # left out only where it would wrap
