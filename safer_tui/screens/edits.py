@@ -38,7 +38,7 @@ from safer_engine.service.edits import (
 from safer_engine.service.explorer import Explorer
 from safer_engine.service.runs import RunsService
 from safer_tui.edit_view import plan_summary, ratio_text
-from safer_tui.errors import error_text, show_error
+from safer_tui.errors import error_text, notify_error, show_error
 from safer_tui.screens.dialogs import AskScreen, ConfirmScreen, RecipeScreen
 from safer_tui.screens.help import HelpScreen
 from safer_tui.screens.help_keys import EDITS_KEYS
@@ -222,10 +222,10 @@ class EditsScreen(Screen[None]):
             try:
                 ratio = float(text.rstrip("%").strip())
             except ValueError:
-                self.notify(f"{text!r} is not a number.", severity="error")
+                notify_error(self, f"{text!r} is not a number.")
                 return
             if not 0 < ratio < 100:
-                self.notify("A ratio is above 0 and below 100 (%).", severity="error")
+                notify_error(self, "A ratio is above 0 and below 100 (%).")
                 return
             self.change(ratio=ratio)
 
@@ -261,7 +261,7 @@ class EditsScreen(Screen[None]):
             show_error(self, exc)
             return
         if pair is None:
-            self.notify(f"Pair {edit.pair_id} is not in the activation store.", severity="error")
+            notify_error(self, f"Pair {edit.pair_id} is not in the activation store.")
             return
         from safer_tui.screens.pair_view import PairScreen
 
@@ -272,7 +272,7 @@ class EditsScreen(Screen[None]):
     def action_export(self) -> None:
         planned = self.planned
         if planned is None:
-            self.notify(self.no_plan("export"), severity="warning")
+            notify_error(self, self.no_plan("export"), "warning")
             return
 
         def chosen(text: str | None) -> None:
@@ -331,7 +331,7 @@ class EditsScreen(Screen[None]):
     def action_retrain(self) -> None:
         planned = self.planned
         if planned is None:
-            self.notify(self.no_plan("retrain on"), severity="warning")
+            notify_error(self, self.no_plan("retrain on"), "warning")
             return
         app = cast("SaferApp", self.app)
         if app.retrain_running():
