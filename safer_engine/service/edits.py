@@ -162,14 +162,37 @@ class EditsService:
         """Whether exporting to `out` would overwrite something (and so needs a yes)."""
         return out.exists() or manifest_path(out).exists()
 
+    def target(self, out: Path) -> Path:
+        """Where an export to `out` goes: relative paths are in the workspace."""
+        out = out.expanduser()
+        return out if out.is_absolute() else self.workspace.root / out
+
+    def missing_folder(self, out: Path) -> Path | None:
+        """The outermost folder an export to `out` would have to create outside the workspace
+        (None when its folder exists, or is missing inside the workspace): a typo there
+        should not leave folders behind without a yes."""
+        folder = self.target(out).parent
+        if folder.exists() or folder.resolve().is_relative_to(self.workspace.root):
+            return None
+        while not folder.parent.exists():
+            folder = folder.parent
+        return folder
+
     @writes
-    def export(self, planned: PlannedEdits, out: Path, force: bool = False) -> ExportResult:
+    def export(
+        self, planned: PlannedEdits, out: Path, force: bool = False, make_folders: bool = False
+    ) -> ExportResult:
         """The edited train split in its source's schema, in the format `out`'s name asks for
         (see `export_format`), with a manifest beside it; the plan is saved too, so the
-        manifest's plan id names a file. Nothing is overwritten unless `force`."""
-        out = out.expanduser()
-        if not out.is_absolute():
-            out = self.workspace.root / out
+        manifest's plan id names a file. Nothing is overwritten unless `force`, and no folder
+        is created outside the workspace unless `make_folders`."""
+        out = self.target(out)
+        missing = self.missing_folder(out)
+        if missing is not None and not make_folders:
+            raise EditError(
+                f"{missing} does not exist.",
+                "Export into an existing folder or into the workspace, or create it first.",
+            )
         pairs, _ = self.workspace.pairs()
         data = self.workspace.stage(DATA)
         schema = str(data.info.get("schema", "")) if data else ""

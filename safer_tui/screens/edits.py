@@ -86,9 +86,9 @@ class EditsScreen(Screen[None]):
             self.error, self.what = error, what
 
     class Exported(Message):
-        def __init__(self, result: ExportResult, edited: int) -> None:
+        def __init__(self, result: ExportResult, planned: PlannedEdits) -> None:
             super().__init__()
-            self.result, self.edited = result, edited
+            self.result, self.planned = result, planned
 
     def __init__(self, data: Explorer, request: EditRequest | None = None) -> None:
         super().__init__()
@@ -278,21 +278,20 @@ class EditsScreen(Screen[None]):
         def chosen(text: str | None) -> None:
             if not text:
                 return
-            out = Path(text).expanduser()
-            if not out.is_absolute():
-                out = self.data.workspace.root / out
-            if not self.edits.export_exists(out):
-                self.export(planned, out, False)
+            out = self.edits.target(Path(text))
+            missing = self.edits.missing_folder(out)
+            if missing is None:
+                self.export_to(planned, out, make_folders=False)
                 return
 
-            def overwrite(yes: bool | None) -> None:
+            def create(yes: bool | None) -> None:
                 if yes:
-                    self.export(planned, out, True)
+                    self.export_to(planned, out, make_folders=True)
+                else:
+                    self.say(f"Nothing exported: {missing} was not created.")
 
-            self.app.push_screen(
-                ConfirmScreen(f"{out} already exists. Overwrite it?", "Its manifest too."),
-                overwrite,
-            )
+            question = f"{missing} does not exist. Create it and export there?"
+            self.app.push_screen(ConfirmScreen(question, f"Writes {out}."), create)
 
         prompt = (
             f"Export the edited train split of {planned.plan_id} to: a .parquet or .jsonl "
@@ -301,26 +300,46 @@ class EditsScreen(Screen[None]):
         default = str(self.edits.default_export(planned))
         self.app.push_screen(AskScreen(prompt, default, "export-input"), chosen)
 
-    def export(self, planned: PlannedEdits, out: Path, force: bool) -> None:
+    def export_to(self, planned: PlannedEdits, out: Path, make_folders: bool) -> None:
+        """Export, asking first when that would overwrite an earlier export."""
+        if not self.edits.export_exists(out):
+            self.export(planned, out, False, make_folders)
+            return
+
+        def overwrite(yes: bool | None) -> None:
+            if yes:
+                self.export(planned, out, True, make_folders)
+            else:
+                self.say(f"Nothing exported: {out} kept as it was.")
+
+        self.app.push_screen(
+            ConfirmScreen(f"{out} already exists. Overwrite it?", "Its manifest too."), overwrite
+        )
+
+    def export(self, planned: PlannedEdits, out: Path, force: bool, make_folders: bool) -> None:
         self.query_one(ProgressLine).start(f"exporting {export_format(out)} to {out.name}", "")
-        self.write_export(planned, out, force)
+        self.write_export(planned, out, force, make_folders)
 
     @work(thread=True, group="edit-export")
-    def write_export(self, planned: PlannedEdits, out: Path, force: bool) -> None:
+    def write_export(
+        self, planned: PlannedEdits, out: Path, force: bool, make_folders: bool
+    ) -> None:
         try:
-            result = self.edits.export(planned, out, force)
+            result = self.edits.export(planned, out, force, make_folders)
         except SaferError as exc:
             self.post_message(self.Failed(exc, "export"))
             return
-        self.post_message(self.Exported(result, len(planned.edits)))
+        self.post_message(self.Exported(result, planned))
 
     def on_edits_screen_exported(self, message: Exported) -> None:
         self.query_one(ProgressLine).finish()
         result = message.result
         written = export_format(result.path)  # the schema alone would not say the format
         form = "datasets folder" if written == "hf" else written
+        planned = message.planned
+        done = "removed" if planned.action == "remove" else "flipped"
         self.say(
-            f"Exported {result.rows:,} train pairs ({message.edited:,} edited) as "
+            f"Exported {result.rows:,} train pairs ({len(planned.edits):,} {done}) as "
             f"{result.schema} {form} to {result.path}; "
             "manifest beside it.",
             seconds=2 * SAY_SECONDS,

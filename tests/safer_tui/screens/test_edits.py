@@ -255,3 +255,61 @@ async def test_a_pair_has_the_same_id_on_the_edits_and_pairs_screens(workspace: 
         assert table.row_count == 1 and table.get_cell_at(Coordinate(0, 0)) == pair_id
         info = pairs.query_one("#pair-info", Static).content
         assert str(info).startswith(f"pair {pair_id} · score")
+
+
+async def test_an_export_asks_before_making_folders_outside_the_workspace(
+    workspace: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere" / "sub"
+    app = SaferApp(workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("e", "m")  # denoise: its pairs are removed, not edited
+        screen = await planned(app, pilot)
+        await pilot.press("x")
+        await submit(pilot, str(outside / "x.jsonl"))
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.question.startswith(f"{tmp_path / 'elsewhere'} does not exist")
+        await pilot.press("n")
+        await pilot.pause()
+        assert not (tmp_path / "elsewhere").exists()
+        assert shown(screen, "#edits-settings").startswith("Nothing exported: ")
+
+        await pilot.press("x")
+        await submit(pilot, str(outside / "x.jsonl"))
+        await pilot.press("y")
+        await planned(app, pilot)
+        assert (outside / "x.jsonl").is_file()
+        assert screen.planned is not None
+        said = shown(screen, "#edits-settings")
+        assert f"({len(screen.planned.edits):,} removed)" in said and "edited" not in said
+
+        await pilot.press("x")  # a new folder inside the workspace needs no question
+        await submit(pilot, "new/inner/x.parquet")
+        await planned(app, pilot)
+        assert (workspace / "new" / "inner" / "x.parquet").is_file()
+        await pilot.press("x")  # the same file again: declining says so
+        await submit(pilot, "new/inner/x.parquet")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert "kept as it was" in shown(screen, "#edits-settings")
+
+
+def test_the_service_refuses_to_make_folders_outside_without_a_yes(
+    workspace: Path, tmp_path: Path
+) -> None:
+    from safer_engine.errors import EditError
+    from safer_engine.progress import CancelToken, no_progress
+    from safer_engine.service.edits import EditRequest, EditsService
+    from safer_engine.service.explorer import Explorer
+
+    explorer = Explorer.open(workspace, author="alice")
+    try:
+        service = EditsService(explorer)
+        planned_edits = service.plan(EditRequest(mode="random-remove"), no_progress, CancelToken())
+        with pytest.raises(EditError, match="does not exist"):
+            service.export(planned_edits, tmp_path / "nowhere" / "x.jsonl")
+        assert not (tmp_path / "nowhere").exists()
+    finally:
+        explorer.close()
