@@ -191,11 +191,13 @@ class FeatureView:
 
     def columns(self, width: int) -> list[Column]:
         """The columns to draw on a terminal this wide: the differences and the all-token
-        rates only on wide terminals, lift only while a word search is shown."""
+        rates only on wide terminals, lift only while a word search is shown (it takes the
+        place of others there, so the note still gets its width)."""
+        room = width - (WORD_COLUMN.width + 1 if self.word else 0)
         return [
             c
             for c in COLUMNS
-            if width >= c.min_width
+            if (not c.min_width or room >= c.min_width)
             and c.source not in self.missing
             and (c is not WORD_COLUMN or self.word)
         ]

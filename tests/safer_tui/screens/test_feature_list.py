@@ -386,3 +386,28 @@ async def test_a_word_searchs_pieces_are_each_said_once(features_workspace) -> N
         await pilot.pause()
         assert "2 fire more on 'i', 'I' (40 tokens) · Esc: all" in status(app)
         assert shown(app) == [2, 5]
+
+
+async def test_a_word_search_at_80_columns_cuts_nothing_mid_word(features_workspace) -> None:  # type: ignore[no-untyped-def]
+    from safer_engine.analysis.word_search import WordMatches
+    from tests.safer_tui.helpers import screen_lines
+
+    app = SaferApp(features_workspace(12))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, FeaturesScreen)
+        pieces = [" apology", " apologies", " apologise", " apologize", " apologetic"]
+        found = WordMatches(
+            "apolog*", pieces, 12345, np.array([1, 2]), np.array([3.0, 2.0]), *[np.zeros(2)] * 2
+        )
+        screen.show_word(found)
+        await pilot.pause()
+        lines = screen_lines(app)
+        said = lines[1].strip()
+        assert said.startswith("2 fire more on 'apology'") and said.endswith("'apologetic'…")
+        header = lines[2].split()
+        assert header[1] == "lift↓" and header[-1] == "note"  # the note's header whole
+        row = next(line for line in lines[3:] if line.split()[0] == "1")
+        assert row.rstrip().endswith("refusal: I can't…"), row  # after a whole word
+        assert all(len(line) <= 80 for line in lines), row
