@@ -36,7 +36,7 @@ class SaferApp(App[None]):
         ("q", "quit", "Quit"),
         Binding("e", "open_edits", "Edits", show=False),
         Binding("r", "open_runs", "Runs", show=False),
-        # Only while a retrain runs (see check_action); otherwise Ctrl+C copies, as usual.
+        # Not while text is selected (see check_action): then Ctrl+C copies, as usual.
         Binding("ctrl+c", "interrupt", show=False, priority=True),
     ]
 
@@ -193,11 +193,19 @@ class SaferApp(App[None]):
             self.notify(text, timeout=SAY_SECONDS, markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "interrupt":  # Ctrl+C: ours only while a retrain runs
-            return self.retrain_job is not None and self.retrain_job.running
+        if action == "interrupt":  # Ctrl+C: ours while a retrain runs or nothing is selected
+            running = self.retrain_job is not None and self.retrain_job.running
+            return running or not self.screen.get_selected_text()
         return super().check_action(action, parameters)
 
     def action_interrupt(self) -> None:
+        job = self.retrain_job
+        if job is None or not job.running:
+            self.say(
+                "Nothing to cancel: no retrain is running "
+                "(Esc stops a judge run or a search; q quits)."
+            )
+            return
         self.ask_cancel_retrain(quit_after=False)
 
     async def action_quit(self) -> None:

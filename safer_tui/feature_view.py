@@ -345,11 +345,13 @@ def status_text(view: FeatureView, data: Explorer) -> list[Text]:
     then notes that stay true for the session (features that never fire, the tokens the
     statistics cover). The line leaves out whole items that do not fit."""
     arrow = "↓" if view.descending else "↑"
+    column = view.sort_column
+    sort = f"|{column.name}|" if column.by_magnitude else column.name  # what it sorts by
     items = [Text(f"{len(view):,} of {view.total:,}")]
     if view.marked:
         items.append(Text(f"{len(view.marked)} marked", style="bold"))
     for name, value in (
-        ("sort", f"{view.sort_column.name} {arrow}"),
+        ("sort", f"{sort} {arrow}"),
         ("filter", "" if view.filter == FILTERS[0] else view.filter),
         ("word", view.word),
         ("search", cut(view.search, SEARCH_SHOWN)),

@@ -213,6 +213,7 @@ class FeaturesScreen(Screen[None]):
         def save(text: str | None) -> None:
             if text is not None and self.write(lambda: self.data.note(feature, text)):
                 self.reload_labels(feature)
+                self.say(f"Note {'saved on' if text else 'cleared from'} feature {feature}.")
 
         self.app.push_screen(NoteScreen(feature, (label.note or "") if label else ""), save)
 
@@ -334,7 +335,7 @@ class FeaturesScreen(Screen[None]):
                 self.changed(self.current_feature())
             self.judge_cancel = CancelToken()
             self.query_one("#judge-progress", ProgressLine).start(
-                f"judging the {request.describe()}"
+                f"judging the {request.describe()}", counted=True
             )
             self.judge(request, self.judge_cancel)
 

@@ -365,6 +365,9 @@ class FeatureScreen(Screen[None]):
             except SaferError as exc:
                 show_error(self, exc)
                 return
+            self.notify(
+                f"Note {'saved on' if text else 'cleared from'} feature {feature}.", timeout=3
+            )
             if feature == self.feature:
                 self.show()
 

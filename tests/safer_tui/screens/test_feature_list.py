@@ -65,7 +65,7 @@ async def test_the_status_line_leaves_out_whole_items_never_cuts_one(
         assert set(parts) <= set(items) and len(status(app)) <= width - 2  # none cut
         # what a user set comes first, in order; the notes about the data last
         assert parts[:4] == items[:4]
-        assert items[1:4] == ["2 marked", "sort salience ↓", "filter untagged"]
+        assert items[1:4] == ["2 marked", "sort |salience| ↓", "filter untagged"]
         assert items[-2].endswith("never fire (F)") and items[-1].startswith("stats on")
         assert (parts == items) == (width == 160)  # at 80 columns the notes are left out
 
@@ -411,3 +411,30 @@ async def test_a_word_search_at_80_columns_cuts_nothing_mid_word(features_worksp
         row = next(line for line in lines[3:] if line.split()[0] == "1")
         assert row.rstrip().endswith("refusal: I can't…"), row  # after a whole word
         assert all(len(line) <= 80 for line in lines), row
+
+
+async def test_help_defines_the_figures_and_keys_say_what_they_did(features_workspace) -> None:  # type: ignore[no-untyped-def]
+    from textual.widgets import Static
+
+    from safer_tui.screens.help import HelpScreen
+
+    app = SaferApp(features_workspace(12), author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "sort |salience| ↓" in status(app)  # what the list is ranked by
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one(Static).content)
+        for term in ("salience = (A_c − A_r)", "density", "max", "lift", "|salience|"):
+            assert term in text
+        await pilot.press("escape")
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, NoteScreen)
+        await pilot.press(*"says no", "enter")
+        await pilot.pause()
+        assert status(app).startswith(f"Note saved on feature {first_feature(app)}.")
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert status(app).startswith("Nothing to cancel: no retrain is running")
