@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 
 from safer_engine.errors import SaferError
+from safer_engine.service.edits import EditRequest
 from safer_engine.service.explorer import Explorer
 from safer_engine.service.runs import RunsService
 from safer_tui.errors import ERROR_SECONDS, show_error
@@ -48,6 +49,8 @@ class SaferApp(App[None]):
         self.retrain_job: RetrainJob | None = None
         """The retrain started in the explorer: the app's, so it outlives every screen."""
         self.quit_after_retrain = False
+        self.edit_request: EditRequest | None = None
+        """The Edits screen's settings when it was last left, to open it with again."""
 
     def on_mount(self) -> None:
         try:
@@ -130,7 +133,7 @@ class SaferApp(App[None]):
 
     def action_open_edits(self) -> None:
         if self.data is not None and not isinstance(self.screen, (EditsScreen, ModalScreen)):
-            self.push_screen(EditsScreen(self.data))
+            self.push_screen(EditsScreen(self.data, self.edit_request))
 
     def action_open_runs(self) -> None:
         if self.data is not None and not isinstance(self.screen, (RunsScreen, ModalScreen)):

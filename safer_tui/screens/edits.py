@@ -123,6 +123,7 @@ class EditsScreen(Screen[None]):
 
     def on_unmount(self) -> None:
         self.cancel.cancel()
+        cast("SaferApp", self.app).edit_request = self.request  # opened again as it was left
 
     # -- planning, off the UI thread -----------------------------------------------------
 

@@ -313,3 +313,16 @@ def test_the_service_refuses_to_make_folders_outside_without_a_yes(
         assert not (tmp_path / "nowhere").exists()
     finally:
         explorer.close()
+
+
+async def test_the_edits_screen_opens_again_as_it_was_left(workspace: Path) -> None:
+    app = SaferApp(workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("e", "m", "plus")
+        screen = await planned(app, pilot)
+        assert (screen.request.mode, screen.request.ratio) == ("denoise", 10.0)
+        await pilot.press("escape", "e")
+        screen = await planned(app, pilot)
+        assert (screen.request.mode, screen.request.ratio) == ("denoise", 10.0)
+        assert screen.planned is not None and screen.planned.plan_id.startswith("denoise-10pct")
