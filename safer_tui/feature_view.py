@@ -18,7 +18,7 @@ from safer_engine.labels import TAGS, Label
 from safer_engine.service.explorer import Explorer
 from safer_engine.service.judging import Judgement
 
-SEARCH_SHOWN = 18  # characters of a search shown in the status line
+SEARCH_SHOWN = 16  # a search's characters in the status line: at 80 columns beside marks and a word
 FILTERS = ("firing", "untagged", *TAGS, "leans safe", "leans unsafe", "marked", "all")
 """`f` steps through these. Only "all" lists the features that never fire: they carry no
 signal, and a user would otherwise scroll past them (tags and marks still show them)."""

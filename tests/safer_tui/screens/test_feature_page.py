@@ -15,7 +15,7 @@ from tests.safer_tui.helpers import cell, settle, shown
 
 pytestmark = pytest.mark.anyio
 LABEL = re.compile(r"^(chosen|rejected|both|none) +(top|p\d\d) +\d+\.\d ")
-PAIR = re.compile(r"^ *(pair \d+)? $")  # the label column under a label
+PAIR = re.compile(r"^ *(\S+)? $")  # the label column under a label: blank, or a pair id
 
 
 def examples_text(app: SaferApp) -> list[str]:
@@ -64,11 +64,11 @@ async def test_wrapped_examples_stay_in_their_column(encoded_workspace: Path) ->
         wrapped = [line for line in lines if line not in labelled]
         assert labelled and wrapped
         # the label column is fixed: text starts at the same column on every line; under
-        # each label, the pair its example comes from
+        # each label, the id of the pair its example comes from
         assert all(PAIR.match(line[: LABEL_WIDTH + 1]) for line in wrapped)
-        assert sum(line[:LABEL_WIDTH].strip().startswith("pair") for line in wrapped) == (
-            len(labelled)
-        )
+        assert app.data is not None
+        ids = {app.data.pair_id(p) for p in range(len(app.data.reader().store.pair_ids()))}
+        assert sum(line[:LABEL_WIDTH].strip() in ids for line in wrapped) == len(labelled)
         assert all(line[LABEL_WIDTH] == " " for line in labelled)
 
 
