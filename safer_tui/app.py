@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 
 from safer_engine.errors import SaferError
+from safer_engine.service.edits import EditRequest
 from safer_engine.service.explorer import Explorer
 from safer_engine.service.runs import RunsService
 from safer_tui.errors import ERROR_SECONDS, show_error
@@ -36,7 +37,7 @@ class SaferApp(App[None]):
         ("q", "quit", "Quit"),
         Binding("e", "open_edits", "Edits", show=False),
         Binding("r", "open_runs", "Runs", show=False),
-        # Only while a retrain runs (see check_action); otherwise Ctrl+C copies, as usual.
+        # Not while text is selected (see check_action): then Ctrl+C copies, as usual.
         Binding("ctrl+c", "interrupt", show=False, priority=True),
     ]
 
@@ -48,6 +49,8 @@ class SaferApp(App[None]):
         self.retrain_job: RetrainJob | None = None
         """The retrain started in the explorer: the app's, so it outlives every screen."""
         self.quit_after_retrain = False
+        self.edit_request: EditRequest | None = None
+        """The Edits screen's settings when it was last left, to open it with again."""
 
     def on_mount(self) -> None:
         try:
@@ -130,7 +133,7 @@ class SaferApp(App[None]):
 
     def action_open_edits(self) -> None:
         if self.data is not None and not isinstance(self.screen, (EditsScreen, ModalScreen)):
-            self.push_screen(EditsScreen(self.data))
+            self.push_screen(EditsScreen(self.data, self.edit_request))
 
     def action_open_runs(self) -> None:
         if self.data is not None and not isinstance(self.screen, (RunsScreen, ModalScreen)):
@@ -193,11 +196,19 @@ class SaferApp(App[None]):
             self.notify(text, timeout=SAY_SECONDS, markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "interrupt":  # Ctrl+C: ours only while a retrain runs
-            return self.retrain_job is not None and self.retrain_job.running
+        if action == "interrupt":  # Ctrl+C: ours while a retrain runs or nothing is selected
+            running = self.retrain_job is not None and self.retrain_job.running
+            return running or not self.screen.get_selected_text()
         return super().check_action(action, parameters)
 
     def action_interrupt(self) -> None:
+        job = self.retrain_job
+        if job is None or not job.running:
+            self.say(
+                "Nothing to cancel: no retrain is running "
+                "(Esc stops a judge run or a search; q quits)."
+            )
+            return
         self.ask_cancel_retrain(quit_after=False)
 
     async def action_quit(self) -> None:

@@ -6,7 +6,7 @@ from textual.widget import Widget
 
 from safer_engine.errors import SaferError
 
-ERROR_SECONDS = 8
+ERROR_SECONDS = 20  # long enough to read a message and its hint twice; a click dismisses
 
 
 def error_text(exc: SaferError) -> str:
@@ -15,4 +15,9 @@ def error_text(exc: SaferError) -> str:
 
 def show_error(node: Widget, exc: SaferError) -> None:
     """A notification with what is wrong and what to do; call from the UI thread."""
-    node.notify(error_text(exc), severity="error", timeout=ERROR_SECONDS)
+    notify_error(node, error_text(exc))
+
+
+def notify_error(node: Widget, text: str, severity: str = "error") -> None:
+    """Any error (or warning) the same way: shown long enough to be read whole."""
+    node.notify(text, severity=severity, timeout=ERROR_SECONDS, markup=False)  # type: ignore[arg-type]

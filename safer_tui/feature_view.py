@@ -18,7 +18,7 @@ from safer_engine.labels import TAGS, Label
 from safer_engine.service.explorer import Explorer
 from safer_engine.service.judging import Judgement
 
-SEARCH_SHOWN = 18  # characters of a search shown in the status line
+SEARCH_SHOWN = 16  # a search's characters in the status line: at 80 columns beside marks and a word
 FILTERS = ("firing", "untagged", *TAGS, "leans safe", "leans unsafe", "marked", "all")
 """`f` steps through these. Only "all" lists the features that never fire: they carry no
 signal, and a user would otherwise scroll past them (tags and marks still show them)."""
@@ -191,11 +191,13 @@ class FeatureView:
 
     def columns(self, width: int) -> list[Column]:
         """The columns to draw on a terminal this wide: the differences and the all-token
-        rates only on wide terminals, lift only while a word search is shown."""
+        rates only on wide terminals, lift only while a word search is shown (it takes the
+        place of others there, so the note still gets its width)."""
+        room = width - (WORD_COLUMN.width + 1 if self.word else 0)
         return [
             c
             for c in COLUMNS
-            if width >= c.min_width
+            if (not c.min_width or room >= c.min_width)
             and c.source not in self.missing
             and (c is not WORD_COLUMN or self.word)
         ]
@@ -343,11 +345,13 @@ def status_text(view: FeatureView, data: Explorer) -> list[Text]:
     then notes that stay true for the session (features that never fire, the tokens the
     statistics cover). The line leaves out whole items that do not fit."""
     arrow = "↓" if view.descending else "↑"
+    column = view.sort_column
+    sort = f"|{column.name}|" if column.by_magnitude else column.name  # what it sorts by
     items = [Text(f"{len(view):,} of {view.total:,}")]
     if view.marked:
         items.append(Text(f"{len(view.marked)} marked", style="bold"))
     for name, value in (
-        ("sort", f"{view.sort_column.name} {arrow}"),
+        ("sort", f"{sort} {arrow}"),
         ("filter", "" if view.filter == FILTERS[0] else view.filter),
         ("word", view.word),
         ("search", cut(view.search, SEARCH_SHOWN)),

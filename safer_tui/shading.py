@@ -3,6 +3,7 @@ left out (…) or never read by the model (✂)."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len, set_cell_size
 from rich.color import Color
 from rich.style import Style
 from rich.text import Text
@@ -61,3 +62,16 @@ def prompt_text(spans: list[Span], expanded: bool) -> Text:
             body = span.text if expanded else span.text.replace("\n", "⏎ ")
             text.append(body, style=UNSEEN if span.part == "unseen" else Style(italic=True))
     return text
+
+
+def cut_at_word(text: str, size: int) -> str:
+    """`text` in at most `size` cells, cut after a whole word with an ellipsis where it can
+    be (a word half shown reads as another word: "note" as "not"), else mid-word."""
+    if cell_len(text) <= size:
+        return text
+    head = set_cell_size(text, size - 1)
+    whole = len(head) < len(text) and text[len(head)].isspace()
+    space = head.rfind(" ")
+    if not whole and space >= size // 2:
+        head = head[:space]
+    return head.rstrip() + "…"

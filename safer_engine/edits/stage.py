@@ -14,7 +14,7 @@ from safer_engine.edits.plan import EditPlan, make_plan
 from safer_engine.errors import EditError
 from safer_engine.progress import CancelToken, Progress, no_progress
 from safer_engine.scores.judged import judge_scores
-from safer_engine.scores.stage import score_pairs
+from safer_engine.scores.stage import PairScores, preview_pair_scores, save_pair_scores
 from safer_engine.workspace import Workspace
 
 
@@ -26,16 +26,34 @@ def plan_edits(
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> EditPlan:
-    """A new plan for the workspace's train pairs; nothing is written (see `save_plan`)."""
+    """A new plan for the workspace's train pairs; the pair scores it ranks by are saved as
+    `safer score-pairs` saves them, the plan is not (see `save_plan`)."""
+    plan, scores = preview_plan(workspace, config, selection, sae_id, progress, cancel)
+    if scores is not None:
+        save_pair_scores(workspace, scores)
+    return plan
+
+
+def preview_plan(
+    workspace: Workspace,
+    config: EditConfig,
+    selection: SelectionConfig | None = None,
+    sae_id: str | None = None,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+) -> tuple[EditPlan, PairScores | None]:
+    """A new plan and the pair scores it ranks by (None for plans that use none), with
+    nothing written: `save_pair_scores` and `save_plan` keep them."""
     pairs, fingerprint = workspace.pairs()
     if config.mode not in SCORED_MODES:
         ids = (
             read_pair_ids(Path(config.pairs)) if config.mode == "manual" and config.pairs else None
         )
-        return make_plan(pairs, fingerprint, config, manual_ids=ids)
+        return make_plan(pairs, fingerprint, config, manual_ids=ids), None
     sae = sae_id or _latest_sae(workspace)
     selection = selection or SelectionConfig()
-    scored = score_pairs(workspace, sae, selection, judge_scores(workspace, sae), progress, cancel)
+    judged = judge_scores(workspace, sae)
+    scored = preview_pair_scores(workspace, sae, selection, judged, progress, cancel)
     if not scored.selection.features:
         raise EditError(
             f"No feature is selected as a safety feature ({scored.selection.source}), so every "
@@ -44,7 +62,7 @@ def plan_edits(
             "--select salience.",
         )
     chosen = {**scored.selection.to_dict(), "sae_id": sae}
-    return make_plan(pairs, fingerprint, config, scored.table, chosen)
+    return make_plan(pairs, fingerprint, config, scored.table, chosen), scored
 
 
 def plan_dir(workspace: Workspace, plan_id: str) -> Path:

@@ -5,7 +5,8 @@ score(pair) = S(chosen) − S(rejected). One vectorised pass over the codes give
 document's mean activation of each selected feature, from which the scores, S of both sides
 and each pair's three most contributing features follow. The scores go to
 `sae/<id>/scores/pair_scores.parquet`, with the selection that made them beside it; they are
-reused while the selection, the codes and the salience are unchanged.
+reused while the selection, the codes and the salience are unchanged. A preview (the
+explorer's Edits screen) computes them without writing, and saves them only when asked.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class PairScores:
     selection: Selection
     reused: bool
     seconds: float
+    stage: Stage
+    """The stage they were computed as, recorded as it was when they were (see
+    `save_pair_scores`)."""
 
 
 def scores_dir(workspace: Workspace, sae_id: str) -> Path:
@@ -86,23 +90,45 @@ def score_pairs(
     progress: Progress = no_progress,
     cancel: CancelToken | None = None,
 ) -> PairScores:
-    """Every pair's score under the current selection; reused when nothing changed."""
+    """Every pair's score under the current selection; reused when nothing changed, saved
+    when computed."""
+    scores = preview_pair_scores(workspace, sae_id, config, judge_scores, progress, cancel)
+    save_pair_scores(workspace, scores)
+    return scores
+
+
+def preview_pair_scores(
+    workspace: Workspace,
+    sae_id: str,
+    config: SelectionConfig,
+    judge_scores: dict[int, int],
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+) -> PairScores:
+    """Every pair's score under the current selection, the saved ones when they are current;
+    nothing is written, so what other commands read stays as it was."""
     started = time.perf_counter()
     selection = current_selection(workspace, sae_id, config, judge_scores)
     stage = score_stage(workspace, sae_id, selection)
-    folder = scores_dir(workspace, sae_id)
     if workspace.is_current(stage):
-        table = pl.read_parquet(folder / names.PAIR_SCORES_FILE)
-        return PairScores(table, selection, True, time.perf_counter() - started)
+        table = pl.read_parquet(scores_dir(workspace, sae_id) / names.PAIR_SCORES_FILE)
+        return PairScores(table, selection, True, time.perf_counter() - started, stage)
     table = compute_pair_scores(
         workspace.store_path, workspace.sae_dir(sae_id), selection, progress, cancel
     )
+    return PairScores(table, selection, False, time.perf_counter() - started, stage)
+
+
+def save_pair_scores(workspace: Workspace, scores: PairScores) -> None:
+    """Write computed scores and record their stage (saved ones are already there)."""
+    if scores.reused:
+        return
+    folder = scores_dir(workspace, str(scores.stage.sae_id))
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_file(folder / names.PAIR_SCORES_FILE) as partial:
-        table.write_parquet(partial)
-    selection.save(folder / names.SELECTION_FILE)
-    workspace.record(stage, pairs=table.height, source=selection.source)
-    return PairScores(table, selection, False, time.perf_counter() - started)
+        scores.table.write_parquet(partial)
+    scores.selection.save(folder / names.SELECTION_FILE)
+    workspace.record(scores.stage, pairs=scores.table.height, source=scores.selection.source)
 
 
 def compute_pair_scores(

@@ -1,5 +1,6 @@
-"""Edit plans for the explorer's Edits screen: plan (nothing written), save, export, and find
-a planned pair in the store, all as plain data.
+"""Edit plans for the explorer's Edits screen: plan (nothing written, not even the pair
+scores: a preview must not change what other commands read), save (the plan and the scores
+it ranks by), export, and find a planned pair in the store, all as plain data.
 
 The rules are the engine's (`safer_engine.edits`): the same plan as `safer edit plan` with
 the same settings, exported exactly as `safer edit export`. Every failure reaches the caller as
@@ -9,7 +10,7 @@ a `SaferError`.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,9 +23,10 @@ from safer_engine.edits.export import (
     manifest_path,
 )
 from safer_engine.edits.plan import Edit, EditPlan
-from safer_engine.edits.stage import plan_edits, save_plan
+from safer_engine.edits.stage import preview_plan, save_plan
 from safer_engine.errors import EditError
 from safer_engine.progress import CancelToken, Progress
+from safer_engine.scores.stage import PairScores, save_pair_scores
 from safer_engine.service.explorer import Explorer, os_errors_as, user_errors
 from safer_engine.workspace.stages import DATA
 
@@ -79,6 +81,8 @@ class PlannedEdits:
     unsafe: list[int]
     source: str | None
     """Where the safety features came from (tags, judge, salience); None for random plans."""
+    scores: PairScores | None = field(default=None, compare=False)
+    """The pair scores the plan ranks by, in memory until the plan is saved."""
 
     @property
     def plan_id(self) -> str:
@@ -120,13 +124,15 @@ class EditsService:
 
     @user_errors
     def plan(self, request: EditRequest, progress: Progress, cancel: CancelToken) -> PlannedEdits:
-        """The plan of `request`; nothing is written but the pair scores (reused while the
-        safety features are unchanged, as `safer score-pairs` keeps them)."""
+        """The plan of `request`; nothing is written (saved pair scores are reused while the
+        safety features are unchanged, new ones kept in memory until `save`)."""
         if request.mode not in MODES:
             raise EditError(f"Unknown edit mode {request.mode!r}.", f"Use one of {MODES}.")
         config = EditConfig(mode=request.mode, ratio=request.ratio, seed=request.seed)  # type: ignore[arg-type]
         selection = SelectionConfig(select=request.select)  # type: ignore[arg-type]
-        plan = plan_edits(self.workspace, config, selection, self.explorer.sae_id, progress, cancel)
+        plan, scores = preview_plan(
+            self.workspace, config, selection, self.explorer.sae_id, progress, cancel
+        )
         pairs, _ = self.workspace.pairs()
         train = pairs.filter(pairs["split"] == "train")["slice"].value_counts()
         chosen = plan.selection or {}
@@ -138,11 +144,15 @@ class EditsService:
             safe=[int(f["feature"]) for f in features if f["side"] == "safe"],
             unsafe=[int(f["feature"]) for f in features if f["side"] == "unsafe"],
             source=chosen.get("source"),
+            scores=scores,
         )
 
     @writes
     def save(self, planned: PlannedEdits) -> Path:
-        """`edits/<plan-id>/plan.json` (the same plan saved twice is the same file)."""
+        """`edits/<plan-id>/plan.json` (the same plan saved twice is the same file), and the
+        pair scores it ranks by, as `safer edit plan` saves both."""
+        if planned.scores is not None:
+            save_pair_scores(self.workspace, planned.scores)
         return save_plan(self.workspace, planned.plan)
 
     def default_export(self, planned: PlannedEdits) -> Path:
@@ -152,14 +162,37 @@ class EditsService:
         """Whether exporting to `out` would overwrite something (and so needs a yes)."""
         return out.exists() or manifest_path(out).exists()
 
+    def target(self, out: Path) -> Path:
+        """Where an export to `out` goes: relative paths are in the workspace."""
+        out = out.expanduser()
+        return out if out.is_absolute() else self.workspace.root / out
+
+    def missing_folder(self, out: Path) -> Path | None:
+        """The outermost folder an export to `out` would have to create outside the workspace
+        (None when its folder exists, or is missing inside the workspace): a typo there
+        should not leave folders behind without a yes."""
+        folder = self.target(out).parent
+        if folder.exists() or folder.resolve().is_relative_to(self.workspace.root):
+            return None
+        while not folder.parent.exists():
+            folder = folder.parent
+        return folder
+
     @writes
-    def export(self, planned: PlannedEdits, out: Path, force: bool = False) -> ExportResult:
+    def export(
+        self, planned: PlannedEdits, out: Path, force: bool = False, make_folders: bool = False
+    ) -> ExportResult:
         """The edited train split in its source's schema, in the format `out`'s name asks for
         (see `export_format`), with a manifest beside it; the plan is saved too, so the
-        manifest's plan id names a file. Nothing is overwritten unless `force`."""
-        out = out.expanduser()
-        if not out.is_absolute():
-            out = self.workspace.root / out
+        manifest's plan id names a file. Nothing is overwritten unless `force`, and no folder
+        is created outside the workspace unless `make_folders`."""
+        out = self.target(out)
+        missing = self.missing_folder(out)
+        if missing is not None and not make_folders:
+            raise EditError(
+                f"{missing} does not exist.",
+                "Export into an existing folder or into the workspace, or create it first.",
+            )
         pairs, _ = self.workspace.pairs()
         data = self.workspace.stage(DATA)
         schema = str(data.info.get("schema", "")) if data else ""

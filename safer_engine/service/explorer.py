@@ -242,6 +242,11 @@ class Explorer:
         return self._pair_texts.matches(self.reader(), text)
 
     @user_errors
+    def pair_id(self, pair: int) -> str:
+        """The pair's id in the data, as every screen shows it."""
+        return self.reader().pair_id(pair)
+
+    @user_errors
     def pair_of_doc(self, doc: int) -> int | None:
         """The first pair with this document (a feature example's) as a response."""
         return pair_of_doc(self.reader(), doc)

@@ -20,6 +20,8 @@ class PairRanking:
     """Every pair's score (store order), its parts and the pairs the table lists."""
 
     selection: Selection
+    pair_ids: np.ndarray
+    """Each pair's id in the data (`pair_id`): what every screen shows of a pair."""
     scores: np.ndarray
     s_chosen: np.ndarray
     s_rejected: np.ndarray
@@ -35,6 +37,9 @@ class PairRanking:
     flipped: np.ndarray | None = None
     """bool per pair: flipped on purpose by a noise benchmark (the truth the benchmark keeps
     in its noisy workspaces); None in any other workspace."""
+
+    def id_of(self, pair: int) -> str:
+        return str(self.pair_ids[pair])
 
     def slice_of(self, pair: int) -> str:
         return str(self.slices[pair])
@@ -82,6 +87,7 @@ def ranking_from(
     shares = [c.replace("feature_", "share_") for c in top]
     return PairRanking(
         selection=selection,
+        pair_ids=table["pair_id"].cast(pl.Utf8).to_numpy(),
         scores=scores,
         s_chosen=table["s_chosen"].to_numpy(),
         s_rejected=table["s_rejected"].to_numpy(),

@@ -2,10 +2,11 @@
 from, see the plan's pairs and counts by slice before anything is saved, open any pair,
 export the edited data, or retrain on it.
 
-Planning is the engine's `safer edit plan` (the pair scores are saved, so it takes a moment;
-it runs in a thread worker all the same, and a newer request supersedes it). Exporting saves
-the plan and writes the data as `safer edit export`; an existing file is overwritten only
-after a yes. Retraining is the app's job (see `safer_tui.jobs`), shown on the Runs screen.
+Planning is the engine's `safer edit plan` without its writes: new pair scores are a pass
+over the codes kept in memory, so it runs in a thread worker, and a newer request supersedes
+it. Exporting saves the plan and its scores and writes the data as `safer edit export`; an
+existing file is overwritten only after a yes. Retraining is the app's job (see
+`safer_tui.jobs`), shown on the Runs screen.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from safer_engine.errors import Cancelled, SaferError
 from safer_engine.progress import CancelToken, Progress
@@ -36,29 +37,19 @@ from safer_engine.service.edits import (
 )
 from safer_engine.service.explorer import Explorer
 from safer_engine.service.runs import RunsService
-from safer_tui.errors import error_text, show_error
+from safer_tui.edit_view import plan_summary, ratio_text
+from safer_tui.errors import error_text, notify_error, show_error
 from safer_tui.screens.dialogs import AskScreen, ConfirmScreen, RecipeScreen
 from safer_tui.screens.help import HelpScreen
 from safer_tui.screens.help_keys import EDITS_KEYS
+from safer_tui.widgets.key_footer import KeyFooter
 from safer_tui.widgets.progress_line import ProgressLine, reporter
 from safer_tui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
     from safer_tui.app import SaferApp
 
-MODE_TEXT = {
-    "poison": "flip the {n} highest-scoring of {train} train pairs",
-    "denoise": "remove the {n} lowest-scoring of {train} train pairs",
-    "random-flip": "flip {n} of {train} train pairs drawn at random (seed {seed})",
-    "random-remove": "remove {n} of {train} train pairs drawn at random (seed {seed})",
-}
-
-
 SAY_SECONDS = 5.0  # how long a message stays in the status line
-
-
-def ratio_text(ratio: float) -> str:
-    return f"{ratio:g}%"
 
 
 class EditsScreen(Screen[None]):
@@ -95,9 +86,9 @@ class EditsScreen(Screen[None]):
             self.error, self.what = error, what
 
     class Exported(Message):
-        def __init__(self, result: ExportResult, edited: int) -> None:
+        def __init__(self, result: ExportResult, planned: PlannedEdits) -> None:
             super().__init__()
-            self.result, self.edited = result, edited
+            self.result, self.planned = result, planned
 
     def __init__(self, data: Explorer, request: EditRequest | None = None) -> None:
         super().__init__()
@@ -114,7 +105,7 @@ class EditsScreen(Screen[None]):
         yield Static(id="edits-summary")
         yield DataTable(id="edits-table", cursor_type="row", zebra_stripes=True)
         yield ProgressLine()
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"edit the training data · SAE {self.data.sae_id}"
@@ -132,6 +123,7 @@ class EditsScreen(Screen[None]):
 
     def on_unmount(self) -> None:
         self.cancel.cancel()
+        cast("SaferApp", self.app).edit_request = self.request  # opened again as it was left
 
     # -- planning, off the UI thread -----------------------------------------------------
 
@@ -188,28 +180,10 @@ class EditsScreen(Screen[None]):
             )
 
     def fill(self, planned: PlannedEdits) -> None:
-        plan, request = planned.plan, planned.request
-        what = MODE_TEXT[request.mode].format(
-            n=f"{len(plan.edits):,}", train=f"{plan.train_pairs:,}", seed=request.seed
-        )
-        summary = Text.assemble(("Plan ", "bold"), (planned.plan_id, "bold"), f": {what}\n")
-        for number, (name, edited, train) in enumerate(planned.by_slice()):
-            summary.append(" · " if number else "by slice: ")
-            summary.append(f"{name} {edited:,}", style="bold")
-            summary.append(f" of {train:,}")
-        if planned.source is not None:
-            features = len(planned.safe) + len(planned.unsafe)
-            noun = "feature" if features == 1 else "features"
-            summary.append(
-                f"\nscored by {features} safety {noun} from {planned.source} "
-                f"({len(planned.safe)} safe, {len(planned.unsafe)} unsafe)"
-            )
-            if planned.source == "salience":
-                summary.append(" · nobody tagged them", style="yellow")
-        self.query_one("#edits-summary", Static).update(summary)
+        self.query_one("#edits-summary", Static).update(plan_summary(planned))
         table = self.query_one(DataTable)
         table.clear()
-        for edit in plan.edits:
+        for edit in planned.edits:
             table.add_row(
                 edit.pair_id,
                 edit.slice,
@@ -249,10 +223,10 @@ class EditsScreen(Screen[None]):
             try:
                 ratio = float(text.rstrip("%").strip())
             except ValueError:
-                self.notify(f"{text!r} is not a number.", severity="error")
+                notify_error(self, f"{text!r} is not a number.")
                 return
             if not 0 < ratio < 100:
-                self.notify("A ratio is above 0 and below 100 (%).", severity="error")
+                notify_error(self, "A ratio is above 0 and below 100 (%).")
                 return
             self.change(ratio=ratio)
 
@@ -288,7 +262,7 @@ class EditsScreen(Screen[None]):
             show_error(self, exc)
             return
         if pair is None:
-            self.notify(f"Pair {edit.pair_id} is not in the activation store.", severity="error")
+            notify_error(self, f"Pair {edit.pair_id} is not in the activation store.")
             return
         from safer_tui.screens.pair_view import PairScreen
 
@@ -299,27 +273,26 @@ class EditsScreen(Screen[None]):
     def action_export(self) -> None:
         planned = self.planned
         if planned is None:
-            self.notify(self.no_plan("export"), severity="warning")
+            notify_error(self, self.no_plan("export"), "warning")
             return
 
         def chosen(text: str | None) -> None:
             if not text:
                 return
-            out = Path(text).expanduser()
-            if not out.is_absolute():
-                out = self.data.workspace.root / out
-            if not self.edits.export_exists(out):
-                self.export(planned, out, False)
+            out = self.edits.target(Path(text))
+            missing = self.edits.missing_folder(out)
+            if missing is None:
+                self.export_to(planned, out, make_folders=False)
                 return
 
-            def overwrite(yes: bool | None) -> None:
+            def create(yes: bool | None) -> None:
                 if yes:
-                    self.export(planned, out, True)
+                    self.export_to(planned, out, make_folders=True)
+                else:
+                    self.say(f"Nothing exported: {missing} was not created.")
 
-            self.app.push_screen(
-                ConfirmScreen(f"{out} already exists. Overwrite it?", "Its manifest too."),
-                overwrite,
-            )
+            question = f"{missing} does not exist. Create it and export there?"
+            self.app.push_screen(ConfirmScreen(question, f"Writes {out}."), create)
 
         prompt = (
             f"Export the edited train split of {planned.plan_id} to: a .parquet or .jsonl "
@@ -328,26 +301,46 @@ class EditsScreen(Screen[None]):
         default = str(self.edits.default_export(planned))
         self.app.push_screen(AskScreen(prompt, default, "export-input"), chosen)
 
-    def export(self, planned: PlannedEdits, out: Path, force: bool) -> None:
+    def export_to(self, planned: PlannedEdits, out: Path, make_folders: bool) -> None:
+        """Export, asking first when that would overwrite an earlier export."""
+        if not self.edits.export_exists(out):
+            self.export(planned, out, False, make_folders)
+            return
+
+        def overwrite(yes: bool | None) -> None:
+            if yes:
+                self.export(planned, out, True, make_folders)
+            else:
+                self.say(f"Nothing exported: {out} kept as it was.")
+
+        self.app.push_screen(
+            ConfirmScreen(f"{out} already exists. Overwrite it?", "Its manifest too."), overwrite
+        )
+
+    def export(self, planned: PlannedEdits, out: Path, force: bool, make_folders: bool) -> None:
         self.query_one(ProgressLine).start(f"exporting {export_format(out)} to {out.name}", "")
-        self.write_export(planned, out, force)
+        self.write_export(planned, out, force, make_folders)
 
     @work(thread=True, group="edit-export")
-    def write_export(self, planned: PlannedEdits, out: Path, force: bool) -> None:
+    def write_export(
+        self, planned: PlannedEdits, out: Path, force: bool, make_folders: bool
+    ) -> None:
         try:
-            result = self.edits.export(planned, out, force)
+            result = self.edits.export(planned, out, force, make_folders)
         except SaferError as exc:
             self.post_message(self.Failed(exc, "export"))
             return
-        self.post_message(self.Exported(result, len(planned.edits)))
+        self.post_message(self.Exported(result, planned))
 
     def on_edits_screen_exported(self, message: Exported) -> None:
         self.query_one(ProgressLine).finish()
         result = message.result
         written = export_format(result.path)  # the schema alone would not say the format
         form = "datasets folder" if written == "hf" else written
+        planned = message.planned
+        done = "removed" if planned.action == "remove" else "flipped"
         self.say(
-            f"Exported {result.rows:,} train pairs ({message.edited:,} edited) as "
+            f"Exported {result.rows:,} train pairs ({len(planned.edits):,} {done}) as "
             f"{result.schema} {form} to {result.path}; "
             "manifest beside it.",
             seconds=2 * SAY_SECONDS,
@@ -358,7 +351,7 @@ class EditsScreen(Screen[None]):
     def action_retrain(self) -> None:
         planned = self.planned
         if planned is None:
-            self.notify(self.no_plan("retrain on"), severity="warning")
+            notify_error(self, self.no_plan("retrain on"), "warning")
             return
         app = cast("SaferApp", self.app)
         if app.retrain_running():

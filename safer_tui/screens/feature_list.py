@@ -213,6 +213,7 @@ class FeaturesScreen(Screen[None]):
         def save(text: str | None) -> None:
             if text is not None and self.write(lambda: self.data.note(feature, text)):
                 self.reload_labels(feature)
+                self.say(f"Note {'saved on' if text else 'cleared from'} feature {feature}.")
 
         self.app.push_screen(NoteScreen(feature, (label.note or "") if label else ""), save)
 
@@ -334,7 +335,7 @@ class FeaturesScreen(Screen[None]):
                 self.changed(self.current_feature())
             self.judge_cancel = CancelToken()
             self.query_one("#judge-progress", ProgressLine).start(
-                f"judging the {request.describe()}"
+                f"judging the {request.describe()}", counted=True
             )
             self.judge(request, self.judge_cancel)
 
@@ -359,13 +360,17 @@ class FeaturesScreen(Screen[None]):
         outcome, error = message.outcome, message.error
         if outcome is not None:
             error = outcome.stopped
-            done = "Judge stopped" if isinstance(error, Cancelled) else "Judge"
-            self.say(Text.assemble((done, "bold"), f": {outcome.summary()}"), 2 * SAY_SECONDS)
         if isinstance(error, Cancelled):
-            if outcome is None:
-                self.say("Judge stopped before any call.")
+            totals = f": {outcome.summary()}" if outcome else " before any call."
+            self.say(Text.assemble(("Judge stopped", "bold"), totals), 2 * SAY_SECONDS)
         elif error is not None:
+            # what stopped it first: totals alone ("judged 0, failed 0") read as success
+            totals = f" ({outcome.summary()})" if outcome else ""
+            failed = Text.assemble(("Judge failed", "bold red"), f": {error.message}{totals}")
+            self.say(failed, 4 * SAY_SECONDS)
             show_error(self, error)
+        elif outcome is not None:
+            self.say(Text.assemble(("Judge", "bold"), f": {outcome.summary()}"), 2 * SAY_SECONDS)
 
     def on_unmount(self) -> None:
         # On quit: a worker left running would hold the process open until it ends.

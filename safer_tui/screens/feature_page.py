@@ -35,7 +35,7 @@ SIDE_STYLES = {
     "none": "dim",
 }
 LABEL_WIDTH = 18  # "rejected top   6.5": side, quantile, activation
-NARROW = 70  # columns under which the statistics leave out the mean activations
+PADDING = 2  # the statistics' padding, one column on each side
 
 
 def example_label(example: Example) -> Chunk:
@@ -44,9 +44,10 @@ def example_label(example: Example) -> Chunk:
     return label, Style.parse(SIDE_STYLES.get(example.side, ""))
 
 
-def pair_label(pair: int | None) -> Chunk:
-    """The label's second line: the pair the example's response belongs to."""
-    return (f"{'pair ' + str(pair):>18}" if pair is not None else ""), Style(dim=True)
+def pair_label(pair_id: str | None) -> Chunk:
+    """The label's second line: the id of the pair the example's response belongs to (as
+    the Pairs and Edits screens show it; 16 characters, so without a word before it)."""
+    return (f"{pair_id:>{LABEL_WIDTH}}" if pair_id is not None else ""), Style(dim=True)
 
 
 def newlines(text: str) -> str:
@@ -78,14 +79,14 @@ def shaded(example: Example, peak: float) -> list[Chunk]:
     return [span_chunk(span, peak) for span in example.spans]
 
 
-def example_rows(examples: list[Example], pairs: list[int | None] | None = None) -> list[Row]:
-    """Labels (side, quantile, activation; the pair under them) and shaded text of each
+def example_rows(examples: list[Example], pair_ids: list[str | None] | None = None) -> list[Row]:
+    """Labels (side, quantile, activation; the pair's id under them) and shaded text of each
     example, shaded relative to the strongest shown."""
     peak = max((e.activation for e in examples), default=0.0)
-    pairs = pairs if pairs is not None else [None] * len(examples)
+    pair_ids = pair_ids if pair_ids is not None else [None] * len(examples)
     return [
-        ([example_label(e), pair_label(pair)], shaded(e, peak))
-        for e, pair in zip(examples, pairs, strict=True)
+        ([example_label(e), pair_label(pair_id)], shaded(e, peak))
+        for e, pair_id in zip(examples, pair_ids, strict=True)
     ]
 
 
@@ -105,10 +106,10 @@ FIGURES = tuple(
 )
 
 
-def figures_table(row: dict[str, Any], coverage: Coverage, narrow: bool = False) -> list[str]:
+def figures_table(row: dict[str, Any], coverage: Coverage, width: int = 78) -> list[str]:
     """The chosen / rejected figures as aligned lines: a header, the selected tokens (what
     salience uses) and, where they differ, every stored token (what examples come from).
-    `narrow` (under 70 columns) leaves out the mean activations, so no line wraps."""
+    Lines wider than `width` leave out the mean activations, so no line wraps."""
     kinds = [("", coverage.selected_text())]
     if coverage.has_all and all(f"{name}_all" in row for name in FIGURES):
         kinds.append(("_all", coverage.every_text()))
@@ -124,8 +125,11 @@ def figures_table(row: dict[str, Any], coverage: Coverage, narrow: bool = False)
                 f"{rate(row['mean_act_rejected' + suffix])}",
             ]
         )
-    if narrow:
-        cells = [line[:3] for line in cells]
+    lines = aligned(cells)
+    return lines if max(map(len, lines)) <= width else aligned([line[:3] for line in cells])
+
+
+def aligned(cells: list[list[str]]) -> list[str]:
     widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
     return [
         "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
@@ -173,13 +177,13 @@ def stats_text(
     where: str,
     coverage: Coverage,
     judgement: Judgement | None = None,
-    narrow: bool = False,
+    width: int = 78,
 ) -> Text:
     """Statistics, tag, the judge's suggestion and the whole note; built as Text so a note's
     brackets are never read as markup. Every line but the judge's and the note fits 78
     columns, so without them the height is the same on every page."""
     tag = (label.tag or "untagged") if label else "untagged"
-    header, *figures = figures_table(row, coverage, narrow)
+    header, *figures = figures_table(row, coverage, width)
     text = Text.assemble(
         (f"Feature {feature}", "bold"),
         f" ({where})",
@@ -224,7 +228,7 @@ class FeatureScreen(Screen[None]):
         self.noted = True  # the first page lays out whatever it shows
         self.pairs: list[int | None] = []
         """The pair of each example shown, in order."""
-        self.narrow = False
+        self.width = 0  # the terminal width the statistics were laid out for
 
     @property
     def feature(self) -> int:
@@ -250,8 +254,9 @@ class FeatureScreen(Screen[None]):
         label = self.data.labels().get(feature)
         judgement = self.data.judgements().get(feature)
         where = f"{self.position + 1:,} of {len(self.order):,}"
-        narrow = self.narrow = self.app.size.width < NARROW
-        stats = stats_text(feature, row, label, where, self.data.coverage, judgement, narrow)
+        self.width = self.app.size.width
+        width = self.width - PADDING
+        stats = stats_text(feature, row, label, where, self.data.coverage, judgement, width)
         # a note or the judge's explanation can wrap: the page's height then varies
         self.read_examples(feature, stats, bool(label and label.note) or judgement is not None)
 
@@ -264,13 +269,16 @@ class FeatureScreen(Screen[None]):
         try:
             found, histogram = self.data.examples(feature)
             pairs = [self.data.pair_of_doc(example.doc) for example in found]
+            ids = [self.data.pair_id(pair) if pair is not None else None for pair in pairs]
             if not self.data.original_text():
                 stats = stats.copy()
                 stats.append("\n" + OLD_TEXT, style="yellow")
         except SaferError as exc:
             self.app.call_from_thread(self.cannot_read, stats, noted, exc)
             return
-        self.app.call_from_thread(self.show_page, feature, stats, noted, found, histogram, pairs)
+        self.app.call_from_thread(
+            self.show_page, feature, stats, noted, found, histogram, pairs, ids
+        )
 
     def show_page(
         self,
@@ -280,6 +288,7 @@ class FeatureScreen(Screen[None]):
         found: list[Example],
         histogram: list[int],
         pairs: list[int | None],
+        ids: list[str | None],
     ) -> None:
         if feature != self.feature:
             return  # read for a page the user has already left
@@ -287,7 +296,7 @@ class FeatureScreen(Screen[None]):
         self.pairs = pairs
         self.query_one("#feature-hist", Sparkline).data = histogram
         self.query_one(ExampleLines).show(
-            example_rows(found, pairs), "This feature never fires on the stored tokens."
+            example_rows(found, ids), "This feature never fires on the stored tokens."
         )
 
     def show_stats(self, stats: Text, noted: bool) -> None:
@@ -302,8 +311,8 @@ class FeatureScreen(Screen[None]):
         show_error(self, exc)
 
     def on_resize(self) -> None:
-        if (self.app.size.width < NARROW) != self.narrow:
-            self.noted = True  # lay out the statistics again: their lines changed
+        if self.app.size.width != self.width:
+            self.noted = True  # lay out the statistics again: their lines may change
             self.show()
 
     def action_step(self, delta: int) -> None:
@@ -356,6 +365,9 @@ class FeatureScreen(Screen[None]):
             except SaferError as exc:
                 show_error(self, exc)
                 return
+            self.notify(
+                f"Note {'saved on' if text else 'cleared from'} feature {feature}.", timeout=3
+            )
             if feature == self.feature:
                 self.show()
 

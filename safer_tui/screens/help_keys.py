@@ -3,6 +3,21 @@ does. Descriptions fit the help box: 46 columns."""
 
 from __future__ import annotations
 
+GLOSSARY = [
+    ("", "salience = (A_c − A_r) / (A_c + A_r + 2m):"),
+    ("", "A_c, A_r the feature's summed activations on"),
+    ("", "chosen and on rejected responses, m the mean"),
+    ("", "of all those sums; + fires more on chosen,"),
+    ("", "− on rejected; the list ranks by |salience|"),
+    ("density", "share of all stored tokens it fires on"),
+    ("max", "its strongest activation on any stored token"),
+    ("lift", "(word search) its mean activation on the"),
+    ("", "word's tokens minus its mean on all tokens"),
+    ("mean Δ", "(100+ columns) mean activation, chosen minus"),
+    ("rate Δ", "rejected; firing rate, chosen minus rejected"),
+]
+"""What the figures mean, under the keys of the screens that show them."""
+
 FEATURES_KEYS = [
     ("j / k", "move down / up (arrows too)"),
     ("Enter", "open the feature: shaded examples, histogram"),
@@ -40,6 +55,8 @@ FEATURES_KEYS = [
     ("", "cover the selected tokens (sentence ends by"),
     ("", "default, as the status line says); all ch,"),
     ("", "all rej (120+ columns): rates on all tokens"),
+    ("", ""),
+    *GLOSSARY,
 ]
 
 FEATURE_KEYS = [
@@ -64,6 +81,8 @@ FEATURE_KEYS = [
     ("n", "edit the note"),
     ("Esc", "back (the list keeps this feature)"),
     ("F1 / ?", "this help"),
+    ("", ""),
+    *GLOSSARY,
 ]
 
 PAIRS_KEYS = [
@@ -121,6 +140,7 @@ EDITS_KEYS = [
 RUNS_KEYS = [
     ("1 2 3", "runs / edited against clean / experiment"),
     ("j / k", "next / previous row (arrows too)"),
+    ("g / G", "first / last row (Home / End too)"),
     ("c", "cancel the retrain started here (asks)"),
     ("e", "plan edits of the training data"),
     ("Esc", "back (a retrain keeps running)"),

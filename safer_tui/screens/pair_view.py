@@ -8,13 +8,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from safer_engine.errors import SaferError
 from safer_engine.service.edits import Edit
 from safer_engine.service.explorer import Explorer
 from safer_tui.errors import show_error
 from safer_tui.shading import shade
+from safer_tui.widgets.key_footer import KeyFooter
 from safer_tui.widgets.prompt_view import PromptView
 
 
@@ -49,7 +50,7 @@ class PairScreen(Screen[None]):
         with Horizontal(id="plan-pair-sides"):
             yield VerticalScroll(Static(id="plan-chosen-text"), id="plan-chosen")
             yield VerticalScroll(Static(id="plan-rejected-text"), id="plan-rejected")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         edit = self.edit

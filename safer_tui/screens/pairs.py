@@ -40,8 +40,12 @@ from safer_tui.widgets.progress_line import ProgressLine, reporter
 from safer_tui.widgets.prompt_view import PromptView
 
 SALIENCE_ONLY = (
-    "Nothing is tagged or judged yet: scored by the top {n} features by |salience| alone, "
-    "which nobody has called safety features. Tag some safe (t) or unsafe (u)."
+    "{why}: scored by the top {n} features by |salience| alone, which nobody has called "
+    "safety features. Tag some safe (t) or unsafe (u)."
+)
+NOTHING_JUDGED = "Nothing is tagged or judged yet"
+JUDGED_LOW = (
+    "Nothing is tagged, and none of the {judged} judged features scored {threshold} or more"
 )
 ZERO_SCORES = (
     "Every pair scores 0: the tagged features never fire on the selected tokens (the "
@@ -133,7 +137,7 @@ class PairsScreen(PairListing):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for name, width in (("pair", 6), ("score", 8), ("slice", 9), ("split", 6)):
+        for name, width in (("pair", 16), ("score", 8), ("slice", 9), ("split", 6)):
             table.add_column(name, width=width, key=name)
         self.query_one("#chosen-side").border_title = "chosen"
         self.query_one("#rejected-side").border_title = "rejected"
@@ -202,7 +206,7 @@ class PairsScreen(PairListing):
         for pair in self.order.tolist():
             marks = [] if ranking.flipped is None else ["✗" if ranking.flipped[pair] else ""]
             table.add_row(
-                str(pair),
+                ranking.id_of(pair),
                 f"{ranking.scores[pair]:+.3f}",
                 ranking.slice_of(pair),
                 ranking.split_of(pair),
@@ -216,12 +220,20 @@ class PairsScreen(PairListing):
             self.show_none()
         notice = self.query_one("#pairs-notice", Static)
         if ranking.selection.by_salience_alone:
-            notice.update(SALIENCE_ONLY.format(n=len(ranking.selection.features)))
+            notice.update(self.salience_only(ranking))
         elif not ranking.scores.any():
             # Scores use only the selected tokens (sentence ends by default), as salience does.
             notice.update(ZERO_SCORES)
         notice.display = ranking.selection.by_salience_alone or not ranking.scores.any()
         self.show_status()
+
+    def salience_only(self, ranking: PairRanking) -> str:
+        """Why salience alone chose the features: nothing tagged, and nothing judged or
+        nothing judged as high as the judge's threshold."""
+        judged = sum(1 for j in self.data.judgements().values() if j.score is not None)
+        threshold = ranking.selection.config.get("judge_threshold", 5)
+        why = JUDGED_LOW.format(judged=judged, threshold=threshold) if judged else NOTHING_JUDGED
+        return SALIENCE_ONLY.format(why=why, n=len(ranking.selection.features))
 
     def show_none(self) -> None:
         """No pair matches the filters and search: say so where the pair would be."""
@@ -313,15 +325,15 @@ class PairsScreen(PairListing):
         ranking = self.ranking
         assert ranking is not None  # rows exist only once scored
         pair = view.pair
-        # the id last: on a narrow terminal it is what gets cut
+        # the id first, as every screen shows it: on a narrow terminal the end is cut
         self.query_one("#pair-info", Static).update(
             Text.assemble(
                 ("pair ", "bold"),
-                (str(pair), "bold"),
+                (view.pair_id, "bold"),
                 " · score ",
                 (f"{ranking.scores[pair]:+.3f}", "bold"),
+                f" · {ranking.slice_of(pair)} · {ranking.split_of(pair)}",
                 (" · flipped by the benchmark", "bold red") if ranking.was_flipped(pair) else "",
-                f" · {ranking.slice_of(pair)} · {ranking.split_of(pair)} · id {view.pair_id}",
             )
         )
         for side, s_value in (("chosen", ranking.s_chosen), ("rejected", ranking.s_rejected)):

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from safer_engine.errors import SaferError
 from safer_engine.service.explorer import Explorer
@@ -27,6 +27,7 @@ from safer_tui.jobs import RetrainJob
 from safer_tui.screens.help import HelpScreen
 from safer_tui.screens.help_keys import RUNS_KEYS
 from safer_tui.widgets.accuracy_chart import accuracy_chart
+from safer_tui.widgets.key_footer import KeyFooter
 from safer_tui.widgets.progress_line import ProgressLine
 from safer_tui.widgets.status_line import StatusLine
 
@@ -97,6 +98,9 @@ class RunsScreen(Screen[None]):
         Binding("3", "tab('experiment')", "Experiment"),
         Binding("j", "move(1)", "Next", show=False),
         Binding("k", "move(-1)", "Prev", show=False),
+        # priority: a table's own Home and End scroll sideways
+        Binding("g,home", "jump(0)", "First", show=False, priority=True),
+        Binding("G,end", "jump(-1)", "Last", show=False, priority=True),
         Binding("c", "cancel_run", "Cancel run"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("f1", "help", "Help", show=False),
@@ -124,7 +128,7 @@ class RunsScreen(Screen[None]):
                 yield Static(id="experiment-chart")
         yield StatusLine(id="runs-status", wrap=True)
         yield ProgressLine()
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     DEFAULT_CSS = """
     #runs-tabs { height: 1fr; }
@@ -365,6 +369,15 @@ class RunsScreen(Screen[None]):
         focused = self.focused
         if isinstance(focused, DataTable):
             (focused.action_cursor_down if delta > 0 else focused.action_cursor_up)()
+
+    def action_jump(self, row: int) -> None:
+        """The first or last row of the table shown; the chart scrolls to its top or end."""
+        focused = self.focused
+        if isinstance(focused, DataTable):
+            if focused.row_count:
+                focused.move_cursor(row=row if row >= 0 else focused.row_count - 1, scroll=True)
+        elif focused is not None:
+            (focused.scroll_home if row >= 0 else focused.scroll_end)(animate=False)
 
     def action_cancel_run(self) -> None:
         cast("SaferApp", self.app).ask_cancel_retrain(quit_after=False)

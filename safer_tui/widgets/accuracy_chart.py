@@ -4,7 +4,8 @@ One block per slice (safety first): poisoning and denoising apart, a row per met
 against its random baseline) and a column per ratio. Each cell is a bar of eighth-blocks on
 the slice's scale, the shortfall against the clean runs dotted in red up to the clean mark
 `┊`, then the accuracy and its change against clean. At 80 columns three ratios per family fit
-with bars of 9 cells; two slices take 16 lines.
+with bars of 9 cells; two slices take 16 lines. Where bars of 3 cells would not leave the
+values room (three ratios at 60 columns), the chart shows the values alone.
 """
 
 from __future__ import annotations
@@ -88,7 +89,9 @@ def accuracy_chart(view: ExperimentView, width: int = 80) -> Text:
             for t, ms in families
         }
         most = max((len(r) for r in ratios.values()), default=1)
-        bar_width = max(MIN_BAR, min(MAX_BAR, (width - LABEL) // max(1, most) - VALUE))
+        # no bars rather than cut values when even the narrowest bars leave no room for them
+        room = (width - LABEL) // max(1, most) - VALUE
+        bar_width = min(MAX_BAR, room) if room >= MIN_BAR else 0
         for title, methods in families:
             out.append(f"\n {title:<{LABEL - 1}}")
             for ratio in ratios[title]:
@@ -101,7 +104,9 @@ def accuracy_chart(view: ExperimentView, width: int = 80) -> Text:
                     if row is None:
                         out.append(" " * (bar_width + VALUE))
                         continue
-                    out.append(bar(row.accuracy, clean_acc, low, high, bar_width, COLOURS[label]))
+                    if bar_width:
+                        colour = COLOURS[label]
+                        out.append(bar(row.accuracy, clean_acc, low, high, bar_width, colour))
                     change = Text(f"{row.change:+.3f}".replace("-", "−"))
                     change.stylize("red" if row.change < 0 else "green" if row.change > 0 else "")
                     out.append(f" {row.accuracy:.3f} ").append(change).append(" ")

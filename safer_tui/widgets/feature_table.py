@@ -18,6 +18,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from safer_tui.feature_view import FAILED, Column, FeatureView, sign_of
+from safer_tui.shading import cut_at_word
 
 GUTTER = 2  # "● " on marked rows
 NOTE_WIDTH = 6  # the least the note gets: at 60 columns the tag must still fit
@@ -32,9 +33,10 @@ TAG_CLASSES = {
 
 
 def fit(text: str, size: int, left: bool) -> str:
-    """`text` padded or cut (with an ellipsis) to exactly `size` terminal cells."""
+    """`text` padded or cut (with an ellipsis; text after a whole word) to exactly `size`
+    terminal cells."""
     if cell_len(text) > size:
-        return set_cell_size(text, size - 1) + "…"
+        return set_cell_size(cut_at_word(text, size) if left else text[: size - 1] + "…", size)
     return set_cell_size(text, size) if left else " " * (size - cell_len(text)) + text
 
 

@@ -32,6 +32,7 @@ class ProgressLine(Horizontal):
 
     def on_progress_line_advanced(self, message: Advanced) -> None:
         if message.task is not None and self.busy:
+            self.what = message.task
             self.query_one(Label).update(self.label(message.task))
         self.advance(message.done, message.total)
 
@@ -40,17 +41,23 @@ class ProgressLine(Horizontal):
         yield ProgressBar(show_eta=False)
 
     hint = "Esc cancels"
+    what = ""
+    counted = False
 
-    def start(self, what: str, hint: str = "Esc cancels") -> None:
-        self.hint = hint
+    def start(self, what: str, hint: str = "Esc cancels", counted: bool = False) -> None:
+        """`counted`: the steps mean something to a reader (features judged, not chunks of
+        codes), so the line says how many are done of how many."""
+        self.hint, self.what, self.counted = hint, what, counted
         self.query_one(Label).update(self.label(what))
         self.query_one(ProgressBar).update(total=None, progress=0)
         self.add_class("busy")
 
-    def label(self, what: str) -> str:
-        return f"{what} · {self.hint}" if self.hint else what
+    def label(self, what: str, count: str = "") -> str:
+        return " · ".join(part for part in (what, count, self.hint) if part)
 
     def advance(self, done: int, total: int | None) -> None:
+        if self.counted and total and self.busy:
+            self.query_one(Label).update(self.label(self.what, f"{done:,} of {total:,}"))
         self.query_one(ProgressBar).update(total=total, progress=done)
 
     def finish(self) -> None:

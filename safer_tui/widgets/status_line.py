@@ -14,17 +14,22 @@ from textual.events import Resize
 from textual.timer import Timer
 from textual.widgets import Static
 
+from safer_tui.shading import cut_at_word
+
 SEPARATOR = " · "
 
 
 def fit(items: Sequence[Text], width: int) -> Text:
     """The items joined by " · ", leaving out each one that would not fit whole in `width`
-    columns (the first always shows: it is what the line is for). A width of 0 (not laid
-    out yet) fits everything."""
+    columns (the first always shows, cut after a whole word when it is too long: it is what
+    the line is for). A width of 0 (not laid out yet) fits everything."""
     line = Text()
     for item in items:
         if not item.plain:
             continue
+        if not line.plain and width and item.cell_len > width:  # the first, too long
+            short = cut_at_word(item.plain, width)
+            return item[: len(short) - 1] + Text("…")  # the line's end, where it was cut
         piece = item if not line.plain else Text(SEPARATOR) + item
         if line.plain and width and line.cell_len + piece.cell_len > width:
             continue

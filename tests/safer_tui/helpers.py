@@ -57,3 +57,27 @@ async def ask(pilot: Pilot[None], key: str, *typed: str) -> None:
     assert isinstance(pilot.app.focused, Input), f"{key!r} opened no input"
     await pilot.press("ctrl+a", "ctrl+k", *typed, "enter")
     await pilot.pause()
+
+
+def screen_lines(app: SaferApp) -> list[str]:
+    """The terminal's text, line by line, as a person sees it (notifications included, when
+    the test runs with them)."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    pattern = re.compile(
+        r'<text class="[^"]*" x="([\d.]+)" y="[\d.]+" textLength="[\d.]+" '
+        r'clip-path="url\(#[^)]*-line-(\d+)\)">(.*?)</text>'
+    )
+    rows: dict[int, list[tuple[float, str]]] = {}
+    for x, line, text in pattern.findall(svg):
+        rows.setdefault(int(line), []).append((float(x), html.unescape(text)))
+    cell = 12.2  # the screenshot's width of one cell
+    out = []
+    for line in range(app.size.height):
+        drawn = ""
+        for x, text in sorted(rows.get(line, [])):
+            drawn = drawn.ljust(round(x / cell)) + text.replace("\xa0", " ")
+        out.append(drawn.rstrip())
+    return out

@@ -1,4 +1,5 @@
-"""Snapshots of the Edits and Runs screens at 80×24, on content that is the same on every
+"""Snapshots of the Edits and Runs screens at 80×24 and 60×20 (every footer whole, with help
+and quit), on content that is the same on every
 machine: a synthetic workspace (byte-identical builds, so the same plan) and hand-made run
 records and experiment summary (fixed times, no durations)."""
 
@@ -27,17 +28,25 @@ async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.pause()
 
 
-def test_edits_screen(snap_compare, synthetic_workspace: Path) -> None:  # type: ignore[no-untyped-def]
+SIZES = [(80, 24), (60, 20)]
+NAMES = [f"{w}x{h}" for w, h in SIZES]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=NAMES)
+def test_edits_screen(snap_compare, synthetic_workspace: Path, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     async def plan(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("e", "plus", "plus")  # 20% of the train pairs: a fuller table
         await settle(pilot)
 
     app = SaferApp(synthetic_workspace, author="alice")
-    assert snap_compare(app, run_before=plan, terminal_size=(80, 24))
+    assert snap_compare(app, run_before=plan, terminal_size=size)
 
 
+@pytest.mark.parametrize("size", SIZES, ids=NAMES)
 @pytest.mark.parametrize("tab", ["1", "2", "3"])
-def test_runs_screen(snap_compare, synthetic_workspace: Path, tab: str) -> None:  # type: ignore[no-untyped-def]
+def test_runs_screen(
+    snap_compare, synthetic_workspace: Path, tab: str, size: tuple[int, int]
+) -> None:  # type: ignore[no-untyped-def]
     hand_made_runs(synthetic_workspace)
     hand_made_summary(synthetic_workspace)
 
@@ -46,4 +55,4 @@ def test_runs_screen(snap_compare, synthetic_workspace: Path, tab: str) -> None:
         await settle(pilot)
 
     app = SaferApp(synthetic_workspace, author="alice")
-    assert snap_compare(app, run_before=open_tab, terminal_size=(80, 24))
+    assert snap_compare(app, run_before=open_tab, terminal_size=size)

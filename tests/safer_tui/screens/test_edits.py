@@ -3,6 +3,7 @@ their counts, settings, a pair, exports, and errors."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,12 @@ from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
+from safer_engine.config import SelectionConfig
+from safer_engine.labels import LabelStore
+from safer_engine.scores.judged import judge_scores
+from safer_engine.scores.stage import score_pairs, score_stage
 from safer_engine.testing.synthetic_workspace import build_synthetic_workspace
+from safer_engine.workspace import Workspace
 from safer_tui.app import SaferApp
 from safer_tui.screens.dialogs import AskScreen, ConfirmScreen
 from safer_tui.screens.edits import EditsScreen
@@ -65,7 +71,7 @@ async def test_plans_show_counts_and_follow_the_settings(workspace: Path) -> Non
         assert plan.plan_id in summary and "highest-scoring" in summary
         for name, edited, train in screen.planned.by_slice():
             assert f"{name} {edited:,} of {train:,}" in summary
-        assert "from salience" in summary and "nobody tagged them" in summary
+        assert "by |salience|" in summary and "salience alone, not by tags" in summary
         table = screen.query_one(DataTable)
         assert table.row_count == len(plan.edits)
         assert table.get_row_at(0)[0] == plan.edits[0].pair_id
@@ -166,3 +172,157 @@ async def test_palette_and_keys_open_both_screens(workspace: Path) -> None:
         assert isinstance(app.screen, RunsScreen)
         await pilot.press("escape", "escape", "escape")
         assert isinstance(app.screen, FeaturesScreen)
+
+
+async def test_planning_writes_nothing_until_an_export(workspace: Path) -> None:
+    """Planning is a preview: the saved scores, their selection and the manifest stay byte
+    for byte as they were, however many keys are pressed; an export saves what it used."""
+    sae = Workspace.open(workspace).sae_ids()[-1]
+    with LabelStore.open(workspace / "labels.sqlite", author="alice") as labels:
+        labels.tag(sae, 1, "safe")
+        labels.tag(sae, 2, "unsafe")
+    ws = Workspace.open(workspace)
+    score_pairs(ws, sae, SelectionConfig(), judge_scores(ws, sae))
+    scores = workspace / "sae" / sae / "scores"
+    kept = [scores / "pair_scores.parquet", scores / "selection.json", workspace / "workspace.json"]
+    before = [path.read_bytes() for path in kept]
+
+    app = SaferApp(workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        await planned(app, pilot)
+        for key in ("m", "plus", "plus", "s", "s", "minus", "s"):  # ends on salience
+            await pilot.press(key)
+            screen = await planned(app, pilot)
+        assert screen.request.select == "salience" and screen.planned is not None
+        assert [path.read_bytes() for path in kept] == before
+        assert not (workspace / "edits").exists()
+
+        await pilot.press("x")
+        await submit(pilot, "out/denoised.parquet")
+        await planned(app, pilot)
+        assert (workspace / "out" / "denoised.parquet").is_file()
+        saved = json.loads((scores / "selection.json").read_text())
+        assert saved["source"] == "salience"  # the export saved the scores it ranked by
+        assert screen.planned.scores is not None
+        stage = score_stage(ws, sae, screen.planned.scores.selection)
+        assert Workspace.open(workspace).is_current(stage)
+
+
+async def test_features_say_they_are_tags_when_nothing_is_judged(workspace: Path) -> None:
+    sae = Workspace.open(workspace).sae_ids()[-1]
+    with LabelStore.open(workspace / "labels.sqlite", author="alice") as labels:
+        labels.tag(sae, 1, "safe")
+        labels.tag(sae, 2, "unsafe")
+    app = SaferApp(workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        screen = await planned(app, pilot)
+        assert "scored by 2 tagged safety features (1 safe, 1 unsafe)" in shown(
+            screen, "#edits-summary"
+        )
+        await pilot.press("s", "s")  # auto, tags, judge: nothing is judged
+        screen = await planned(app, pilot)
+        assert screen.request.select == "judge" and screen.planned is not None
+        summary = shown(screen, "#edits-summary")
+        assert "from judge" not in summary
+        assert "2 tagged, 0 judged 5 or more" in summary and "the tags alone" in summary
+
+
+async def test_a_pair_has_the_same_id_on_the_edits_and_pairs_screens(workspace: Path) -> None:
+    from textual.coordinate import Coordinate
+
+    from safer_tui.screens.pairs import PairsScreen
+    from tests.safer_tui.helpers import ask, settle
+
+    app = SaferApp(workspace, author="alice")
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        screen = await planned(app, pilot)
+        assert screen.planned is not None
+        pair_id = screen.planned.edits[0].pair_id
+        assert screen.query_one(DataTable).get_row_at(0)[0] == pair_id
+        await pilot.press("escape", "p")
+        await settle(app, pilot)
+        pairs = app.screen
+        assert isinstance(pairs, PairsScreen)
+        await ask(pilot, "slash", *pair_id)
+        await settle(app, pilot)
+        table = pairs.query_one("#pairs", DataTable)
+        assert table.row_count == 1 and table.get_cell_at(Coordinate(0, 0)) == pair_id
+        info = pairs.query_one("#pair-info", Static).content
+        assert str(info).startswith(f"pair {pair_id} · score")
+
+
+async def test_an_export_asks_before_making_folders_outside_the_workspace(
+    workspace: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere" / "sub"
+    app = SaferApp(workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("e", "m")  # denoise: its pairs are removed, not edited
+        screen = await planned(app, pilot)
+        await pilot.press("x")
+        await submit(pilot, str(outside / "x.jsonl"))
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.question.startswith(f"{tmp_path / 'elsewhere'} does not exist")
+        await pilot.press("n")
+        await pilot.pause()
+        assert not (tmp_path / "elsewhere").exists()
+        assert shown(screen, "#edits-settings").startswith("Nothing exported: ")
+
+        await pilot.press("x")
+        await submit(pilot, str(outside / "x.jsonl"))
+        await pilot.press("y")
+        await planned(app, pilot)
+        assert (outside / "x.jsonl").is_file()
+        assert screen.planned is not None
+        said = shown(screen, "#edits-settings")
+        assert f"({len(screen.planned.edits):,} removed)" in said and "edited" not in said
+
+        await pilot.press("x")  # a new folder inside the workspace needs no question
+        await submit(pilot, "new/inner/x.parquet")
+        await planned(app, pilot)
+        assert (workspace / "new" / "inner" / "x.parquet").is_file()
+        await pilot.press("x")  # the same file again: declining says so
+        await submit(pilot, "new/inner/x.parquet")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert "kept as it was" in shown(screen, "#edits-settings")
+
+
+def test_the_service_refuses_to_make_folders_outside_without_a_yes(
+    workspace: Path, tmp_path: Path
+) -> None:
+    from safer_engine.errors import EditError
+    from safer_engine.progress import CancelToken, no_progress
+    from safer_engine.service.edits import EditRequest, EditsService
+    from safer_engine.service.explorer import Explorer
+
+    explorer = Explorer.open(workspace, author="alice")
+    try:
+        service = EditsService(explorer)
+        planned_edits = service.plan(EditRequest(mode="random-remove"), no_progress, CancelToken())
+        with pytest.raises(EditError, match="does not exist"):
+            service.export(planned_edits, tmp_path / "nowhere" / "x.jsonl")
+        assert not (tmp_path / "nowhere").exists()
+    finally:
+        explorer.close()
+
+
+async def test_the_edits_screen_opens_again_as_it_was_left(workspace: Path) -> None:
+    app = SaferApp(workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("e", "m", "plus")
+        screen = await planned(app, pilot)
+        assert (screen.request.mode, screen.request.ratio) == ("denoise", 10.0)
+        await pilot.press("escape", "e")
+        screen = await planned(app, pilot)
+        assert (screen.request.mode, screen.request.ratio) == ("denoise", 10.0)
+        assert screen.planned is not None and screen.planned.plan_id.startswith("denoise-10pct")

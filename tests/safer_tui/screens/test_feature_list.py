@@ -65,7 +65,7 @@ async def test_the_status_line_leaves_out_whole_items_never_cuts_one(
         assert set(parts) <= set(items) and len(status(app)) <= width - 2  # none cut
         # what a user set comes first, in order; the notes about the data last
         assert parts[:4] == items[:4]
-        assert items[1:4] == ["2 marked", "sort salience ↓", "filter untagged"]
+        assert items[1:4] == ["2 marked", "sort |salience| ↓", "filter untagged"]
         assert items[-2].endswith("never fire (F)") and items[-1].startswith("stats on")
         assert (parts == items) == (width == 160)  # at 80 columns the notes are left out
 
@@ -361,7 +361,7 @@ async def test_a_long_search_never_hides_the_marks_or_the_word(features_workspac
         await ask(pilot, "slash", *"a very long search for some words in the notes")
         line = status(app)
         assert line.index("1 marked") < line.index("word sorry") < line.index("search a very")
-        assert line.endswith("search a very long searc…")
+        assert line.endswith("search a very long sea…")
         assert line.index("word sorry") + len("word sorry") < 78  # seen at 80 columns
 
 
@@ -386,3 +386,55 @@ async def test_a_word_searchs_pieces_are_each_said_once(features_workspace) -> N
         await pilot.pause()
         assert "2 fire more on 'i', 'I' (40 tokens) · Esc: all" in status(app)
         assert shown(app) == [2, 5]
+
+
+async def test_a_word_search_at_80_columns_cuts_nothing_mid_word(features_workspace) -> None:  # type: ignore[no-untyped-def]
+    from safer_engine.analysis.word_search import WordMatches
+    from tests.safer_tui.helpers import screen_lines
+
+    app = SaferApp(features_workspace(12))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, FeaturesScreen)
+        pieces = [" apology", " apologies", " apologise", " apologize", " apologetic"]
+        found = WordMatches(
+            "apolog*", pieces, 12345, np.array([1, 2]), np.array([3.0, 2.0]), *[np.zeros(2)] * 2
+        )
+        screen.show_word(found)
+        await pilot.pause()
+        lines = screen_lines(app)
+        said = lines[1].strip()
+        assert said.startswith("2 fire more on 'apology'") and said.endswith("'apologetic'…")
+        header = lines[2].split()
+        assert header[1] == "lift↓" and header[-1] == "note"  # the note's header whole
+        row = next(line for line in lines[3:] if line.split()[0] == "1")
+        assert row.rstrip().endswith("refusal: I can't…"), row  # after a whole word
+        assert all(len(line) <= 80 for line in lines), row
+
+
+async def test_help_defines_the_figures_and_keys_say_what_they_did(features_workspace) -> None:  # type: ignore[no-untyped-def]
+    from textual.widgets import Static
+
+    from safer_tui.screens.help import HelpScreen
+
+    app = SaferApp(features_workspace(12), author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "sort |salience| ↓" in status(app)  # what the list is ranked by
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one(Static).content)
+        for term in ("salience = (A_c − A_r)", "density", "max", "lift", "|salience|"):
+            assert term in text
+        await pilot.press("escape")
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, NoteScreen)
+        await pilot.press(*"says no", "enter")
+        await pilot.pause()
+        assert status(app).startswith(f"Note saved on feature {first_feature(app)}.")
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert status(app).startswith("Nothing to cancel: no retrain is running")

@@ -15,7 +15,7 @@ from tests.safer_tui.helpers import cell, settle, shown
 
 pytestmark = pytest.mark.anyio
 LABEL = re.compile(r"^(chosen|rejected|both|none) +(top|p\d\d) +\d+\.\d ")
-PAIR = re.compile(r"^ *(pair \d+)? $")  # the label column under a label
+PAIR = re.compile(r"^ *(\S+)? $")  # the label column under a label: blank, or a pair id
 
 
 def examples_text(app: SaferApp) -> list[str]:
@@ -64,11 +64,11 @@ async def test_wrapped_examples_stay_in_their_column(encoded_workspace: Path) ->
         wrapped = [line for line in lines if line not in labelled]
         assert labelled and wrapped
         # the label column is fixed: text starts at the same column on every line; under
-        # each label, the pair its example comes from
+        # each label, the id of the pair its example comes from
         assert all(PAIR.match(line[: LABEL_WIDTH + 1]) for line in wrapped)
-        assert sum(line[:LABEL_WIDTH].strip().startswith("pair") for line in wrapped) == (
-            len(labelled)
-        )
+        assert app.data is not None
+        ids = {app.data.pair_id(p) for p in range(len(app.data.reader().store.pair_ids()))}
+        assert sum(line[:LABEL_WIDTH].strip() in ids for line in wrapped) == len(labelled)
         assert all(line[LABEL_WIDTH] == " " for line in labelled)
 
 
@@ -138,7 +138,7 @@ async def test_n_p_and_z_work_on_the_feature_page(encoded_workspace: Path) -> No
         example = widget.current
         assert example > 0 and page.pairs[example] is not None
         label = "".join(s.text for s in widget.lines[widget.starts[example] + 1])
-        assert label[:LABEL_WIDTH].strip() == f"pair {page.pairs[example]}"
+        assert label[:LABEL_WIDTH].strip() == app.data.pair_id(page.pairs[example])
         first = widget.render_line(widget.starts[example] - int(widget.scroll_offset.y))
         assert any(segment.style and segment.style.reverse for segment in first)  # highlighted
         await pilot.press("p")
@@ -170,3 +170,32 @@ async def test_p_opens_the_pairs_shading_this_feature_even_with_tags(
         assert screen.by_feature
         status = screen.query_one("#pairs-status", Static).render()
         assert f"shading by feature {feature} (h)" in str(status)
+
+
+@pytest.mark.parametrize("width", [70, 72, 73, 100])
+async def test_statistics_never_wrap_from_70_columns(tmp_path: Path, width: int) -> None:
+    """Sums of millions make the figures table widest; a line that would not fit leaves out
+    the mean activations rather than wrapping."""
+    import polars as pl
+
+    from safer_engine.testing.synthetic_workspace import build_synthetic_workspace
+    from safer_engine.workspace import Workspace
+
+    root = build_synthetic_workspace(
+        tmp_path / "ws", n_pairs=20, tokens_per_doc=12, n_latents=64, k=4
+    )
+    path = root / "sae" / Workspace.open(root).sae_ids()[-1] / "salience.parquet"
+    table = pl.read_parquet(path)
+    sums = [c for c in table.columns if c.startswith("sum_")]
+    table.with_columns(pl.col(c) * 1e6 + 1e6 for c in sums).write_parquet(path)
+    app = SaferApp(root, author="alice")
+    async with app.run_test(size=(width, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        stats = app.screen.query_one("#feature-stats", Static)
+        lines = str(stats.content).splitlines()
+        assert "M / " in lines[2]  # the wide sums are there
+        assert all(len(line) <= width - 2 for line in lines[:5])
+        assert stats.size.height == len(lines)  # no line wrapped
+        assert "mean act" in lines[1] or width < 72  # left out only where it would wrap

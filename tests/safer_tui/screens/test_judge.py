@@ -216,3 +216,58 @@ async def test_read_only_labels_do_not_start_the_judge(encoded_workspace: Path) 
         await pilot.pause()
         assert isinstance(app.screen, FeaturesScreen)
         assert "read-only here: judgements cannot be saved" in status(app)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+async def test_a_judge_run_that_fails_is_said_whole_and_not_as_a_success(
+    tmp_path: Path, judge_env: ChatServer, size: tuple[int, int]
+) -> None:
+    from safer_engine.testing.synthetic_workspace import build_synthetic_workspace
+    from tests.safer_tui.helpers import screen_lines
+
+    root = build_synthetic_workspace(
+        tmp_path / "ws", n_pairs=20, tokens_per_doc=12, n_latents=64, k=4
+    )
+    judge_env.default = Answer(status=401, content=None)  # a refused key stops the run
+    app = SaferApp(root, author="alice")
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await pilot.pause()
+        await open_judge(pilot)
+        await pilot.press("enter")
+        await judged(app, pilot)
+        said = status(app)
+        assert said.startswith("Judge failed: ") and "Judge: judged 0" not in said
+        [note] = app._notifications
+        assert note.timeout >= 20
+        await pilot.pause(0.3)  # the toast slides in
+        drawn = " ".join(line.strip(" ▌") for line in screen_lines(app)[:-1])  # no footer
+        words = note.message.split()
+        assert " ".join(words[-4:]) in " ".join(drawn.split())  # its hint's end is shown
+
+
+async def test_the_judges_progress_says_how_many_are_done(
+    tmp_path: Path, judge_env: ChatServer
+) -> None:
+    from safer_engine.testing.synthetic_workspace import build_synthetic_workspace
+
+    root = build_synthetic_workspace(
+        tmp_path / "ws", n_pairs=20, tokens_per_doc=12, n_latents=64, k=4
+    )
+    judge_env.script = [ok(), ok()]
+    judge_env.default = Answer(hang=True)  # the rest wait until Esc
+    app = SaferApp(root, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        dialog = await open_judge(pilot)
+        dialog.query_one("#judge-top", Input).value = "5"
+        await pilot.press("enter")
+        assert app.data is not None
+        for _ in range(400):  # a bound, not a timing: two answers come at once
+            await pilot.pause(0.02)
+            if len(app.data.judgements()) == 2:
+                break
+        await pilot.pause(0.05)
+        line = app.screen.query_one("#judge-progress", ProgressLine)
+        assert "2 of 5" in str(line.query_one("Label", Static).content)
+        await pilot.press("escape")
+        await judged(app, pilot)

@@ -289,7 +289,10 @@ async def test_other_workspaces_have_no_flipped_column(encoded_workspace: Path) 
 
 def listed(screen: PairsScreen) -> list[int]:
     table = screen.query_one("#pairs", DataTable)
-    return [int(table.get_cell_at(Coordinate(r, 0))) for r in range(table.row_count)]
+    return [
+        int(str(table.coordinate_to_cell_key(Coordinate(r, 0)).row_key.value))
+        for r in range(table.row_count)
+    ]
 
 
 async def test_jumps_sorts_filters_and_search(synthetic_workspace: Path) -> None:
@@ -417,3 +420,23 @@ async def test_slash_opens_empty_so_enter_clears_the_search(encoded_workspace: P
         await pilot.press("enter")  # on nothing: the search is cleared
         await settle(app, pilot)
         assert len(listed(screen)) == total and "search" not in shown(screen, "#pairs-status")
+
+
+async def test_judged_features_below_the_threshold_are_not_called_unjudged(
+    synthetic_workspace: Path,
+) -> None:
+    from safer_engine.labels import LabelStore
+    from safer_engine.workspace import Workspace
+    from tests.safer_tui.conftest import add_judgements
+
+    sae = Workspace.open(synthetic_workspace).sae_ids()[-1]
+    with LabelStore.open(synthetic_workspace / "labels.sqlite", author="alice") as labels:
+        add_judgements(labels, {f: 2 + f % 3 for f in range(6)}, sae=sae)  # 2 to 4: below 5
+    app = SaferApp(synthetic_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("p")
+        screen = await scored(app, pilot)
+        notice = shown(screen, "#pairs-notice").plain
+        assert "judged yet" not in notice
+        assert "none of the 6 judged features scored 5 or more" in notice

@@ -4,6 +4,7 @@ tiny model, is in test_retrain.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -322,3 +323,43 @@ def test_plan_names_fit_the_column_and_tell_plans_apart() -> None:
     assert plan_name("manual-remove-30db8edd", "remove-cleanlab") == "manual · remove-cleanlab"
     assert plan_name("manual-flip-30db8edd", "") == "manual-flip"
     assert plan_name("random-flip-5pct-s0-846cc24e", "") == "random-flip-5pct-s0"
+
+
+async def test_g_and_end_move_to_the_first_and_last_run(workspace: Path) -> None:
+    hand_made_runs(workspace)
+    app = SaferApp(workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        runs = app.screen.query_one("#runs-table", DataTable)
+        assert runs.row_count > 2 and runs.cursor_row == 0
+        await pilot.press("G")
+        assert runs.cursor_row == runs.row_count - 1
+        await pilot.press("g")
+        assert runs.cursor_row == 0
+        await pilot.press("end")
+        assert runs.cursor_row == runs.row_count - 1
+        await pilot.press("home")
+        assert runs.cursor_row == 0
+
+
+def test_three_ratios_at_60_columns_keep_their_values_whole(workspace: Path) -> None:
+    from safer_engine.service.explorer import Explorer
+    from safer_engine.service.runs import ExperimentView
+
+    hand_made_summary(workspace)
+
+    explorer = Explorer.open(workspace)
+    try:
+        view = RunsService(explorer).latest_experiment()
+    finally:
+        explorer.close()
+    assert isinstance(view, ExperimentView)
+    extra = [
+        dataclasses.replace(r, ratio=20.0) for r in view.rows if r.method != "clean" and r.ratio > 4
+    ]
+    wider = dataclasses.replace(view, rows=[*view.rows, *extra])
+    lines = accuracy_chart(wider, 56).plain.splitlines()  # a 60-column screen's chart
+    assert all(len(line.rstrip()) <= 56 for line in lines)
+    assert lines[2].split()[1:] == ["0.880", "−0.040", "0.760", "−0.160", "0.760", "−0.160"]
