@@ -77,11 +77,12 @@ def side_by_side(table: pl.DataFrame) -> pl.DataFrame:
     recipes = recipe_order(table)
     text = table.with_columns(
         pl.format(
-            "{} ({} to {})",
+            "{} ({} to {}): {}",
             *(
                 pl.col(c).map_elements(lambda v: f"{v:+.3f}", return_dtype=pl.Utf8)
                 for c in ("difference", "low", "high")
             ),
+            pl.col("class"),
         ).alias("text")
     )
     index = ["slice", "kind", "ratio"]

@@ -1,1 +1,2 @@
-"""Retraining runs with the fast recipe: clean or edited by a plan, tested on clean pairs."""
+"""Retraining runs with a recipe (full or fast): clean or edited by a plan, tested on clean
+pairs."""
