@@ -14,29 +14,25 @@ from __future__ import annotations
 
 import numpy as np
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.message import Message
 from textual.widgets import DataTable, Header, Static
 
-from safer_engine.errors import Cancelled, SaferError
-from safer_engine.progress import CancelToken, Progress
+from safer_engine.errors import SaferError
 from safer_engine.service.explorer import OLD_TEXT, Explorer
-from safer_engine.service.pair_list import (
-    PairQuery,
-    pair_order,
-)
+from safer_engine.service.pair_list import PairQuery, pair_order
 from safer_engine.service.pairs import PairRanking, PairView
+from safer_tui.background import Background
 from safer_tui.errors import error_text, show_error
 from safer_tui.feature_view import cut
+from safer_tui.navigation import OpenFeature
 from safer_tui.screens.help import HelpScreen
 from safer_tui.screens.help_keys import PAIRS_KEYS
 from safer_tui.screens.pair_listing import PairListing
 from safer_tui.shading import shade
 from safer_tui.widgets.key_footer import KeyFooter
-from safer_tui.widgets.progress_line import ProgressLine, reporter
+from safer_tui.widgets.progress_line import ProgressLine
 from safer_tui.widgets.prompt_view import PromptView
 
 SALIENCE_ONLY = (
@@ -76,16 +72,6 @@ class PairsScreen(PairListing):
         Binding("f1,question_mark", "help", "Help"),
     ]
 
-    class Scored(Message):
-        def __init__(self, ranking: PairRanking) -> None:
-            super().__init__()
-            self.ranking = ranking
-
-    class ScoringFailed(Message):
-        def __init__(self, error: SaferError) -> None:
-            super().__init__()
-            self.error = error
-
     def __init__(
         self,
         data: Explorer,
@@ -113,7 +99,10 @@ class PairsScreen(PairListing):
             label.human_tag for label in data.labels().values()
         )
         self.prompt_expanded = False
-        self.cancel = CancelToken()
+        # leaving the screen cancels it: nobody is waiting for the scores then
+        self.scoring: Background[PairRanking] = Background(
+            self, "pair-scores", self.scored, self.scoring_failed
+        )
         self.ranking: PairRanking | None = None
         self.scored_at_change: tuple[int, int] | None = None
         self.pair: int | None = None
@@ -160,33 +149,20 @@ class PairsScreen(PairListing):
         line = self.query_one(ProgressLine)
         line.start("scoring pairs")
         self.scored_at_change = self.data.last_label_change()
-        self.score_pairs(reporter(line))
+        self.scoring.start(self.data.rank_pairs, line)
 
-    @work(thread=True, exclusive=True, group="pair-scores")
-    def score_pairs(self, progress: Progress) -> None:
-        try:
-            ranking = self.data.rank_pairs(progress, self.cancel)
-        except Cancelled:
-            return  # the screen was left: nobody is waiting for the scores
-        except SaferError as exc:
-            self.post_message(self.ScoringFailed(exc))
-            return
-        self.post_message(self.Scored(ranking))
-
-    def on_pairs_screen_scored(self, message: Scored) -> None:
-        ranking = self.ranking = message.ranking
+    def scored(self, ranking: PairRanking) -> None:
+        self.ranking = ranking
         self.safe, self.unsafe = ranking.selection.safe, ranking.selection.unsafe
-        self.query_one(ProgressLine).finish()
         source = ranking.selection.source
         self.sub_title = (
             f"{len(self.safe)} safe and {len(self.unsafe)} unsafe features from {source}"
         )
         self.fill(ranking)
 
-    def on_pairs_screen_scoring_failed(self, message: ScoringFailed) -> None:
-        self.query_one(ProgressLine).finish()
-        text = error_text(message.error)
-        show_error(self, message.error)
+    def scoring_failed(self, error: SaferError) -> None:
+        text = error_text(error)
+        show_error(self, error)
         self.query_one("#pairs-status", Static).update(Text(f"Could not score pairs: {text}"))
 
     def fill(self, ranking: PairRanking) -> None:
@@ -259,12 +235,12 @@ class PairsScreen(PairListing):
         return True
 
     def action_back(self) -> None:
-        self.cancel.cancel()
+        self.scoring.cancel()
         self.app.pop_screen()
 
     def on_unmount(self) -> None:
         # Also on quit: a worker left running would hold the process open until it ends.
-        self.cancel.cancel()
+        self.scoring.cancel()
 
     # -- the highlighted pair ----------------------------------------------------------
 
@@ -400,11 +376,8 @@ class PairsScreen(PairListing):
     def action_strongest(self) -> None:
         """The pair's strongest features on a feature page; tags made there rescore the pairs
         when it is left."""
-        from safer_tui.screens.feature_page import FeatureScreen
-
         if self.strongest:
-            order = [f for f, _ in self.strongest]
-            self.app.push_screen(FeatureScreen(self.data, order, 0))
+            self.post_message(OpenFeature([f for f, _ in self.strongest], 0))
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen("Pairs", PAIRS_KEYS))
