@@ -45,11 +45,30 @@ class SaferApp(App[None]):
     TITLE = "SAFER explorer"
     CSS_PATH = "app.tcss"
     BINDINGS = [
-        ("q", "quit", "Quit"),
-        Binding("e", "open_edits", "Edits", show=False),
-        Binding("r", "open_runs", "Runs", show=False),
+        Binding("q", "quit", "Quit", tooltip="quit (asks first while a retrain runs)"),
+        Binding(
+            "e",
+            "open_edits",
+            "Edits",
+            show=False,
+            tooltip="edit the training data: plan, export, retrain",
+        ),
+        Binding(
+            "r",
+            "open_runs",
+            "Runs",
+            show=False,
+            tooltip="runs: accuracy, edited against clean, the experiment",
+        ),
         # Not while text is selected (see check_action): then Ctrl+C copies, as usual.
-        Binding("ctrl+c", "interrupt", show=False, priority=True),
+        Binding(
+            "ctrl+c",
+            "interrupt",
+            "Cancel retrain",
+            show=False,
+            priority=True,
+            tooltip="cancel the retrain, after a yes (with text selected: copy it)",
+        ),
     ]
 
     def __init__(self, workspace: Path, author: str | None = None) -> None:

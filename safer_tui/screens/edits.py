@@ -43,7 +43,7 @@ from safer_tui.jobs import Retrains
 from safer_tui.navigation import EditsLeft, OpenPlanPair, StartRetrain
 from safer_tui.screens.dialogs import AskScreen, ConfirmScreen, RecipeScreen
 from safer_tui.screens.help import HelpScreen
-from safer_tui.screens.help_keys import EDITS_KEYS
+from safer_tui.screens.help_keys import EDITS_NOTES, help_rows
 from safer_tui.widgets.key_footer import KeyFooter
 from safer_tui.widgets.progress_line import ProgressLine
 from safer_tui.widgets.status_line import StatusLine
@@ -53,20 +53,37 @@ SAY_SECONDS = 5.0  # how long a message stays in the status line
 
 class EditsScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape,backspace", "back", "Back"),
-        Binding("m", "mode(1)", "Mode"),
+        Binding("escape,backspace", "back", "Back", tooltip="back; nothing is saved until x or t"),
+        Binding("m", "mode(1)", "Mode", tooltip="next mode: poison, denoise, random-flip, …"),
         Binding("M", "mode(-1)", "Previous mode", show=False),
-        Binding("plus,equals_sign", "ratio(1)", "Ratio", key_display="+"),
+        Binding("plus,equals_sign", "ratio(1)", "Ratio", key_display="+", tooltip="bigger ratio"),
         Binding("minus", "ratio(-1)", "Smaller ratio", key_display="-", show=False),
         Binding("percent_sign", "type_ratio", "Type a ratio", show=False),
-        Binding("s", "source", "Features"),
-        Binding("d", "seed", "Seed", show=False),
+        Binding(
+            "s",
+            "source",
+            "Features",
+            tooltip="where the safety features come from: auto, tags, judge, salience",
+        ),
+        Binding("d", "seed", "Seed", show=False, tooltip="next seed of a random draw"),
         Binding("j", "move(1)", "Next", show=False),
         Binding("k", "move(-1)", "Prev", show=False),
-        Binding("x", "export", "Export"),
-        Binding("t", "retrain", "Retrain"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("f1", "help", "Help", show=False),
+        Binding(
+            "x",
+            "export",
+            "Export",
+            tooltip="export the edited train split (.parquet, .jsonl, or a folder for hf); "
+            "asks before overwriting",
+        ),
+        Binding(
+            "t",
+            "retrain",
+            "Retrain",
+            tooltip="retrain on this plan and its clean run, fast (a proxy) or full; shown "
+            "on the Runs screen",
+        ),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
+        Binding("f1", "help", "Help", show=False, tooltip="this help"),
     ]
     DEFAULT_CSS = """
     #edits-settings { padding: 0 1; background: $boost; }
@@ -346,4 +363,5 @@ class EditsScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen("Edits", EDITS_KEYS))
+        rows = help_rows(self.BINDINGS, self.app.BINDINGS, EDITS_NOTES)
+        self.app.push_screen(HelpScreen("Edits", rows))

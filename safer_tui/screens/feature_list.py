@@ -16,20 +16,19 @@ from functools import partial
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Header
 
 from safer_engine.analysis.word_search import WordMatches
-from safer_engine.errors import Cancelled, SaferError
-from safer_engine.service.explorer import Explorer, JudgeOutcome, JudgeRequest
-from safer_engine.service.judging import openai_environment
+from safer_engine.errors import SaferError
+from safer_engine.service.explorer import Explorer
 from safer_tui.background import Background
 from safer_tui.errors import show_error
 from safer_tui.feature_view import COLUMNS, FILTERS, FeatureView, status_text
 from safer_tui.navigation import OpenFeature, OpenPairs
-from safer_tui.screens.dialogs import JudgeScreen, LineScreen, NoteScreen, SearchScreen
+from safer_tui.screens.dialogs import LineScreen, NoteScreen, SearchScreen
+from safer_tui.screens.feature_judging import FeatureJudging
 from safer_tui.screens.help import HelpScreen
-from safer_tui.screens.help_keys import FEATURES_KEYS
+from safer_tui.screens.help_keys import FEATURES_NOTES, help_rows
 from safer_tui.widgets.feature_table import FeatureTable
 from safer_tui.widgets.key_footer import KeyFooter
 from safer_tui.widgets.progress_line import ProgressLine
@@ -42,27 +41,73 @@ POLL_SECONDS = 2.0  # how soon another explorer's tags show
 SAY_SECONDS = 5.0  # how long a message stays in the status line
 
 
-class FeaturesScreen(Screen[None]):
+class FeaturesScreen(FeatureJudging):
     BINDINGS = [
-        Binding("t", "tag('t')", "Safe"),
-        Binding("u", "tag('u')", "Unsafe"),
-        Binding("i", "tag('i')", "Irrelevant", show=False),
-        Binding("m", "tag('m')", "Unsure", show=False),
-        Binding("x", "tag('x')", "Clear", show=False),
-        Binding("space", "mark", "Mark", show=False),
-        Binding("n", "note", "Note", show=False),
-        Binding("s", "sort", "Sort"),
-        Binding("S", "reverse", "Reverse", show=False),
-        Binding("f", "filter(1)", "Filter"),
-        Binding("F", "filter(-1)", "Previous filter", show=False),
-        Binding("slash", "search", "Search"),
-        Binding("w", "word", "Word"),
-        Binding("escape", "escape", "Cancel", show=False),
-        Binding("p", "pairs", "Pairs"),
-        Binding("J", "judge", "Judge"),
-        Binding("z", "undo", "Undo", show=False),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("f1", "help", "Help", show=False),
+        Binding("t", "tag('t')", "Safe", tooltip="tag safe"),
+        Binding("u", "tag('u')", "Unsafe", tooltip="tag unsafe"),
+        Binding("i", "tag('i')", "Irrelevant", show=False, tooltip="tag irrelevant"),
+        Binding("m", "tag('m')", "Unsure", show=False, tooltip="tag unsure"),
+        Binding("x", "tag('x')", "Clear", show=False, tooltip="clear the tag"),
+        Binding(
+            "space",
+            "mark",
+            "Mark",
+            show=False,
+            tooltip="mark a row; the next tag (or judge run) applies to all marked rows",
+        ),
+        Binding(
+            "n",
+            "note",
+            "Note",
+            show=False,
+            tooltip="edit the note (not offered when the labels are read-only)",
+        ),
+        Binding("s", "sort", "Sort", tooltip="sort by the next column (or click a header)"),
+        Binding("S", "reverse", "Reverse", show=False, tooltip="reverse the order"),
+        Binding(
+            "f",
+            "filter(1)",
+            "Filter",
+            tooltip="next filter: firing (features that never fire hidden), untagged, each "
+            "tag, leans safe / unsafe, marked, all",
+        ),
+        Binding("F", "filter(-1)", "Previous filter", show=False, tooltip="previous filter"),
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            tooltip='search: feature ids ("12 40") or note text; Enter on nothing clears',
+        ),
+        Binding(
+            "w",
+            "word",
+            "Word",
+            tooltip="features that fire on a word (sorry, apolog*), ranked by lift",
+        ),
+        Binding(
+            "escape",
+            "escape",
+            "Cancel",
+            show=False,
+            tooltip="cancel a word search, else stop the judge, else show all again",
+        ),
+        Binding("p", "pairs", "Pairs", tooltip="pairs ranked by score from the tags"),
+        Binding(
+            "J",
+            "judge",
+            "Judge",
+            tooltip="ask an LLM judge about the marked or top N features (openai or local)",
+        ),
+        Binding(
+            "z",
+            "undo",
+            "Undo",
+            show=False,
+            tooltip="undo the last tag change of this session (again: the one before); the "
+            "status line says what the features are back to",
+        ),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
+        Binding("f1", "help", "Help", show=False, tooltip="this help"),
     ]
 
     def __init__(self, data: Explorer) -> None:
@@ -76,9 +121,6 @@ class FeaturesScreen(Screen[None]):
         self.word_search: Background[WordMatches] = Background(self, "word-search", self.show_word)
         # calls to a server or a local model: seconds to minutes; answers are stored one by
         # one and the list's poll shows them as they come
-        self.judging: Background[JudgeOutcome] = Background(
-            self, "judge", self.judged, self.judge_failed, self.judge_failed
-        )
         self.back_at: int | None = None
         """The feature the page opened from here showed last: the list comes back to it."""
 
@@ -303,49 +345,6 @@ class FeaturesScreen(Screen[None]):
         elif self.view.word:
             self.end_word()
 
-    # -- the judge -----------------------------------------------------------------------
-
-    def action_judge(self) -> None:
-        if self.read_only("judgements"):
-            return
-        if self.judging.running:
-            self.say("The judge is running: Esc stops it.")
-            return
-
-        def start(request: JudgeRequest | None) -> None:
-            if request is None:
-                return
-            if request.features:  # like a tag, a judge run uses up the marks
-                self.view.marked.clear()
-                self.changed(self.current_feature())
-            line = self.query_one("#judge-progress", ProgressLine)
-            line.start(f"judging the {request.describe()}", counted=True)
-            self.judging.start(partial(self.data.judge, request), line)
-
-        marked = sorted(self.view.marked)
-        self.app.push_screen(JudgeScreen(marked, openai_environment()), start)
-
-    def judged(self, outcome: JudgeOutcome) -> None:
-        self.judge_ended(outcome, outcome.stopped)
-
-    def judge_failed(self, error: SaferError) -> None:
-        """What stopped a judge run before any call (Esc too, before the first answer)."""
-        self.judge_ended(None, error)
-
-    def judge_ended(self, outcome: JudgeOutcome | None, error: SaferError | None) -> None:
-        self.reload_labels(self.current_feature())
-        if isinstance(error, Cancelled):
-            totals = f": {outcome.summary()}" if outcome else " before any call."
-            self.say(Text.assemble(("Judge stopped", "bold"), totals), 2 * SAY_SECONDS)
-        elif error is not None:
-            # what stopped it first: totals alone ("judged 0, failed 0") read as success
-            totals = f" ({outcome.summary()})" if outcome else ""
-            failed = Text.assemble(("Judge failed", "bold red"), f": {error.message}{totals}")
-            self.say(failed, 4 * SAY_SECONDS)
-            show_error(self, error)
-        elif outcome is not None:
-            self.say(Text.assemble(("Judge", "bold"), f": {outcome.summary()}"), 2 * SAY_SECONDS)
-
     def on_unmount(self) -> None:
         # On quit: a worker left running would hold the process open until it ends.
         self.word_search.cancel()
@@ -376,4 +375,7 @@ class FeaturesScreen(Screen[None]):
         self.say(f"Exported {count} labelled feature(s) to {target}", 2 * SAY_SECONDS)
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen("Features", FEATURES_KEYS))
+        keys = [*FeatureTable.BINDINGS, *self.BINDINGS]
+        self.app.push_screen(
+            HelpScreen("Features", help_rows(keys, self.app.BINDINGS, FEATURES_NOTES))
+        )

@@ -27,7 +27,7 @@ from safer_tui.feature_view import cut
 from safer_tui.navigation import OpenPairs
 from safer_tui.screens.dialogs import NoteScreen
 from safer_tui.screens.help import HelpScreen
-from safer_tui.screens.help_keys import FEATURE_KEYS
+from safer_tui.screens.help_keys import FEATURE_NOTES, help_rows
 from safer_tui.shading import BAR, MARK, SHADE, UNSEEN, shade_style
 from safer_tui.widgets.example_lines import Chunk, ExampleLines, Row
 from safer_tui.widgets.key_footer import KeyFooter
@@ -221,20 +221,20 @@ class FeatureScreen(Screen[int]):
     """Left with Esc, it gives back the feature it showed last."""
 
     BINDINGS = [
-        Binding("escape,backspace", "back", "Back"),
-        Binding("left_square_bracket", "step(-1)", "Prev"),
-        Binding("right_square_bracket", "step(1)", "Next"),
-        Binding("j", "scroll(1)", "Down", show=False),
-        Binding("k", "scroll(-1)", "Up", show=False),
-        Binding("t", "tag('safe')", "Safe"),
-        Binding("u", "tag('unsafe')", "Unsafe"),
-        Binding("p", "pairs", "Pairs"),
-        Binding("i", "tag('irrelevant')", "Irrelevant", show=False),
-        Binding("m", "tag('unsure')", "Unsure", show=False),
-        Binding("x", "tag('')", "Clear", show=False),
-        Binding("z", "undo", "Undo", show=False),
-        Binding("n", "note", "Note", show=False),
-        Binding("f1,question_mark", "help", "Help"),
+        Binding("escape,backspace", "back", "Back", tooltip="back (the list keeps this feature)"),
+        Binding("left_square_bracket", "step(-1)", "Prev", tooltip="previous feature in the list"),
+        Binding("right_square_bracket", "step(1)", "Next", tooltip="next feature in the list"),
+        Binding("j", "scroll(1)", "Down", show=False, tooltip="scroll the examples down"),
+        Binding("k", "scroll(-1)", "Up", show=False, tooltip="scroll the examples up"),
+        Binding("t", "tag('safe')", "Safe", tooltip="tag safe"),
+        Binding("u", "tag('unsafe')", "Unsafe", tooltip="tag unsafe"),
+        Binding("p", "pairs", "Pairs", tooltip="the pairs, at the highlighted example's pair"),
+        Binding("i", "tag('irrelevant')", "Irrelevant", show=False, tooltip="tag irrelevant"),
+        Binding("m", "tag('unsure')", "Unsure", show=False, tooltip="tag unsure"),
+        Binding("x", "tag('')", "Clear", show=False, tooltip="clear the tag"),
+        Binding("z", "undo", "Undo", show=False, tooltip="undo the last tag change"),
+        Binding("n", "note", "Note", show=False, tooltip="edit the note"),
+        Binding("f1,question_mark", "help", "Help", tooltip="this help"),
     ]
 
     def __init__(self, data: Explorer, order: list[int], position: int) -> None:
@@ -391,4 +391,5 @@ class FeatureScreen(Screen[int]):
         self.dismiss(self.feature)
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen("Feature", FEATURE_KEYS))
+        rows = help_rows(self.BINDINGS, self.app.BINDINGS, FEATURE_NOTES)
+        self.app.push_screen(HelpScreen("Feature", rows))

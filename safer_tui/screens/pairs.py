@@ -28,7 +28,7 @@ from safer_tui.errors import error_text, show_error
 from safer_tui.feature_view import cut
 from safer_tui.navigation import OpenFeature
 from safer_tui.screens.help import HelpScreen
-from safer_tui.screens.help_keys import PAIRS_KEYS
+from safer_tui.screens.help_keys import PAIRS_NOTES, help_rows
 from safer_tui.screens.pair_listing import PairListing
 from safer_tui.shading import shade
 from safer_tui.widgets.key_footer import KeyFooter
@@ -53,23 +53,35 @@ SEARCH_SHOWN = 16  # characters of a search shown in the status line
 
 class PairsScreen(PairListing):
     BINDINGS = [  # the footer shows the first ones that fit
-        Binding("escape,backspace", "back", "Back"),
-        Binding("s", "sort", "Sort"),
-        Binding("f", "slice", "Slice"),
-        Binding("slash", "search", "Search"),
-        Binding("g", "strongest", "Strongest"),
-        Binding("h", "toggle_shading", "Shading"),
-        Binding("F", "split", "Split"),
-        Binding("o", "toggle_prompt", "Prompt"),
-        Binding("S", "reverse", "Reverse", show=False),
-        Binding("j", "move(1)", "Next", show=False),
-        Binding("k", "move(-1)", "Prev", show=False),
+        Binding("escape,backspace", "back", "Back", tooltip="back (stops scoring)"),
+        Binding("s", "sort", "Sort", tooltip="sort by score (highest first), slice, pair"),
+        Binding("f", "slice", "Slice", tooltip="only one slice (again: the next; then all)"),
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            tooltip="search the prompts and responses (any case) or a pair id; Enter on "
+            "nothing clears",
+        ),
+        Binding("g", "strongest", "Strongest", tooltip="open the pair's strongest feature"),
+        Binding(
+            "h",
+            "toggle_shading",
+            "Shading",
+            tooltip="shade by the safety features, or by one feature: the one picked in the "
+            "list, else the pair's strongest",
+        ),
+        Binding("F", "split", "Split", tooltip="only one split (again: the next; then all)"),
+        Binding("o", "toggle_prompt", "Prompt", tooltip="whole prompt / its last lines"),
+        Binding("S", "reverse", "Reverse", show=False, tooltip="reverse the sort"),
+        Binding("j", "move(1)", "Next", show=False, tooltip="next pair (↓ too)"),
+        Binding("k", "move(-1)", "Prev", show=False, tooltip="previous pair (↑ too)"),
         # priority: the table's own Home and End scroll sideways
         Binding("home,less_than_sign", "jump(0)", "First", show=False, priority=True),
         Binding("end,greater_than_sign", "jump(-1)", "Last", show=False, priority=True),
-        Binding("J", "scroll_sides(1)", "Scroll", show=False),
-        Binding("K", "scroll_sides(-1)", "Scroll up", show=False),
-        Binding("f1,question_mark", "help", "Help"),
+        Binding("J", "scroll_sides(1)", "Scroll", show=False, tooltip="scroll both responses"),
+        Binding("K", "scroll_sides(-1)", "Scroll up", show=False, tooltip="scroll them up"),
+        Binding("f1,question_mark", "help", "Help", tooltip="this help"),
     ]
 
     def __init__(
@@ -380,4 +392,5 @@ class PairsScreen(PairListing):
             self.post_message(OpenFeature([f for f, _ in self.strongest], 0))
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen("Pairs", PAIRS_KEYS))
+        rows = help_rows(self.BINDINGS, self.app.BINDINGS, PAIRS_NOTES)
+        self.app.push_screen(HelpScreen("Pairs", rows))

@@ -24,7 +24,7 @@ from safer_engine.service.runs import Comparison, ExperimentView, RunRow, RunsSe
 from safer_tui.errors import show_error
 from safer_tui.jobs import RetrainJob, Retrains
 from safer_tui.screens.help import HelpScreen
-from safer_tui.screens.help_keys import RUNS_KEYS
+from safer_tui.screens.help_keys import RUNS_NOTES, help_rows
 from safer_tui.widgets.accuracy_chart import accuracy_chart
 from safer_tui.widgets.key_footer import KeyFooter
 from safer_tui.widgets.progress_line import ProgressLine
@@ -88,18 +88,18 @@ def status_cell(status: str) -> Text:
 
 class RunsScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape,backspace", "back", "Back"),
-        Binding("1", "tab('runs')", "Runs"),
-        Binding("2", "tab('compare')", "Compare"),
-        Binding("3", "tab('experiment')", "Experiment"),
+        Binding("escape,backspace", "back", "Back", tooltip="back (a retrain keeps running)"),
+        Binding("1", "tab('runs')", "Runs", tooltip="the runs"),
+        Binding("2", "tab('compare')", "Compare", tooltip="each edited run against clean"),
+        Binding("3", "tab('experiment')", "Experiment", tooltip="the experiment's chart"),
         Binding("j", "move(1)", "Next", show=False),
         Binding("k", "move(-1)", "Prev", show=False),
         # priority: a table's own Home and End scroll sideways
         Binding("g,home", "jump(0)", "First", show=False, priority=True),
         Binding("G,end", "jump(-1)", "Last", show=False, priority=True),
-        Binding("c", "app.cancel_retrain", "Cancel run"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("f1", "help", "Help", show=False),
+        Binding("c", "app.cancel_retrain", "Cancel run", tooltip="cancel the retrain (asks)"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
+        Binding("f1", "help", "Help", show=False, tooltip="this help"),
     ]
 
     def __init__(self, data: Explorer, retrains: Retrains) -> None:
@@ -380,4 +380,5 @@ class RunsScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen("Runs", RUNS_KEYS))
+        rows = help_rows(self.BINDINGS, self.app.BINDINGS, RUNS_NOTES)
+        self.app.push_screen(HelpScreen("Runs", rows))
