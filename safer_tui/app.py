@@ -18,13 +18,24 @@ from safer_engine.errors import SaferError
 from safer_engine.service.edits import EditRequest
 from safer_engine.service.explorer import Explorer
 from safer_engine.service.runs import RunsService
+from safer_tui.background import Background
 from safer_tui.errors import ERROR_SECONDS, show_error
 from safer_tui.feature_view import FILTERS
-from safer_tui.jobs import DONE, RetrainFinished, RetrainJob
+from safer_tui.jobs import DONE, RetrainJob, Retrains
+from safer_tui.navigation import (
+    EditsLeft,
+    OpenFeature,
+    OpenPairs,
+    OpenPlanPair,
+    StartRetrain,
+)
 from safer_tui.screens.dialogs import ConfirmScreen
 from safer_tui.screens.edits import EditsScreen
 from safer_tui.screens.feature_list import FeaturesScreen
+from safer_tui.screens.feature_page import FeatureScreen
 from safer_tui.screens.message import MessageScreen
+from safer_tui.screens.pair_view import PairScreen
+from safer_tui.screens.pairs import PairsScreen
 from safer_tui.screens.runs import RunsScreen
 
 SAY_SECONDS = 8.0  # how long a message stays in a status line
@@ -34,11 +45,30 @@ class SaferApp(App[None]):
     TITLE = "SAFER explorer"
     CSS_PATH = "app.tcss"
     BINDINGS = [
-        ("q", "quit", "Quit"),
-        Binding("e", "open_edits", "Edits", show=False),
-        Binding("r", "open_runs", "Runs", show=False),
+        Binding("q", "quit", "Quit", tooltip="quit (asks first while a retrain runs)"),
+        Binding(
+            "e",
+            "open_edits",
+            "Edits",
+            show=False,
+            tooltip="edit the training data: plan, export, retrain",
+        ),
+        Binding(
+            "r",
+            "open_runs",
+            "Runs",
+            show=False,
+            tooltip="runs: accuracy, edited against clean, the experiment",
+        ),
         # Not while text is selected (see check_action): then Ctrl+C copies, as usual.
-        Binding("ctrl+c", "interrupt", show=False, priority=True),
+        Binding(
+            "ctrl+c",
+            "interrupt",
+            "Cancel retrain",
+            show=False,
+            priority=True,
+            tooltip="cancel the retrain, after a yes (with text selected: copy it)",
+        ),
     ]
 
     def __init__(self, workspace: Path, author: str | None = None) -> None:
@@ -46,8 +76,11 @@ class SaferApp(App[None]):
         self.workspace_path = workspace
         self.author = author
         self.data: Explorer | None = None
-        self.retrain_job: RetrainJob | None = None
+        self.retrains = Retrains()
         """The retrain started in the explorer: the app's, so it outlives every screen."""
+        self.retrain_worker: Background[None] = Background(
+            self, "retrain", lambda _: self.retrain_finished()
+        )
         self.quit_after_retrain = False
         self.edit_request: EditRequest | None = None
         """The Edits screen's settings when it was last left, to open it with again."""
@@ -129,48 +162,63 @@ class SaferApp(App[None]):
         )
         return None
 
+    # -- moving between screens: what the screens ask for (safer_tui.navigation) ------------
+
+    def on_open_feature(self, message: OpenFeature) -> None:
+        if self.data is not None:
+            page = FeatureScreen(self.data, message.order, message.position)
+            self.push_screen(page, message.returned)
+
+    def on_open_pairs(self, message: OpenPairs) -> None:
+        if self.data is not None:
+            pairs = PairsScreen(self.data, message.feature, message.pair, message.shade_feature)
+            self.push_screen(pairs)
+
+    def on_open_plan_pair(self, message: OpenPlanPair) -> None:
+        if self.data is not None:
+            self.push_screen(
+                PairScreen(self.data, message.pair, message.edit, message.safe, message.unsafe)
+            )
+
+    def on_edits_left(self, message: EditsLeft) -> None:
+        self.edit_request = message.request
+
+    def on_start_retrain(self, message: StartRetrain) -> None:
+        if self.start_retrain(message.plan_id, message.recipe):
+            self.action_open_runs()
+
     # -- edits and runs ------------------------------------------------------------------
 
     def action_open_edits(self) -> None:
         if self.data is not None and not isinstance(self.screen, (EditsScreen, ModalScreen)):
-            self.push_screen(EditsScreen(self.data, self.edit_request))
+            self.push_screen(EditsScreen(self.data, self.retrains, self.edit_request))
 
     def action_open_runs(self) -> None:
         if self.data is not None and not isinstance(self.screen, (RunsScreen, ModalScreen)):
-            self.push_screen(RunsScreen(self.data))
+            self.push_screen(RunsScreen(self.data, self.retrains))
 
-    def retrain_running(self) -> bool:
-        """Whether a retrain runs (and if so, say that only one runs at a time)."""
-        job = self.retrain_job
-        if job is None or not job.running:
-            return False
-        self.notify(
-            f"A retrain ({job.name}) is running; one at a time. r shows it, c there cancels it.",
-            severity="warning",
-        )
-        return True
+    @property
+    def retrain_job(self) -> RetrainJob | None:
+        return self.retrains.job
 
     def start_retrain(self, plan_id: str | None, recipe: str = "fast") -> bool:
         """Retrain a saved plan (None: the clean run) with a recipe, in a thread worker of
         the app."""
-        if self.data is None or self.retrain_running():
+        if self.data is None or self.retrains.refuse(self):
             return False
         try:
             job = RetrainJob(RunsService(self.data), plan_id, recipe)
         except SaferError as exc:
             show_error(self.screen, exc)
             return False
-        self.retrain_job = job
-
-        def work() -> None:
-            job.run()
-            self.post_message(RetrainFinished(job))
-
-        self.run_worker(work, name="retrain", group="retrain", thread=True, exit_on_error=False)
+        self.retrains.job = job
+        # the job keeps every outcome in its state, and draws on its own watchers
+        self.retrain_worker.start(lambda progress, cancel: job.run(), cancel=job.cancel)
         return True
 
-    def on_retrain_finished(self, message: RetrainFinished) -> None:
-        job = message.job
+    def retrain_finished(self) -> None:
+        job = self.retrains.job
+        assert job is not None  # set before its worker starts
         if self.quit_after_retrain:
             self.exit()
             return
@@ -197,9 +245,12 @@ class SaferApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "interrupt":  # Ctrl+C: ours while a retrain runs or nothing is selected
-            running = self.retrain_job is not None and self.retrain_job.running
-            return running or not self.screen.get_selected_text()
+            return self.retrains.running or not self.screen.get_selected_text()
         return super().check_action(action, parameters)
+
+    def action_cancel_retrain(self) -> None:
+        """The Runs screen's c: cancel the retrain, after a yes."""
+        self.ask_cancel_retrain(quit_after=False)
 
     def action_interrupt(self) -> None:
         job = self.retrain_job

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from textual.app import App
 from textual.widget import Widget
 
 from safer_engine.errors import SaferError
@@ -13,11 +16,11 @@ def error_text(exc: SaferError) -> str:
     return f"{exc.message}\n{exc.hint}" if exc.hint else exc.message
 
 
-def show_error(node: Widget, exc: SaferError) -> None:
+def show_error(node: Widget | App[Any], exc: SaferError) -> None:
     """A notification with what is wrong and what to do; call from the UI thread."""
     notify_error(node, error_text(exc))
 
 
-def notify_error(node: Widget, text: str, severity: str = "error") -> None:
+def notify_error(node: Widget | App[Any], text: str, severity: str = "error") -> None:
     """Any error (or warning) the same way: shown long enough to be read whole."""
     node.notify(text, severity=severity, timeout=ERROR_SECONDS, markup=False)  # type: ignore[arg-type]

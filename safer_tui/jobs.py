@@ -8,7 +8,10 @@ worker imports torch (inside the engine's retrain) only when it starts.
 
 from __future__ import annotations
 
-from textual.message import Message
+from typing import Any
+
+from textual.app import App
+from textual.widget import Widget
 
 from safer_engine.errors import Cancelled, SaferError, TrainingError
 from safer_engine.progress import CancelToken
@@ -90,9 +93,25 @@ class RetrainJob:
             self.state = DONE
 
 
-class RetrainFinished(Message):
-    """Posted to the app when a job ends, however it ends."""
+class Retrains:
+    """The app's retrain, one at a time, as the screens that start and draw it see it:
+    the app hands this to them, so they need not hold the app."""
 
-    def __init__(self, job: RetrainJob) -> None:
-        super().__init__()
-        self.job = job
+    def __init__(self) -> None:
+        self.job: RetrainJob | None = None
+        """The latest retrain started in the explorer, running or ended."""
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None and self.job.running
+
+    def refuse(self, node: Widget | App[Any]) -> bool:
+        """Whether a retrain runs (and if so, say on `node` that only one runs at a time)."""
+        job = self.job
+        if job is None or not job.running:
+            return False
+        node.notify(
+            f"A retrain ({job.name}) is running; one at a time. r shows it, c there cancels it.",
+            severity="warning",
+        )
+        return True

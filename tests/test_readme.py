@@ -34,3 +34,15 @@ def test_every_command_is_in_the_cli_reference() -> None:
     assert "safer data info" in commands
     for command in commands:
         assert f"`{command}" in README, f"{command} is missing from the README"
+
+
+def test_the_explorer_key_tables_are_the_bindings() -> None:
+    """`python scripts/readme_keys.py` rewrites them when the bindings change."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("readme_keys", ROOT / "scripts/readme_keys.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert README.count("<!-- keys: ") == len(script.TABLES)
+    assert script.rewritten(README) == README, "run python scripts/readme_keys.py"

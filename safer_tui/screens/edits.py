@@ -12,18 +12,17 @@ existing file is overwritten only after a yes. Retraining is the app's job (see
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
-from safer_engine.errors import Cancelled, SaferError
+from safer_engine.errors import SaferError
 from safer_engine.progress import CancelToken, Progress
 from safer_engine.service.edits import (
     MODES,
@@ -37,37 +36,54 @@ from safer_engine.service.edits import (
 )
 from safer_engine.service.explorer import Explorer
 from safer_engine.service.runs import RunsService
+from safer_tui.background import Background
 from safer_tui.edit_view import plan_summary, ratio_text
 from safer_tui.errors import error_text, notify_error, show_error
+from safer_tui.jobs import Retrains
+from safer_tui.navigation import EditsLeft, OpenPlanPair, StartRetrain
 from safer_tui.screens.dialogs import AskScreen, ConfirmScreen, RecipeScreen
 from safer_tui.screens.help import HelpScreen
-from safer_tui.screens.help_keys import EDITS_KEYS
+from safer_tui.screens.help_keys import EDITS_NOTES, help_rows
 from safer_tui.widgets.key_footer import KeyFooter
-from safer_tui.widgets.progress_line import ProgressLine, reporter
+from safer_tui.widgets.progress_line import ProgressLine
 from safer_tui.widgets.status_line import StatusLine
-
-if TYPE_CHECKING:
-    from safer_tui.app import SaferApp
 
 SAY_SECONDS = 5.0  # how long a message stays in the status line
 
 
 class EditsScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape,backspace", "back", "Back"),
-        Binding("m", "mode(1)", "Mode"),
+        Binding("escape,backspace", "back", "Back", tooltip="back; nothing is saved until x or t"),
+        Binding("m", "mode(1)", "Mode", tooltip="next mode: poison, denoise, random-flip, …"),
         Binding("M", "mode(-1)", "Previous mode", show=False),
-        Binding("plus,equals_sign", "ratio(1)", "Ratio", key_display="+"),
+        Binding("plus,equals_sign", "ratio(1)", "Ratio", key_display="+", tooltip="bigger ratio"),
         Binding("minus", "ratio(-1)", "Smaller ratio", key_display="-", show=False),
         Binding("percent_sign", "type_ratio", "Type a ratio", show=False),
-        Binding("s", "source", "Features"),
-        Binding("d", "seed", "Seed", show=False),
+        Binding(
+            "s",
+            "source",
+            "Features",
+            tooltip="where the safety features come from: auto, tags, judge, salience",
+        ),
+        Binding("d", "seed", "Seed", show=False, tooltip="next seed of a random draw"),
         Binding("j", "move(1)", "Next", show=False),
         Binding("k", "move(-1)", "Prev", show=False),
-        Binding("x", "export", "Export"),
-        Binding("t", "retrain", "Retrain"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("f1", "help", "Help", show=False),
+        Binding(
+            "x",
+            "export",
+            "Export",
+            tooltip="export the edited train split (.parquet, .jsonl, or a folder for hf); "
+            "asks before overwriting",
+        ),
+        Binding(
+            "t",
+            "retrain",
+            "Retrain",
+            tooltip="retrain on this plan and its clean run, fast (a proxy) or full; shown "
+            "on the Runs screen",
+        ),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
+        Binding("f1", "help", "Help", show=False, tooltip="this help"),
     ]
     DEFAULT_CSS = """
     #edits-settings { padding: 0 1; background: $boost; }
@@ -75,28 +91,21 @@ class EditsScreen(Screen[None]):
     #edits-table { height: 1fr; }
     """
 
-    class Planned(Message):
-        def __init__(self, planned: PlannedEdits) -> None:
-            super().__init__()
-            self.planned = planned
-
-    class Failed(Message):
-        def __init__(self, error: SaferError, what: str) -> None:
-            super().__init__()
-            self.error, self.what = error, what
-
-    class Exported(Message):
-        def __init__(self, result: ExportResult, planned: PlannedEdits) -> None:
-            super().__init__()
-            self.result, self.planned = result, planned
-
-    def __init__(self, data: Explorer, request: EditRequest | None = None) -> None:
+    def __init__(
+        self, data: Explorer, retrains: Retrains, request: EditRequest | None = None
+    ) -> None:
         super().__init__()
         self.data = data
+        self.retrains = retrains
         self.edits = EditsService(data)
         self.request = request or EditRequest()
         self.planned: PlannedEdits | None = None
-        self.cancel = CancelToken()
+        self.planning: Background[PlannedEdits] = Background(
+            self, "edit-plan", self.planned_edits, self.plan_failed
+        )
+        self.exporting: Background[tuple[ExportResult, PlannedEdits]] = Background(
+            self, "edit-export", self.exported
+        )
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -122,8 +131,8 @@ class EditsScreen(Screen[None]):
         self.replan()
 
     def on_unmount(self) -> None:
-        self.cancel.cancel()
-        cast("SaferApp", self.app).edit_request = self.request  # opened again as it was left
+        self.planning.cancel()
+        self.app.post_message(EditsLeft(self.request))  # opened again as it was left
 
     # -- planning, off the UI thread -----------------------------------------------------
 
@@ -140,44 +149,25 @@ class EditsScreen(Screen[None]):
         self.query_one(StatusLine).show(text)
 
     def replan(self) -> None:
-        self.cancel.cancel()  # a plan still being made is superseded
-        self.cancel = CancelToken()
         self.planned = None  # the rows shown are the old plan's until the new one comes
         self.show_settings()
         self.query_one("#edits-summary", Static).update("planning…")
         line = self.query_one(ProgressLine)
         line.start("planning")
-        self.make_plan(self.request, reporter(line), self.cancel)
+        # a plan still being made is superseded
+        self.planning.start(partial(self.edits.plan, self.request), line)
 
-    @work(thread=True, exclusive=True, group="edit-plan")
-    def make_plan(self, request: EditRequest, progress: Progress, cancel: CancelToken) -> None:
-        try:
-            planned = self.edits.plan(request, progress, cancel)
-        except Cancelled:
-            return
-        except SaferError as exc:
-            if not cancel.cancelled:
-                self.post_message(self.Failed(exc, "plan"))
-            return
-        if not cancel.cancelled:
-            self.post_message(self.Planned(planned))
+    def planned_edits(self, planned: PlannedEdits) -> None:
+        self.planned = planned
+        self.fill(planned)
 
-    def on_edits_screen_planned(self, message: Planned) -> None:
-        if message.planned.request != self.request:
-            return  # an older request's plan
-        self.query_one(ProgressLine).finish()
-        self.planned = message.planned
-        self.fill(message.planned)
-
-    def on_edits_screen_failed(self, message: Failed) -> None:
-        self.query_one(ProgressLine).finish()
-        show_error(self, message.error)
-        if message.what == "plan":
-            self.planned = None
-            self.query_one(DataTable).clear()
-            self.query_one("#edits-summary", Static).update(
-                Text(f"No plan: {error_text(message.error)}", style="red")
-            )
+    def plan_failed(self, error: SaferError) -> None:
+        show_error(self, error)
+        self.planned = None
+        self.query_one(DataTable).clear()
+        self.query_one("#edits-summary", Static).update(
+            Text(f"No plan: {error_text(error)}", style="red")
+        )
 
     def fill(self, planned: PlannedEdits) -> None:
         self.query_one("#edits-summary", Static).update(plan_summary(planned))
@@ -264,9 +254,7 @@ class EditsScreen(Screen[None]):
         if pair is None:
             notify_error(self, f"Pair {edit.pair_id} is not in the activation store.")
             return
-        from safer_tui.screens.pair_view import PairScreen
-
-        self.app.push_screen(PairScreen(self.data, pair, edit, planned.safe, planned.unsafe))
+        self.post_message(OpenPlanPair(pair, edit, planned.safe, planned.unsafe))
 
     # -- export --------------------------------------------------------------------------
 
@@ -318,29 +306,21 @@ class EditsScreen(Screen[None]):
         )
 
     def export(self, planned: PlannedEdits, out: Path, force: bool, make_folders: bool) -> None:
-        self.query_one(ProgressLine).start(f"exporting {export_format(out)} to {out.name}", "")
-        self.write_export(planned, out, force, make_folders)
+        line = self.query_one(ProgressLine)
+        line.start(f"exporting {export_format(out)} to {out.name}", "")
 
-    @work(thread=True, group="edit-export")
-    def write_export(
-        self, planned: PlannedEdits, out: Path, force: bool, make_folders: bool
-    ) -> None:
-        try:
-            result = self.edits.export(planned, out, force, make_folders)
-        except SaferError as exc:
-            self.post_message(self.Failed(exc, "export"))
-            return
-        self.post_message(self.Exported(result, planned))
+        def write(progress: Progress, cancel: CancelToken) -> tuple[ExportResult, PlannedEdits]:
+            return self.edits.export(planned, out, force, make_folders), planned
 
-    def on_edits_screen_exported(self, message: Exported) -> None:
-        self.query_one(ProgressLine).finish()
-        result = message.result
+        self.exporting.start(write, line)
+
+    def exported(self, done: tuple[ExportResult, PlannedEdits]) -> None:
+        result, planned = done
         written = export_format(result.path)  # the schema alone would not say the format
         form = "datasets folder" if written == "hf" else written
-        planned = message.planned
-        done = "removed" if planned.action == "remove" else "flipped"
+        edited = "removed" if planned.action == "remove" else "flipped"
         self.say(
-            f"Exported {result.rows:,} train pairs ({len(planned.edits):,} {done}) as "
+            f"Exported {result.rows:,} train pairs ({len(planned.edits):,} {edited}) as "
             f"{result.schema} {form} to {result.path}; "
             "manifest beside it.",
             seconds=2 * SAY_SECONDS,
@@ -353,8 +333,7 @@ class EditsScreen(Screen[None]):
         if planned is None:
             notify_error(self, self.no_plan("retrain on"), "warning")
             return
-        app = cast("SaferApp", self.app)
-        if app.retrain_running():
+        if self.retrains.refuse(self):
             return
         try:
             last = RunsService(self.data).last_seconds()
@@ -371,8 +350,7 @@ class EditsScreen(Screen[None]):
             except SaferError as exc:
                 show_error(self, exc)
                 return
-            if app.start_retrain(planned.plan_id, recipe):
-                app.action_open_runs()
+            self.post_message(StartRetrain(planned.plan_id, recipe))
 
         self.app.push_screen(RecipeScreen(f"plan {planned.plan_id}", last), chosen)
 
@@ -381,8 +359,9 @@ class EditsScreen(Screen[None]):
         self.query_one(StatusLine).say(text, seconds)
 
     def action_back(self) -> None:
-        self.cancel.cancel()
+        self.planning.cancel()
         self.app.pop_screen()
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen("Edits", EDITS_KEYS))
+        rows = help_rows(self.BINDINGS, self.app.BINDINGS, EDITS_NOTES)
+        self.app.push_screen(HelpScreen("Edits", rows))

@@ -11,29 +11,27 @@ arrives, so the judge column fills in while it runs.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Header
 
 from safer_engine.analysis.word_search import WordMatches
-from safer_engine.errors import Cancelled, SaferError
-from safer_engine.progress import CancelToken
-from safer_engine.service.explorer import Explorer, JudgeOutcome, JudgeRequest
-from safer_engine.service.judging import openai_environment
+from safer_engine.errors import SaferError
+from safer_engine.service.explorer import Explorer
+from safer_tui.background import Background
 from safer_tui.errors import show_error
 from safer_tui.feature_view import COLUMNS, FILTERS, FeatureView, status_text
-from safer_tui.screens.dialogs import JudgeScreen, LineScreen, NoteScreen, SearchScreen
-from safer_tui.screens.feature_page import FeatureScreen
+from safer_tui.navigation import OpenFeature, OpenPairs
+from safer_tui.screens.dialogs import LineScreen, NoteScreen, SearchScreen
+from safer_tui.screens.feature_judging import FeatureJudging
 from safer_tui.screens.help import HelpScreen
-from safer_tui.screens.help_keys import FEATURES_KEYS
+from safer_tui.screens.help_keys import FEATURES_NOTES, help_rows
 from safer_tui.widgets.feature_table import FeatureTable
 from safer_tui.widgets.key_footer import KeyFooter
-from safer_tui.widgets.progress_line import ProgressLine, reporter
+from safer_tui.widgets.progress_line import ProgressLine
 from safer_tui.widgets.status_line import StatusLine
 
 __all__ = ["FeaturesScreen", "LineScreen", "NoteScreen", "SearchScreen"]
@@ -43,35 +41,74 @@ POLL_SECONDS = 2.0  # how soon another explorer's tags show
 SAY_SECONDS = 5.0  # how long a message stays in the status line
 
 
-class FeaturesScreen(Screen[None]):
+class FeaturesScreen(FeatureJudging):
     BINDINGS = [
-        Binding("t", "tag('t')", "Safe"),
-        Binding("u", "tag('u')", "Unsafe"),
-        Binding("i", "tag('i')", "Irrelevant", show=False),
-        Binding("m", "tag('m')", "Unsure", show=False),
-        Binding("x", "tag('x')", "Clear", show=False),
-        Binding("space", "mark", "Mark", show=False),
-        Binding("n", "note", "Note", show=False),
-        Binding("s", "sort", "Sort"),
-        Binding("S", "reverse", "Reverse", show=False),
-        Binding("f", "filter(1)", "Filter"),
-        Binding("F", "filter(-1)", "Previous filter", show=False),
-        Binding("slash", "search", "Search"),
-        Binding("w", "word", "Word"),
-        Binding("escape", "escape", "Cancel", show=False),
-        Binding("p", "pairs", "Pairs"),
-        Binding("J", "judge", "Judge"),
-        Binding("z", "undo", "Undo", show=False),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("f1", "help", "Help", show=False),
+        Binding("t", "tag('t')", "Safe", tooltip="tag safe"),
+        Binding("u", "tag('u')", "Unsafe", tooltip="tag unsafe"),
+        Binding("i", "tag('i')", "Irrelevant", show=False, tooltip="tag irrelevant"),
+        Binding("m", "tag('m')", "Unsure", show=False, tooltip="tag unsure"),
+        Binding("x", "tag('x')", "Clear", show=False, tooltip="clear the tag"),
+        Binding(
+            "space",
+            "mark",
+            "Mark",
+            show=False,
+            tooltip="mark a row; the next tag (or judge run) applies to all marked rows",
+        ),
+        Binding(
+            "n",
+            "note",
+            "Note",
+            show=False,
+            tooltip="edit the note (not offered when the labels are read-only)",
+        ),
+        Binding("s", "sort", "Sort", tooltip="sort by the next column (or click a header)"),
+        Binding("S", "reverse", "Reverse", show=False, tooltip="reverse the order"),
+        Binding(
+            "f",
+            "filter(1)",
+            "Filter",
+            tooltip="next filter: firing (features that never fire hidden), untagged, each "
+            "tag, leans safe / unsafe, marked, all",
+        ),
+        Binding("F", "filter(-1)", "Previous filter", show=False, tooltip="previous filter"),
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            tooltip='search: feature ids ("12 40") or note text; Enter on nothing clears',
+        ),
+        Binding(
+            "w",
+            "word",
+            "Word",
+            tooltip="features that fire on a word (sorry, apolog*), ranked by lift",
+        ),
+        Binding(
+            "escape",
+            "escape",
+            "Cancel",
+            show=False,
+            tooltip="cancel a word search, else stop the judge, else show all again",
+        ),
+        Binding("p", "pairs", "Pairs", tooltip="pairs ranked by score from the tags"),
+        Binding(
+            "J",
+            "judge",
+            "Judge",
+            tooltip="ask an LLM judge about the marked or top N features (openai or local)",
+        ),
+        Binding(
+            "z",
+            "undo",
+            "Undo",
+            show=False,
+            tooltip="undo the last tag change of this session (again: the one before); the "
+            "status line says what the features are back to",
+        ),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
+        Binding("f1", "help", "Help", show=False, tooltip="this help"),
     ]
-
-    class Judged(Message):
-        """A judge run ended: its outcome, or the error that stopped it before any call."""
-
-        def __init__(self, outcome: JudgeOutcome | None, error: SaferError | None) -> None:
-            super().__init__()
-            self.outcome, self.error = outcome, error
 
     def __init__(self, data: Explorer) -> None:
         super().__init__()
@@ -80,10 +117,12 @@ class FeaturesScreen(Screen[None]):
             data.features, data.labels(), data.coverage.has_all, data.judgements()
         )
         self.seen_change = data.last_label_change()
-        self.word_cancel = CancelToken()
-        self.judge_cancel = CancelToken()
-        self.opened: FeatureScreen | None = None
-        """The feature page opened from here: the list comes back to its last feature."""
+        # one pass over all codes: seconds on a large store
+        self.word_search: Background[WordMatches] = Background(self, "word-search", self.show_word)
+        # calls to a server or a local model: seconds to minutes; answers are stored one by
+        # one and the list's poll shows them as they come
+        self.back_at: int | None = None
+        """The feature the page opened from here showed last: the list comes back to it."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -145,8 +184,8 @@ class FeaturesScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         """Back from a feature page or the pairs: show tags made there, on the feature the
         page was showing (`[` and `]` step through this list's order)."""
-        keep = self.opened.feature if self.opened is not None else self.current_feature()
-        self.opened = None
+        keep = self.back_at if self.back_at is not None else self.current_feature()
+        self.back_at = None
         self.reload_labels(keep)
 
     def write(self, change: Callable[[], object]) -> bool:
@@ -271,23 +310,11 @@ class FeaturesScreen(Screen[None]):
         prompt = "Features that fire on a word (sorry, apolog* for prefixes)"
         self.app.push_screen(SearchScreen(prompt, self.view.word), apply)
 
-    @work(thread=True, exclusive=True, group="word-search")
     def search_word(self, word: str) -> None:
-        """One pass over all codes: seconds on a large store, so off the UI thread."""
-        self.word_cancel.cancel()  # a search still running is superseded
-        self.word_cancel = cancel = CancelToken()
         line = self.query_one("#word-progress", ProgressLine)
-        self.app.call_from_thread(line.start, f"features on {word!r}")
-        try:
-            found = self.data.word_search(word, reporter(line), cancel)
-        except Cancelled:
-            return
-        except SaferError as exc:
-            self.app.call_from_thread(show_error, self, exc)
-            return
-        finally:
-            self.app.call_from_thread(line.finish)
-        self.app.call_from_thread(self.show_word, found)
+        line.start(f"features on {word!r}")
+        # a search still running is superseded
+        self.word_search.start(partial(self.data.word_search, word), line)
 
     def show_word(self, found: WordMatches) -> None:
         if not found.hits:
@@ -310,84 +337,34 @@ class FeaturesScreen(Screen[None]):
     def action_escape(self) -> None:
         """Cancel a running word search, else stop a judge run, else leave the word
         search's results."""
-        if self.query_one("#word-progress", ProgressLine).busy:
-            self.word_cancel.cancel()
-        elif self.query_one("#judge-progress", ProgressLine).busy:
-            self.judge_cancel.cancel()
+        if self.word_search.running:
+            self.word_search.cancel()
+        elif self.judging.running:
+            self.judging.cancel()
             self.say("Stopping the judge; every finished judgement is kept.")
         elif self.view.word:
             self.end_word()
 
-    # -- the judge -----------------------------------------------------------------------
-
-    def action_judge(self) -> None:
-        if self.read_only("judgements"):
-            return
-        if self.query_one("#judge-progress", ProgressLine).busy:
-            self.say("The judge is running: Esc stops it.")
-            return
-
-        def start(request: JudgeRequest | None) -> None:
-            if request is None:
-                return
-            if request.features:  # like a tag, a judge run uses up the marks
-                self.view.marked.clear()
-                self.changed(self.current_feature())
-            self.judge_cancel = CancelToken()
-            self.query_one("#judge-progress", ProgressLine).start(
-                f"judging the {request.describe()}", counted=True
-            )
-            self.judge(request, self.judge_cancel)
-
-        marked = sorted(self.view.marked)
-        self.app.push_screen(JudgeScreen(marked, openai_environment()), start)
-
-    @work(thread=True, exclusive=True, group="judge")
-    def judge(self, request: JudgeRequest, cancel: CancelToken) -> None:
-        """Calls to a server or a local model: seconds to minutes, so off the UI thread.
-        Answers are stored one by one and the list's poll shows them as they come."""
-        line = self.query_one("#judge-progress", ProgressLine)
-        try:
-            outcome = self.data.judge(request, reporter(line), cancel)
-        except SaferError as exc:
-            self.post_message(self.Judged(None, exc))
-        else:
-            self.post_message(self.Judged(outcome, None))
-
-    def on_features_screen_judged(self, message: Judged) -> None:
-        self.query_one("#judge-progress", ProgressLine).finish()
-        self.reload_labels(self.current_feature())
-        outcome, error = message.outcome, message.error
-        if outcome is not None:
-            error = outcome.stopped
-        if isinstance(error, Cancelled):
-            totals = f": {outcome.summary()}" if outcome else " before any call."
-            self.say(Text.assemble(("Judge stopped", "bold"), totals), 2 * SAY_SECONDS)
-        elif error is not None:
-            # what stopped it first: totals alone ("judged 0, failed 0") read as success
-            totals = f" ({outcome.summary()})" if outcome else ""
-            failed = Text.assemble(("Judge failed", "bold red"), f": {error.message}{totals}")
-            self.say(failed, 4 * SAY_SECONDS)
-            show_error(self, error)
-        elif outcome is not None:
-            self.say(Text.assemble(("Judge", "bold"), f": {outcome.summary()}"), 2 * SAY_SECONDS)
-
     def on_unmount(self) -> None:
         # On quit: a worker left running would hold the process open until it ends.
-        self.word_cancel.cancel()
-        self.judge_cancel.cancel()
+        self.word_search.cancel()
+        self.judging.cancel()
 
     # -- other screens -------------------------------------------------------------------
 
     def on_feature_table_selected(self, event: FeatureTable.Selected) -> None:
         order = self.view.shown_features()
-        self.opened = FeatureScreen(self.data, order, event.position)
-        self.app.push_screen(self.opened)
+        self.post_message(OpenFeature(order, event.position, self.page_left))
+
+    def page_left(self, feature: int | None) -> None:
+        """The page opened from here was left on `feature`: the list shows it (now, or when
+        it is shown again, whichever comes last)."""
+        self.back_at = feature
+        if self.is_current:
+            self.on_screen_resume()
 
     def action_pairs(self) -> None:
-        from safer_tui.screens.pairs import PairsScreen
-
-        self.app.push_screen(PairsScreen(self.data, self.current_feature()))
+        self.post_message(OpenPairs(self.current_feature()))
 
     def export_tags(self) -> None:
         try:
@@ -398,4 +375,7 @@ class FeaturesScreen(Screen[None]):
         self.say(f"Exported {count} labelled feature(s) to {target}", 2 * SAY_SECONDS)
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen("Features", FEATURES_KEYS))
+        keys = [*FeatureTable.BINDINGS, *self.BINDINGS]
+        self.app.push_screen(
+            HelpScreen("Features", help_rows(keys, self.app.BINDINGS, FEATURES_NOTES))
+        )

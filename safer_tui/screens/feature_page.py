@@ -4,11 +4,12 @@ activation, each with the pair it comes from."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from rich.style import Style
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -16,14 +17,17 @@ from textual.widgets import Header, Sparkline, Static
 
 from safer_engine.errors import SaferError
 from safer_engine.labels import Label
+from safer_engine.progress import CancelToken, Progress
 from safer_engine.service.coverage import Coverage
 from safer_engine.service.explorer import OLD_TEXT, Example, Explorer, Judgement
 from safer_engine.service.text import Span
+from safer_tui.background import Background
 from safer_tui.errors import show_error
 from safer_tui.feature_view import cut
+from safer_tui.navigation import OpenPairs
 from safer_tui.screens.dialogs import NoteScreen
 from safer_tui.screens.help import HelpScreen
-from safer_tui.screens.help_keys import FEATURE_KEYS
+from safer_tui.screens.help_keys import FEATURE_NOTES, help_rows
 from safer_tui.shading import BAR, MARK, SHADE, UNSEEN, shade_style
 from safer_tui.widgets.example_lines import Chunk, ExampleLines, Row
 from safer_tui.widgets.key_footer import KeyFooter
@@ -202,22 +206,35 @@ def stats_text(
     return text
 
 
-class FeatureScreen(Screen[None]):
+@dataclass
+class Page:
+    """What a feature's page shows once its examples are read."""
+
+    stats: Text
+    found: list[Example]
+    histogram: list[int]
+    pairs: list[int | None]
+    ids: list[str | None]
+
+
+class FeatureScreen(Screen[int]):
+    """Left with Esc, it gives back the feature it showed last."""
+
     BINDINGS = [
-        Binding("escape,backspace", "app.pop_screen", "Back"),
-        Binding("left_square_bracket", "step(-1)", "Prev"),
-        Binding("right_square_bracket", "step(1)", "Next"),
-        Binding("j", "scroll(1)", "Down", show=False),
-        Binding("k", "scroll(-1)", "Up", show=False),
-        Binding("t", "tag('safe')", "Safe"),
-        Binding("u", "tag('unsafe')", "Unsafe"),
-        Binding("p", "pairs", "Pairs"),
-        Binding("i", "tag('irrelevant')", "Irrelevant", show=False),
-        Binding("m", "tag('unsure')", "Unsure", show=False),
-        Binding("x", "tag('')", "Clear", show=False),
-        Binding("z", "undo", "Undo", show=False),
-        Binding("n", "note", "Note", show=False),
-        Binding("f1,question_mark", "help", "Help"),
+        Binding("escape,backspace", "back", "Back", tooltip="back (the list keeps this feature)"),
+        Binding("left_square_bracket", "step(-1)", "Prev", tooltip="previous feature in the list"),
+        Binding("right_square_bracket", "step(1)", "Next", tooltip="next feature in the list"),
+        Binding("j", "scroll(1)", "Down", show=False, tooltip="scroll the examples down"),
+        Binding("k", "scroll(-1)", "Up", show=False, tooltip="scroll the examples up"),
+        Binding("t", "tag('safe')", "Safe", tooltip="tag safe"),
+        Binding("u", "tag('unsafe')", "Unsafe", tooltip="tag unsafe"),
+        Binding("p", "pairs", "Pairs", tooltip="the pairs, at the highlighted example's pair"),
+        Binding("i", "tag('irrelevant')", "Irrelevant", show=False, tooltip="tag irrelevant"),
+        Binding("m", "tag('unsure')", "Unsure", show=False, tooltip="tag unsure"),
+        Binding("x", "tag('')", "Clear", show=False, tooltip="clear the tag"),
+        Binding("z", "undo", "Undo", show=False, tooltip="undo the last tag change"),
+        Binding("n", "note", "Note", show=False, tooltip="edit the note"),
+        Binding("f1,question_mark", "help", "Help", tooltip="this help"),
     ]
 
     def __init__(self, data: Explorer, order: list[int], position: int) -> None:
@@ -229,6 +246,11 @@ class FeatureScreen(Screen[None]):
         self.pairs: list[int | None] = []
         """The pair of each example shown, in order."""
         self.width = 0  # the terminal width the statistics were laid out for
+        self.reading: Background[Page] = Background(
+            self, "feature-examples", self.show_page, self.cannot_read
+        )
+        self.pending = (Text(), False)
+        """The statistics of the page being read, and whether they can wrap."""
 
     @property
     def feature(self) -> int:
@@ -258,45 +280,28 @@ class FeatureScreen(Screen[None]):
         width = self.width - PADDING
         stats = stats_text(feature, row, label, where, self.data.coverage, judgement, width)
         # a note or the judge's explanation can wrap: the page's height then varies
-        self.read_examples(feature, stats, bool(label and label.note) or judgement is not None)
+        self.pending = (stats, bool(label and label.note) or judgement is not None)
+        self.reading.start(partial(self.read_page, feature, stats))
 
-    @work(thread=True, exclusive=True, group="feature-examples")
-    def read_examples(self, feature: int, stats: Text, noted: bool) -> None:
+    def read_page(self, feature: int, stats: Text, progress: Progress, cancel: CancelToken) -> Page:
         """Off the UI thread: a cold page cache or the first opening of the store can take
         half a second, and keys must keep working meanwhile. The page changes in one frame
         when the examples arrive: drawing the statistics first would compete with this
         thread for the interpreter and delay the examples."""
-        try:
-            found, histogram = self.data.examples(feature)
-            pairs = [self.data.pair_of_doc(example.doc) for example in found]
-            ids = [self.data.pair_id(pair) if pair is not None else None for pair in pairs]
-            if not self.data.original_text():
-                stats = stats.copy()
-                stats.append("\n" + OLD_TEXT, style="yellow")
-        except SaferError as exc:
-            self.app.call_from_thread(self.cannot_read, stats, noted, exc)
-            return
-        self.app.call_from_thread(
-            self.show_page, feature, stats, noted, found, histogram, pairs, ids
-        )
+        found, histogram = self.data.examples(feature)
+        pairs = [self.data.pair_of_doc(example.doc) for example in found]
+        ids = [self.data.pair_id(pair) if pair is not None else None for pair in pairs]
+        if not self.data.original_text():
+            stats = stats.copy()
+            stats.append("\n" + OLD_TEXT, style="yellow")
+        return Page(stats, found, histogram, pairs, ids)
 
-    def show_page(
-        self,
-        feature: int,
-        stats: Text,
-        noted: bool,
-        found: list[Example],
-        histogram: list[int],
-        pairs: list[int | None],
-        ids: list[str | None],
-    ) -> None:
-        if feature != self.feature:
-            return  # read for a page the user has already left
-        self.show_stats(stats, noted)
-        self.pairs = pairs
-        self.query_one("#feature-hist", Sparkline).data = histogram
+    def show_page(self, page: Page) -> None:
+        self.show_stats(page.stats, self.pending[1])
+        self.pairs = page.pairs
+        self.query_one("#feature-hist", Sparkline).data = page.histogram
         self.query_one(ExampleLines).show(
-            example_rows(found, ids), "This feature never fires on the stored tokens."
+            example_rows(page.found, page.ids), "This feature never fires on the stored tokens."
         )
 
     def show_stats(self, stats: Text, noted: bool) -> None:
@@ -304,8 +309,8 @@ class FeatureScreen(Screen[None]):
         self.query_one("#feature-stats", Static).update(stats, layout=noted or self.noted)
         self.noted = noted
 
-    def cannot_read(self, stats: Text, noted: bool, exc: SaferError) -> None:
-        self.show_stats(stats, noted)
+    def cannot_read(self, exc: SaferError) -> None:
+        self.show_stats(*self.pending)
         self.pairs = []
         self.query_one(ExampleLines).show([], f"{exc.message} {exc.hint}")
         show_error(self, exc)
@@ -380,10 +385,11 @@ class FeatureScreen(Screen[None]):
 
     def action_pairs(self) -> None:
         """The Pairs screen, shading this feature, at the highlighted example's pair."""
-        from safer_tui.screens.pairs import PairsScreen
+        self.post_message(OpenPairs(self.feature, self.current_pair(), shade_feature=True))
 
-        pair = self.current_pair()
-        self.app.push_screen(PairsScreen(self.data, self.feature, pair, shade_feature=True))
+    def action_back(self) -> None:
+        self.dismiss(self.feature)
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen("Feature", FEATURE_KEYS))
+        rows = help_rows(self.BINDINGS, self.app.BINDINGS, FEATURE_NOTES)
+        self.app.push_screen(HelpScreen("Feature", rows))

@@ -6,14 +6,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from textual import work
-from textual.message import Message
 from textual.screen import Screen
 
 from safer_engine.errors import SaferError
 from safer_engine.service.explorer import Explorer
 from safer_engine.service.pair_list import PAIR_SORTS, PairQuery, choices, default_descending
 from safer_engine.service.pairs import PairRanking
+from safer_tui.background import Background
 from safer_tui.errors import show_error
 from safer_tui.screens.dialogs import SearchScreen
 
@@ -29,10 +28,11 @@ class PairListing(Screen[None]):
     """The search's result: a bool per pair."""
     pair: int | None
 
-    class Searched(Message):
-        def __init__(self, text: str, matches: np.ndarray | None, error: SaferError | None):
-            super().__init__()
-            self.text, self.matches, self.error = text, matches, error
+    def __init__(self) -> None:
+        super().__init__()
+        self.searching: Background[tuple[str, np.ndarray]] = Background(
+            self, "pair-search", self.searched, self.search_failed
+        )
 
     def fill(self, ranking: PairRanking) -> None:
         raise NotImplementedError  # the screen lists the pairs
@@ -73,28 +73,19 @@ class PairListing(Screen[None]):
                 self.requery(search="")
                 return
             self.show_status(f"searching for {text!r}…")
-            self.search_texts(text)
+            # the first search reads every pair's texts: off the UI thread
+            self.searching.start(lambda progress, cancel: (text, self.data.pair_matches(text)))
 
         prompt = "Pairs whose prompt or a response has this text (any case), or a pair id"
         self.app.push_screen(SearchScreen(prompt, self.listing.search), apply)
 
-    @work(thread=True, exclusive=True, group="pair-search")
-    def search_texts(self, text: str) -> None:
-        """The first search reads every pair's texts: off the UI thread."""
-        try:
-            matches = self.data.pair_matches(text)
-        except SaferError as exc:
-            self.post_message(self.Searched(text, None, exc))
-            return
-        self.post_message(self.Searched(text, matches, None))
+    def searched(self, found: tuple[str, np.ndarray]) -> None:
+        text, self.matches = found
+        self.requery(search=text)
 
-    def on_pair_listing_searched(self, message: Searched) -> None:
-        if message.error is not None:
-            show_error(self, message.error)
-            self.show_status()
-            return
-        self.matches = message.matches
-        self.requery(search=message.text)
+    def search_failed(self, error: SaferError) -> None:
+        show_error(self, error)
+        self.show_status()
 
 
 def next_choice(names: list[str], current: str) -> str:

@@ -14,6 +14,8 @@ from safer_engine.errors import SaferError
 from safer_engine.service.edits import Edit
 from safer_engine.service.explorer import Explorer
 from safer_tui.errors import show_error
+from safer_tui.screens.help import HelpScreen
+from safer_tui.screens.help_keys import PLAN_PAIR_NOTES, help_rows
 from safer_tui.shading import shade
 from safer_tui.widgets.key_footer import KeyFooter
 from safer_tui.widgets.prompt_view import PromptView
@@ -24,7 +26,8 @@ class PairScreen(Screen[None]):
         Binding("escape,backspace", "app.pop_screen", "Back"),
         Binding("J", "scroll_sides(1)", "Scroll"),
         Binding("K", "scroll_sides(-1)", "Scroll up", show=False),
-        Binding("o", "toggle_prompt", "Prompt"),
+        Binding("o", "toggle_prompt", "Prompt", tooltip="whole prompt / its last lines"),
+        Binding("f1,question_mark", "help", "Help", tooltip="this help"),
     ]
     DEFAULT_CSS = """
     #plan-pair-info { height: auto; padding: 0 1; background: $boost; }
@@ -85,6 +88,10 @@ class PairScreen(Screen[None]):
         self.query_one("#plan-pair-prompt").set_class(self.expanded, "expanded")
         prompt = self.query_one(PromptView)
         prompt.show(prompt.spans, self.expanded)
+
+    def action_help(self) -> None:
+        rows = help_rows(self.BINDINGS, self.app.BINDINGS, PLAN_PAIR_NOTES)
+        self.app.push_screen(HelpScreen("Plan pair", rows))
 
     def action_scroll_sides(self, direction: int) -> None:
         for name in ("chosen", "rejected"):

@@ -14,29 +14,25 @@ from __future__ import annotations
 
 import numpy as np
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.message import Message
 from textual.widgets import DataTable, Header, Static
 
-from safer_engine.errors import Cancelled, SaferError
-from safer_engine.progress import CancelToken, Progress
+from safer_engine.errors import SaferError
 from safer_engine.service.explorer import OLD_TEXT, Explorer
-from safer_engine.service.pair_list import (
-    PairQuery,
-    pair_order,
-)
+from safer_engine.service.pair_list import PairQuery, pair_order
 from safer_engine.service.pairs import PairRanking, PairView
+from safer_tui.background import Background
 from safer_tui.errors import error_text, show_error
 from safer_tui.feature_view import cut
+from safer_tui.navigation import OpenFeature
 from safer_tui.screens.help import HelpScreen
-from safer_tui.screens.help_keys import PAIRS_KEYS
+from safer_tui.screens.help_keys import PAIRS_NOTES, help_rows
 from safer_tui.screens.pair_listing import PairListing
 from safer_tui.shading import shade
 from safer_tui.widgets.key_footer import KeyFooter
-from safer_tui.widgets.progress_line import ProgressLine, reporter
+from safer_tui.widgets.progress_line import ProgressLine
 from safer_tui.widgets.prompt_view import PromptView
 
 SALIENCE_ONLY = (
@@ -57,34 +53,36 @@ SEARCH_SHOWN = 16  # characters of a search shown in the status line
 
 class PairsScreen(PairListing):
     BINDINGS = [  # the footer shows the first ones that fit
-        Binding("escape,backspace", "back", "Back"),
-        Binding("s", "sort", "Sort"),
-        Binding("f", "slice", "Slice"),
-        Binding("slash", "search", "Search"),
-        Binding("g", "strongest", "Strongest"),
-        Binding("h", "toggle_shading", "Shading"),
-        Binding("F", "split", "Split"),
-        Binding("o", "toggle_prompt", "Prompt"),
-        Binding("S", "reverse", "Reverse", show=False),
-        Binding("j", "move(1)", "Next", show=False),
-        Binding("k", "move(-1)", "Prev", show=False),
+        Binding("escape,backspace", "back", "Back", tooltip="back (stops scoring)"),
+        Binding("s", "sort", "Sort", tooltip="sort by score (highest first), slice, pair"),
+        Binding("f", "slice", "Slice", tooltip="only one slice (again: the next; then all)"),
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            tooltip="search the prompts and responses (any case) or a pair id; Enter on "
+            "nothing clears",
+        ),
+        Binding("g", "strongest", "Strongest", tooltip="open the pair's strongest feature"),
+        Binding(
+            "h",
+            "toggle_shading",
+            "Shading",
+            tooltip="shade by the safety features, or by one feature: the one picked in the "
+            "list, else the pair's strongest",
+        ),
+        Binding("F", "split", "Split", tooltip="only one split (again: the next; then all)"),
+        Binding("o", "toggle_prompt", "Prompt", tooltip="whole prompt / its last lines"),
+        Binding("S", "reverse", "Reverse", show=False, tooltip="reverse the sort"),
+        Binding("j", "move(1)", "Next", show=False, tooltip="next pair (↓ too)"),
+        Binding("k", "move(-1)", "Prev", show=False, tooltip="previous pair (↑ too)"),
         # priority: the table's own Home and End scroll sideways
         Binding("home,less_than_sign", "jump(0)", "First", show=False, priority=True),
         Binding("end,greater_than_sign", "jump(-1)", "Last", show=False, priority=True),
-        Binding("J", "scroll_sides(1)", "Scroll", show=False),
-        Binding("K", "scroll_sides(-1)", "Scroll up", show=False),
-        Binding("f1,question_mark", "help", "Help"),
+        Binding("J", "scroll_sides(1)", "Scroll", show=False, tooltip="scroll both responses"),
+        Binding("K", "scroll_sides(-1)", "Scroll up", show=False, tooltip="scroll them up"),
+        Binding("f1,question_mark", "help", "Help", tooltip="this help"),
     ]
-
-    class Scored(Message):
-        def __init__(self, ranking: PairRanking) -> None:
-            super().__init__()
-            self.ranking = ranking
-
-    class ScoringFailed(Message):
-        def __init__(self, error: SaferError) -> None:
-            super().__init__()
-            self.error = error
 
     def __init__(
         self,
@@ -113,7 +111,10 @@ class PairsScreen(PairListing):
             label.human_tag for label in data.labels().values()
         )
         self.prompt_expanded = False
-        self.cancel = CancelToken()
+        # leaving the screen cancels it: nobody is waiting for the scores then
+        self.scoring: Background[PairRanking] = Background(
+            self, "pair-scores", self.scored, self.scoring_failed
+        )
         self.ranking: PairRanking | None = None
         self.scored_at_change: tuple[int, int] | None = None
         self.pair: int | None = None
@@ -160,33 +161,20 @@ class PairsScreen(PairListing):
         line = self.query_one(ProgressLine)
         line.start("scoring pairs")
         self.scored_at_change = self.data.last_label_change()
-        self.score_pairs(reporter(line))
+        self.scoring.start(self.data.rank_pairs, line)
 
-    @work(thread=True, exclusive=True, group="pair-scores")
-    def score_pairs(self, progress: Progress) -> None:
-        try:
-            ranking = self.data.rank_pairs(progress, self.cancel)
-        except Cancelled:
-            return  # the screen was left: nobody is waiting for the scores
-        except SaferError as exc:
-            self.post_message(self.ScoringFailed(exc))
-            return
-        self.post_message(self.Scored(ranking))
-
-    def on_pairs_screen_scored(self, message: Scored) -> None:
-        ranking = self.ranking = message.ranking
+    def scored(self, ranking: PairRanking) -> None:
+        self.ranking = ranking
         self.safe, self.unsafe = ranking.selection.safe, ranking.selection.unsafe
-        self.query_one(ProgressLine).finish()
         source = ranking.selection.source
         self.sub_title = (
             f"{len(self.safe)} safe and {len(self.unsafe)} unsafe features from {source}"
         )
         self.fill(ranking)
 
-    def on_pairs_screen_scoring_failed(self, message: ScoringFailed) -> None:
-        self.query_one(ProgressLine).finish()
-        text = error_text(message.error)
-        show_error(self, message.error)
+    def scoring_failed(self, error: SaferError) -> None:
+        text = error_text(error)
+        show_error(self, error)
         self.query_one("#pairs-status", Static).update(Text(f"Could not score pairs: {text}"))
 
     def fill(self, ranking: PairRanking) -> None:
@@ -259,12 +247,12 @@ class PairsScreen(PairListing):
         return True
 
     def action_back(self) -> None:
-        self.cancel.cancel()
+        self.scoring.cancel()
         self.app.pop_screen()
 
     def on_unmount(self) -> None:
         # Also on quit: a worker left running would hold the process open until it ends.
-        self.cancel.cancel()
+        self.scoring.cancel()
 
     # -- the highlighted pair ----------------------------------------------------------
 
@@ -400,11 +388,9 @@ class PairsScreen(PairListing):
     def action_strongest(self) -> None:
         """The pair's strongest features on a feature page; tags made there rescore the pairs
         when it is left."""
-        from safer_tui.screens.feature_page import FeatureScreen
-
         if self.strongest:
-            order = [f for f, _ in self.strongest]
-            self.app.push_screen(FeatureScreen(self.data, order, 0))
+            self.post_message(OpenFeature([f for f, _ in self.strongest], 0))
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen("Pairs", PAIRS_KEYS))
+        rows = help_rows(self.BINDINGS, self.app.BINDINGS, PAIRS_NOTES)
+        self.app.push_screen(HelpScreen("Pairs", rows))

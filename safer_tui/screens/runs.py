@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -23,16 +22,13 @@ from safer_engine.errors import SaferError
 from safer_engine.service.explorer import Explorer
 from safer_engine.service.runs import Comparison, ExperimentView, RunRow, RunsService
 from safer_tui.errors import show_error
-from safer_tui.jobs import RetrainJob
+from safer_tui.jobs import RetrainJob, Retrains
 from safer_tui.screens.help import HelpScreen
-from safer_tui.screens.help_keys import RUNS_KEYS
+from safer_tui.screens.help_keys import RUNS_NOTES, help_rows
 from safer_tui.widgets.accuracy_chart import accuracy_chart
 from safer_tui.widgets.key_footer import KeyFooter
 from safer_tui.widgets.progress_line import ProgressLine
 from safer_tui.widgets.status_line import StatusLine
-
-if TYPE_CHECKING:
-    from safer_tui.app import SaferApp
 
 TICK_SECONDS = 0.5  # how often the list is read again while a retrain runs
 SAY_SECONDS = 8.0  # how long a message (a run done) stays in the status line
@@ -92,23 +88,24 @@ def status_cell(status: str) -> Text:
 
 class RunsScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape,backspace", "back", "Back"),
-        Binding("1", "tab('runs')", "Runs"),
-        Binding("2", "tab('compare')", "Compare"),
-        Binding("3", "tab('experiment')", "Experiment"),
+        Binding("escape,backspace", "back", "Back", tooltip="back (a retrain keeps running)"),
+        Binding("1", "tab('runs')", "Runs", tooltip="the runs"),
+        Binding("2", "tab('compare')", "Compare", tooltip="each edited run against clean"),
+        Binding("3", "tab('experiment')", "Experiment", tooltip="the experiment's chart"),
         Binding("j", "move(1)", "Next", show=False),
         Binding("k", "move(-1)", "Prev", show=False),
         # priority: a table's own Home and End scroll sideways
         Binding("g,home", "jump(0)", "First", show=False, priority=True),
         Binding("G,end", "jump(-1)", "Last", show=False, priority=True),
-        Binding("c", "cancel_run", "Cancel run"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("f1", "help", "Help", show=False),
+        Binding("c", "app.cancel_retrain", "Cancel run", tooltip="cancel the retrain (asks)"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
+        Binding("f1", "help", "Help", show=False, tooltip="this help"),
     ]
 
-    def __init__(self, data: Explorer) -> None:
+    def __init__(self, data: Explorer, retrains: Retrains) -> None:
         super().__init__()
         self.data = data
+        self.retrains = retrains
         self.runs = RunsService(data)
         self.rows: list[RunRow] = []
         self.watched: RetrainJob | None = None
@@ -184,7 +181,7 @@ class RunsScreen(Screen[None]):
 
     @property
     def job(self) -> RetrainJob | None:
-        return cast("SaferApp", self.app).retrain_job
+        return self.retrains.job
 
     def watch_job(self) -> None:
         """Draw the app's running retrain on this screen's progress line."""
@@ -379,11 +376,9 @@ class RunsScreen(Screen[None]):
         elif focused is not None:
             (focused.scroll_home if row >= 0 else focused.scroll_end)(animate=False)
 
-    def action_cancel_run(self) -> None:
-        cast("SaferApp", self.app).ask_cancel_retrain(quit_after=False)
-
     def action_back(self) -> None:
         self.app.pop_screen()
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen("Runs", RUNS_KEYS))
+        rows = help_rows(self.BINDINGS, self.app.BINDINGS, RUNS_NOTES)
+        self.app.push_screen(HelpScreen("Runs", rows))

@@ -83,13 +83,19 @@ class FeatureTable(ScrollView, can_focus=True):
         *TAG_CLASSES.values(),
     }
     BINDINGS = [
-        Binding("down,j", "move(1)", "Down", show=False),
-        Binding("up,k", "move(-1)", "Up", show=False),
-        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False),
-        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False),
-        Binding("home,g", "jump(0)", "First", show=False),
-        Binding("end,G", "jump(-1)", "Last", show=False),
-        Binding("enter", "select", "Open", show=False),
+        Binding("down,j", "move(1)", "Down", show=False, tooltip="down a row"),
+        Binding("up,k", "move(-1)", "Up", show=False, tooltip="up a row"),
+        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False, tooltip="a page down"),
+        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False, tooltip="a page up"),
+        Binding("home,g", "jump(0)", "First", show=False, tooltip="first row"),
+        Binding("end,G", "jump(-1)", "Last", show=False, tooltip="last row"),
+        Binding(
+            "enter",
+            "select",
+            "Open",
+            show=False,
+            tooltip="open the feature: shaded examples, histogram (a click too)",
+        ),
     ]
 
     class Selected(Message):

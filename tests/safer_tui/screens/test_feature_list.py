@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
+from safer_engine.analysis.word_search import WordMatches
 from safer_engine.labels import LabelStore
+from safer_engine.progress import CancelToken, Progress
 from safer_engine.workspace import Workspace
 from safer_tui.app import SaferApp
 from safer_tui.feature_view import status_text
@@ -249,9 +252,20 @@ async def test_escape_cancels_a_running_word_search(encoded_workspace: Path) -> 
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         screen = app.screen
-        screen.query_one(ProgressLine).start("features on 'x'")  # as the worker does
+        assert isinstance(screen, FeaturesScreen)
+        line = screen.query_one(ProgressLine)
+        line.start("features on 'x'")
+
+        def until_cancelled(progress: Progress, cancel: CancelToken) -> WordMatches:
+            while True:  # a search over a store too big to end before the key
+                cancel.check("searching")
+                time.sleep(0.01)
+
+        screen.word_search.start(until_cancelled, line)
         await pilot.press("escape")
-        assert screen.word_cancel.cancelled  # type: ignore[attr-defined]
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not line.busy and not screen.word_search.running
         await ask(pilot, "w", *"zqxjv")  # matches no token: a message, no crash
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -414,8 +428,6 @@ async def test_a_word_search_at_80_columns_cuts_nothing_mid_word(features_worksp
 
 
 async def test_help_defines_the_figures_and_keys_say_what_they_did(features_workspace) -> None:  # type: ignore[no-untyped-def]
-    from textual.widgets import Static
-
     from safer_tui.screens.help import HelpScreen
 
     app = SaferApp(features_workspace(12), author="alice")
@@ -425,9 +437,10 @@ async def test_help_defines_the_figures_and_keys_say_what_they_did(features_work
         await pilot.press("f1")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
-        text = str(app.screen.query_one(Static).content)
-        for term in ("salience = (A_c − A_r)", "density", "max", "lift", "|salience|"):
-            assert term in text
+        glossary = dict(app.screen.rows)
+        assert glossary["salience"].startswith("(A_c − A_r) / (A_c + A_r + 2m)")
+        assert "|salience|" in glossary["salience"]
+        assert {"density", "max", "lift"} <= set(glossary)
         await pilot.press("escape")
         await pilot.press("n")
         await pilot.pause()
