@@ -17,6 +17,7 @@ from safer_engine.service.pairs import ranking_from
 def ranking() -> object:
     table = pl.DataFrame(
         {
+            "pair_id": [f"p{i}" for i in range(5)],
             "score": [0.5, -1.0, 2.0, 0.0, 1.5],
             "s_chosen": [0.0] * 5,
             "s_rejected": [0.0] * 5,
