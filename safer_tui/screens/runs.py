@@ -82,6 +82,11 @@ def change_cell(value: float | None) -> Text:
     return Text(text, style="red" if value < 0 else "green" if value > 0 else "")
 
 
+def recipe_cell(recipe: str, seed: int | None) -> str:
+    """`fast s0`: how a run trained; the base run has no seed of its own to show."""
+    return f"{recipe} s{seed}" if seed is not None else recipe
+
+
 def status_cell(status: str) -> Text:
     return Text(status, style=STATUS_STYLES.get(status, ""))
 
@@ -142,10 +147,10 @@ class RunsScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = "runs of the reward model"
         table = self.query_one("#runs-table", DataTable)
+        # recipe and seed share a column ("full s1"): whole plan names still fit 80 columns
         for name, width in (
-            ("run", 22),
-            ("recipe", 6),
-            ("seed", 4),
+            ("run", 23),
+            ("recipe", 7),
             ("status", 9),
             ("safety", 7),
             ("general", 7),
@@ -154,9 +159,8 @@ class RunsScreen(Screen[None]):
             table.add_column(name, width=width, key=name)
         compare = self.query_one("#compare-table", DataTable)
         for name, width in (
-            ("plan", 22),
-            ("recipe", 6),
-            ("seed", 4),
+            ("plan", 23),
+            ("recipe", 7),
             ("safety", 7),
             ("change", 7),
             ("general", 7),
@@ -265,8 +269,7 @@ class RunsScreen(Screen[None]):
             progress = job.progress_text() if job is not None and row.run_id == current else ""
             table.add_row(
                 short_name(row),
-                row.recipe,
-                f"s{row.seed}" if row.seed is not None else "",
+                recipe_cell(row.recipe, row.seed),
                 status_cell(row.status),
                 accuracy_cell(row.accuracy.get("safety")),
                 accuracy_cell(row.accuracy.get("general")),
@@ -316,8 +319,7 @@ class RunsScreen(Screen[None]):
         for found in comparisons:
             table.add_row(
                 plan_name(found.plan, found.source),
-                found.recipe,
-                f"s{found.seed}",
+                recipe_cell(found.recipe, found.seed),
                 accuracy_cell(found.accuracy.get("safety")),
                 change_cell(found.change.get("safety")),
                 accuracy_cell(found.accuracy.get("general")),

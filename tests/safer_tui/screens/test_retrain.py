@@ -86,10 +86,10 @@ async def test_edits_export_and_a_retrain_that_outlives_the_screens(
         assert job is not None and job.running and job.current_run() == job.clean_id
         runs = app.screen.query_one("#runs-table", DataTable)
         # base, clean (recorded as running by now) and the plan's run (no record yet)
-        await wait_until(pilot, lambda: cells(runs, 1)[3] == "running")
-        assert runs.row_count == 3 and cells(runs, 2)[3] == "pending"
-        assert cells(runs, 1)[1] == cells(runs, 2)[1] == "fast" and cells(runs, 0)[1] == "full"
-        await wait_until(pilot, lambda: cells(runs, 1)[6] == "training 0%")  # its progress
+        await wait_until(pilot, lambda: cells(runs, 1)[2] == "running")
+        assert runs.row_count == 3 and cells(runs, 2)[2] == "pending"
+        assert cells(runs, 1)[1] == cells(runs, 2)[1] == "fast s0" and cells(runs, 0)[1] == "full"
+        await wait_until(pilot, lambda: cells(runs, 1)[5] == "training 0%")  # its progress
 
         await pilot.press("escape", "escape")  # leave the Runs and Edits screens
         assert isinstance(app.screen, FeaturesScreen) and job.running
@@ -101,7 +101,7 @@ async def test_edits_export_and_a_retrain_that_outlives_the_screens(
         await pilot.press("r")
         await pilot.pause()
         runs = app.screen.query_one("#runs-table", DataTable)
-        assert [cells(runs, r)[3] for r in range(runs.row_count)] == ["done"] * 3
+        assert [cells(runs, r)[2] for r in range(runs.row_count)] == ["done"] * 3
         compare = app.screen.query_one("#compare-table", DataTable)
         assert compare.row_count == 1 and cells(compare, 0)[0] == plan_name(plan.plan_id, "tags")
     workspace = Workspace.open(encoded_workspace)
@@ -151,8 +151,8 @@ async def test_a_full_retrain_from_the_edits_screen(encoded_workspace: Path) -> 
         assert job.state == DONE, job.error
         await pilot.pause()
         runs = app.screen.query_one("#runs-table", DataTable)
-        assert [cells(runs, r)[1] for r in range(runs.row_count)] == ["full", "full"]
+        assert [cells(runs, r)[1] for r in range(runs.row_count)] == ["full", "full s0"]
         compare = app.screen.query_one("#compare-table", DataTable)
-        assert compare.row_count == 1 and cells(compare, 0)[1] == "full"
+        assert compare.row_count == 1 and cells(compare, 0)[1] == "full s0"
     run = read_run(Workspace.open(encoded_workspace), job.edited_id or "")
     assert run.recipe == "full" and run.info["clean_run"] == "base"

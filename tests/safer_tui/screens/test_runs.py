@@ -59,13 +59,13 @@ async def test_runs_compare_and_chart_from_records(workspace: Path) -> None:
         screen = app.screen
         assert isinstance(screen, RunsScreen)
         runs = screen.query_one("#runs-table", DataTable)
-        assert [cells(runs, r)[:4] for r in range(runs.row_count)] == [
-            ["clean", "fast", "s0", "done"],
-            ["poison-5pct", "fast", "s0", "done"],
-            ["random-flip-5pct-s0", "fast", "s0", "done"],
-            ["denoise-10pct", "fast", "s0", "cancelled"],
+        assert [cells(runs, r)[:3] for r in range(runs.row_count)] == [
+            ["clean", "fast s0", "done"],
+            ["poison-5pct", "fast s0", "done"],
+            ["random-flip-5pct-s0", "fast s0", "done"],
+            ["denoise-10pct", "fast s0", "cancelled"],
         ]
-        assert cells(runs, 1)[4:6] == ["0.800", "0.840"]
+        assert cells(runs, 1)[3:5] == ["0.800", "0.840"]
         assert "clean-rabc123-s0" in plain(screen, "#run-detail")
         await pilot.press("j", "j", "j")
         assert "Cancelled training." in plain(screen, "#run-detail")
@@ -73,9 +73,9 @@ async def test_runs_compare_and_chart_from_records(workspace: Path) -> None:
         await pilot.press("2")
         assert screen.query_one(TabbedContent).active == "compare"
         compare = screen.query_one("#compare-table", DataTable)
-        expected = ["poison-5pct", "fast", "s0", "0.800", "−0.120", "0.840", "−0.010", "10"]
+        expected = ["poison-5pct", "fast s0", "0.800", "−0.120", "0.840", "−0.010", "10"]
         assert cells(compare, 0) == expected
-        assert cells(compare, 1)[4] == "−0.020"
+        assert cells(compare, 1)[3] == "−0.020"
 
         await pilot.press("3")
         chart = plain(screen, "#experiment-chart")
@@ -161,8 +161,8 @@ async def test_quit_asks_and_cancelling_records_the_run_as_not_done(
         screen = app.screen
         assert isinstance(screen, RunsScreen)
         runs = screen.query_one("#runs-table", DataTable)
-        await wait_until(pilot, lambda: runs.row_count == 1 and "training" in cells(runs, 0)[6])
-        assert cells(runs, 0)[:4] == ["clean", "fast", "s0", "running"]
+        await wait_until(pilot, lambda: runs.row_count == 1 and "training" in cells(runs, 0)[5])
+        assert cells(runs, 0)[:3] == ["clean", "fast s0", "running"]
 
         await pilot.press("escape")  # leaving the screen keeps the run going
         assert isinstance(app.screen, FeaturesScreen) and app.retrain_job is not None
@@ -207,7 +207,7 @@ async def test_ctrl_c_cancels_without_quitting(
         screen = app.screen
         assert isinstance(screen, RunsScreen) and app.return_code is None
         runs = screen.query_one("#runs-table", DataTable)
-        assert cells(runs, 0)[3] == "cancelled"
+        assert cells(runs, 0)[2] == "cancelled"
         assert not screen.query_one(ProgressLine).busy
 
 
