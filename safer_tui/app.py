@@ -20,7 +20,6 @@ from textual.screen import ModalScreen, Screen
 
 from safer_engine.errors import SaferError
 from safer_engine.service.explorer import Explorer
-from safer_engine.service.runs import RunsService
 from safer_tui.background import Background
 from safer_tui.errors import ERROR_SECONDS, show_error
 from safer_tui.feature_view import FILTERS
@@ -215,6 +214,8 @@ class SaferApp(App[None]):
     def start_retrain(self, plan_id: str | None, recipe: str = "fast") -> bool:
         """Retrain a saved plan (None: the clean run) with a recipe, in a thread worker of
         the app."""
+        from safer_engine.service.runs import RunsService
+
         if self.data is None or self.retrains.refuse(self):
             return False
         try:
