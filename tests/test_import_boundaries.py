@@ -94,3 +94,9 @@ def test_safer_tui_loads_only_what_opens_a_workspace(tmp_path: Path) -> None:
     )
     others = tuple(f"safer_engine.cli.{module}" for module in ("runs", "sae", "render", "data"))
     assert loaded_after(code, ("polars", "textual", *others, *HEAVY)) == []
+
+
+def test_the_explorer_starts_with_its_first_screen_only() -> None:
+    later = tuple(f"safer_tui.screens.{s}" for s in ("edits", "runs", "pairs", "feature_page"))
+    services = ("safer_engine.service.edits", "safer_engine.service.runs")
+    assert loaded_after("import safer_tui.app", (*later, *services)) == []
