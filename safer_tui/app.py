@@ -1,7 +1,10 @@
 """The SAFER explorer: a Textual app over one workspace.
 
 Importing this module loads textual, polars, h5py and sqlite only; never torch,
-transformers or sae_lens (checked by tests/test_import_boundaries.py).
+transformers or sae_lens (checked by tests/test_import_boundaries.py). It imports the first
+screen's modules only (the Features screen, a message for a workspace that cannot open, the
+dialogs): every other screen is imported where the app first opens it, so the first frame
+does not wait for them.
 """
 
 from __future__ import annotations
@@ -9,15 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 
 from safer_engine.errors import SaferError
-from safer_engine.service.edits import EditRequest
 from safer_engine.service.explorer import Explorer
-from safer_engine.service.runs import RunsService
 from safer_tui.background import Background
 from safer_tui.errors import ERROR_SECONDS, show_error
 from safer_tui.feature_view import FILTERS
@@ -30,13 +32,11 @@ from safer_tui.navigation import (
     StartRetrain,
 )
 from safer_tui.screens.dialogs import ConfirmScreen
-from safer_tui.screens.edits import EditsScreen
 from safer_tui.screens.feature_list import FeaturesScreen
-from safer_tui.screens.feature_page import FeatureScreen
 from safer_tui.screens.message import MessageScreen
-from safer_tui.screens.pair_view import PairScreen
-from safer_tui.screens.pairs import PairsScreen
-from safer_tui.screens.runs import RunsScreen
+
+if TYPE_CHECKING:
+    from safer_engine.service.edits import EditRequest
 
 SAY_SECONDS = 8.0  # how long a message stays in a status line
 
@@ -165,16 +165,22 @@ class SaferApp(App[None]):
     # -- moving between screens: what the screens ask for (safer_tui.navigation) ------------
 
     def on_open_feature(self, message: OpenFeature) -> None:
+        from safer_tui.screens.feature_page import FeatureScreen
+
         if self.data is not None:
             page = FeatureScreen(self.data, message.order, message.position)
             self.push_screen(page, message.returned)
 
     def on_open_pairs(self, message: OpenPairs) -> None:
+        from safer_tui.screens.pairs import PairsScreen
+
         if self.data is not None:
             pairs = PairsScreen(self.data, message.feature, message.pair, message.shade_feature)
             self.push_screen(pairs)
 
     def on_open_plan_pair(self, message: OpenPlanPair) -> None:
+        from safer_tui.screens.pair_view import PairScreen
+
         if self.data is not None:
             self.push_screen(
                 PairScreen(self.data, message.pair, message.edit, message.safe, message.unsafe)
@@ -190,10 +196,14 @@ class SaferApp(App[None]):
     # -- edits and runs ------------------------------------------------------------------
 
     def action_open_edits(self) -> None:
+        from safer_tui.screens.edits import EditsScreen
+
         if self.data is not None and not isinstance(self.screen, (EditsScreen, ModalScreen)):
             self.push_screen(EditsScreen(self.data, self.retrains, self.edit_request))
 
     def action_open_runs(self) -> None:
+        from safer_tui.screens.runs import RunsScreen
+
         if self.data is not None and not isinstance(self.screen, (RunsScreen, ModalScreen)):
             self.push_screen(RunsScreen(self.data, self.retrains))
 
@@ -204,6 +214,8 @@ class SaferApp(App[None]):
     def start_retrain(self, plan_id: str | None, recipe: str = "fast") -> bool:
         """Retrain a saved plan (None: the clean run) with a recipe, in a thread worker of
         the app."""
+        from safer_engine.service.runs import RunsService
+
         if self.data is None or self.retrains.refuse(self):
             return False
         try:
@@ -217,6 +229,8 @@ class SaferApp(App[None]):
         return True
 
     def retrain_finished(self) -> None:
+        from safer_tui.screens.runs import RunsScreen
+
         job = self.retrains.job
         assert job is not None  # set before its worker starts
         if self.quit_after_retrain:
@@ -237,6 +251,9 @@ class SaferApp(App[None]):
     def say(self, text: str) -> None:
         """What a key or the app's retrain did, in the status line of the screen shown
         (under any dialog); a notification only on a screen without a status line."""
+        from safer_tui.screens.edits import EditsScreen
+        from safer_tui.screens.runs import RunsScreen
+
         screen = self.under_dialogs()
         if isinstance(screen, (FeaturesScreen, EditsScreen, RunsScreen)):
             screen.say(text, seconds=SAY_SECONDS)

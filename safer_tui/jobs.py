@@ -8,15 +8,17 @@ worker imports torch (inside the engine's retrain) only when it starts.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 from textual.widget import Widget
 
 from safer_engine.errors import Cancelled, SaferError, TrainingError
 from safer_engine.progress import CancelToken
-from safer_engine.service.runs import RetrainOutcome, RunsService
 from safer_tui.widgets.progress_line import ProgressLine
+
+if TYPE_CHECKING:  # the app makes its `Retrains` at start; the runs service waits for a job
+    from safer_engine.service.runs import RetrainOutcome, RunsService
 
 RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
 

@@ -7,10 +7,12 @@ or the app, and the app alone knows which screen class answers which request.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from safer_engine.service.edits import Edit, EditRequest
+if TYPE_CHECKING:  # the explorer's first screen has no use for the edits' modules
+    from safer_engine.service.edits import Edit, EditRequest
 
 
 class OpenFeature(Message):

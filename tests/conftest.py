@@ -117,6 +117,24 @@ def encoded_workspace(encoded_workspace_template: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(encoded_workspace_template, tmp_path / "ws"))
 
 
+@pytest.fixture(scope="session")
+def synthetic_workspace_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny encoded workspace made up from a seed (`safer_engine.testing`): no model is
+    trained, so tests on it are quick, and every build is byte-identical."""
+    from safer_engine.testing.synthetic_workspace import build_synthetic_workspace
+
+    root = tmp_path_factory.mktemp("synthetic") / "ws"
+    return build_synthetic_workspace(root, n_pairs=20, tokens_per_doc=12, n_latents=64, k=4)
+
+
+@pytest.fixture
+def synthetic_workspace(synthetic_workspace_template: Path, tmp_path: Path) -> Path:
+    """A fresh copy per test: tests tag, note, plan and damage it."""
+    import shutil
+
+    return Path(shutil.copytree(synthetic_workspace_template, tmp_path / "ws"))
+
+
 @pytest.fixture
 def chat_server() -> Iterator[ChatServer]:
     """A chat-completions server on 127.0.0.1 answering from a script (tests/chat_server.py)."""

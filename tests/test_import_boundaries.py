@@ -64,3 +64,39 @@ def test_edits_and_runs_screens_do_not_import_the_gpu_stack(encoded_workspace: P
         "runs.runs(); runs.comparisons(); runs.latest_experiment()"
     )
     assert loaded_after(code, HEAVY) == []
+
+
+def test_safer_version_loads_no_command_module_polars_torch_or_textual() -> None:
+    """Every `safer` command pays for what `safer_engine.cli` imports before it runs."""
+    code = (
+        "import contextlib, io\n"
+        "from safer_engine.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['--version']) == 0"
+    )
+    assert loaded_after(code, ("polars", "textual", *HEAVY)) == []
+    groups = tuple(f"safer_engine.cli.{module}" for module in ("data", "rm", "runs", "explorer"))
+    assert loaded_after("import safer_engine.cli", groups) == []
+
+
+def test_safer_tui_loads_only_what_opens_a_workspace(tmp_path: Path) -> None:
+    """`safer tui` checks the workspace and hands over to a new process: polars and the
+    other command modules would be paid for at every start."""
+    code = (
+        "import contextlib, io\n"
+        "from pathlib import Path\n"
+        "from safer_engine.cli import main\n"
+        "from safer_engine.workspace import Workspace\n"
+        f"Workspace.open(Path({str(tmp_path)!r}), create=True)\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as shown:\n"  # not a terminal: no exec
+        f"    assert main(['tui', {str(tmp_path)!r}]) == 0\n"
+        "assert 'Not a terminal' in shown.getvalue()"
+    )
+    others = tuple(f"safer_engine.cli.{module}" for module in ("runs", "sae", "render", "data"))
+    assert loaded_after(code, ("polars", "textual", *others, *HEAVY)) == []
+
+
+def test_the_explorer_starts_with_its_first_screen_only() -> None:
+    later = tuple(f"safer_tui.screens.{s}" for s in ("edits", "runs", "pairs", "feature_page"))
+    services = ("safer_engine.service.edits", "safer_engine.service.runs")
+    assert loaded_after("import safer_tui.app", (*later, *services)) == []

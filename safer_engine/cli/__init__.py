@@ -1,13 +1,14 @@
-"""The `safer` command: one module per command group, plus `demo` and `tui`.
+"""The `safer` command: one module per command group, plus `demo` and `tui`, each imported
+when its command runs (`cli/app.py`).
 
 User-facing failures print one message and a hint, never a traceback; `--debug` adds it.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 import traceback
+from collections.abc import Callable
 
 import click
 
@@ -21,31 +22,21 @@ import typer
 from rich.markup import escape
 
 from safer_engine.cli.app import app, debug, err
-from safer_engine.cli.data import parse_columns
 from safer_engine.errors import SaferError
 
 USAGE_ERRORS = (click.ClickException, TyperClickException)
 INTERRUPTED = 130
 """The exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it."""
-GROUPS = (
-    "data",
-    "rm",
-    "store",
-    "sae",
-    "judge",
-    "scores",
-    "edits",
-    "runs",
-    "benchmark",
-    "labels",
-    "explorer",
-)
-"""Command modules in pipeline order, which is the order `safer --help` lists them in."""
-
-for _group in GROUPS:
-    importlib.import_module(f"safer_engine.cli.{_group}")
-
 __all__ = ["app", "main", "parse_columns", "run"]
+
+
+def __getattr__(name: str) -> Callable[[str | None], dict[str, str]]:
+    """`parse_columns`, from the data group's module, imported when asked for."""
+    if name == "parse_columns":
+        from safer_engine.cli.data import parse_columns
+
+        return parse_columns
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> int:

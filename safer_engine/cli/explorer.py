@@ -10,10 +10,6 @@ from typing import Annotated
 import typer
 
 from safer_engine.cli.app import app, err, out
-from safer_engine.cli.progress import rich_progress
-from safer_engine.cli.render import show_data, show_eval
-from safer_engine.cli.runs import show_comparison
-from safer_engine.cli.sae import show_top_features
 from safer_engine.workspace import Workspace, default_workspace
 
 
@@ -30,6 +26,11 @@ def demo(
     ] = False,
 ) -> None:
     """Run the SAFER loop on the embedded demo data (reuses what earlier runs built)."""
+    # Here, not at the top: `safer tui` shares this module and needs none of them.
+    from safer_engine.cli.progress import rich_progress
+    from safer_engine.cli.render import show_data, show_eval
+    from safer_engine.cli.runs import show_comparison
+    from safer_engine.cli.sae import show_top_features
     from safer_engine.demo import run_demo
 
     root = workspace or default_workspace()

@@ -74,17 +74,31 @@ def field_docs(cls: type) -> dict[str, str]:
     """
     docs: dict[str, str] = {}
     for klass in reversed(cls.__mro__):
-        if not (dataclasses.is_dataclass(klass) and issubclass(klass, Config)):
-            continue
-        body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0]
-        assert isinstance(body, ast.ClassDef)
-        for node, after in zip(body.body, body.body[1:], strict=False):
-            if (
-                isinstance(node, ast.AnnAssign)
-                and isinstance(node.target, ast.Name)
-                and isinstance(after, ast.Expr)
-                and isinstance(after.value, ast.Constant)
-                and isinstance(after.value.value, str)
-            ):
-                docs[node.target.id] = inspect.cleandoc(after.value.value)
+        if dataclasses.is_dataclass(klass) and issubclass(klass, Config):
+            docs |= _own_field_docs(klass)
+    return docs
+
+
+_OWN_FIELD_DOCS: dict[type, dict[str, str]] = {}
+"""`_own_field_docs` of each class read so far: finding a class's source parses its whole
+module, and the CLI asks again for every option of every command that takes the config."""
+
+
+def _own_field_docs(klass: type) -> dict[str, str]:
+    """The docstrings of the fields `klass` itself declares."""
+    if klass in _OWN_FIELD_DOCS:
+        return _OWN_FIELD_DOCS[klass]
+    body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0]
+    assert isinstance(body, ast.ClassDef)
+    docs: dict[str, str] = {}
+    for node, after in zip(body.body, body.body[1:], strict=False):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
+            docs[node.target.id] = inspect.cleandoc(after.value.value)
+    _OWN_FIELD_DOCS[klass] = docs
     return docs

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
-import polars as pl
 
 from safer_engine import artifacts as names
 from safer_engine.errors import WorkspaceError
@@ -34,6 +33,9 @@ from safer_engine.workspace.stages import (
     stage_key,
     upstream_keys,
 )
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def default_workspace() -> Path:
@@ -113,6 +115,8 @@ class Workspace:
                 "Run `safer data import DATA --workspace DIR` for your own data, "
                 "or `safer demo` for the embedded demo.",
             )
+        import polars as pl  # here: opening a workspace (`safer tui`) needs no polars
+
         return pl.read_parquet(self.pairs_path), stage.fingerprint
 
     # -- stages ----------------------------------------------------------------------------

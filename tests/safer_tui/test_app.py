@@ -16,8 +16,8 @@ from tests.safer_tui.helpers import sae_id, settle, status
 pytestmark = pytest.mark.anyio
 
 
-async def test_help_opens_and_closes(encoded_workspace: Path) -> None:
-    app = SaferApp(encoded_workspace)
+async def test_help_opens_and_closes(synthetic_workspace: Path) -> None:
+    app = SaferApp(synthetic_workspace)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("f1")
@@ -29,14 +29,23 @@ async def test_help_opens_and_closes(encoded_workspace: Path) -> None:
 
 
 async def test_incomplete_workspace_says_which_step_to_run(
-    trained_workspace: Path, tmp_path: Path
+    fixture_data: Path, tmp_path: Path
 ) -> None:
-    app = SaferApp(trained_workspace)
+    from safer_engine.config import DataConfig
+    from safer_engine.data.load import load_preferences
+    from safer_engine.data.stage import import_data
+    from safer_engine.workspace import Workspace
+
+    workspace = Workspace.open(tmp_path / "ws", create=True)
+    import_data(workspace, load_preferences(DataConfig(str(fixture_data / "generic.csv"))))
+    app = SaferApp(workspace.root)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, MessageScreen)
         assert "no SAE features yet" in app.screen.message
-        assert "safer train-sae" in app.screen.hint
+        # every step still to run, in order, from the reward model on
+        assert app.screen.hint.startswith("Run `safer train-rm")
+        assert app.screen.hint.index("safer extract") < app.screen.hint.index("safer train-sae")
     missing = SaferApp(tmp_path / "nowhere")
     async with missing.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -45,7 +54,7 @@ async def test_incomplete_workspace_says_which_step_to_run(
 
 
 @pytest.mark.slow
-def test_web_serves_the_explorer_on_localhost(encoded_workspace: Path) -> None:
+def test_web_serves_the_explorer_on_localhost(synthetic_workspace: Path) -> None:
     """The page loads, and its websocket streams the app running on this workspace: the
     screen names the workspace's SAE, which only the explorer process could know."""
     import socket
@@ -58,7 +67,7 @@ def test_web_serves_the_explorer_on_localhost(encoded_workspace: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "safer_tui", "--web", "--port", str(port), str(encoded_workspace)],
+        [sys.executable, "-m", "safer_tui", "--web", "--port", str(port), str(synthetic_workspace)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -72,8 +81,8 @@ def test_web_serves_the_explorer_on_localhost(encoded_workspace: Path) -> None:
             except OSError:
                 time.sleep(0.3)
         assert "/ws" in page  # the page drives the app through this websocket
-        screen = asyncio.run(read_web_screen(port, f"SAE {sae_id(encoded_workspace)}"))
-        assert f"SAE {sae_id(encoded_workspace)}" in screen
+        screen = asyncio.run(read_web_screen(port, f"SAE {sae_id(synthetic_workspace)}"))
+        assert f"SAE {sae_id(synthetic_workspace)}" in screen
         assert "salience" in screen
     finally:
         server.terminate()
@@ -103,8 +112,8 @@ async def read_web_screen(port: int, wanted: str, seconds: float = 40) -> str:
     return text
 
 
-async def test_palette_offers_the_apps_own_commands(encoded_workspace: Path) -> None:
-    app = SaferApp(encoded_workspace, author="alice")
+async def test_palette_offers_the_apps_own_commands(synthetic_workspace: Path) -> None:
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         titles = [c.title for c in app.get_system_commands(app.screen)]
@@ -120,7 +129,7 @@ async def test_palette_offers_the_apps_own_commands(encoded_workspace: Path) -> 
         )
         command.callback()
         await pilot.pause()
-        exported = encoded_workspace / f"labels-{sae_id(encoded_workspace)}.csv"
+        exported = synthetic_workspace / f"labels-{sae_id(synthetic_workspace)}.csv"
         assert exported.read_text().count("\n") == 2  # header + one tag
         next(
             c for c in app.get_system_commands(app.screen) if c.title == "Sort by density"
@@ -129,13 +138,13 @@ async def test_palette_offers_the_apps_own_commands(encoded_workspace: Path) -> 
 
 
 async def test_a_store_of_a_newer_schema_gets_a_message_not_a_crash(
-    encoded_workspace: Path,
+    synthetic_workspace: Path,
 ) -> None:
     import h5py
 
-    with h5py.File(encoded_workspace / "store.h5", "r+") as f:
+    with h5py.File(synthetic_workspace / "store.h5", "r+") as f:
         f.attrs["schema_version"] = 99
-    app = SaferApp(encoded_workspace)
+    app = SaferApp(synthetic_workspace)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("enter")
@@ -176,12 +185,12 @@ async def test_help_scrolls_with_j_and_k(features_workspace) -> None:  # type: i
 
 
 async def test_every_shown_key_of_every_screen_is_in_its_help_with_the_glossary(
-    encoded_workspace: Path,
+    synthetic_workspace: Path,
 ) -> None:
     from safer_tui.screens.help_keys import key_name
     from tests.safer_tui.screens.test_pairs import scored
 
-    app = SaferApp(encoded_workspace, author="alice")
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         # the list, a feature's page, the pairs, the Edits and Runs screens, a plan's pair
@@ -209,14 +218,14 @@ async def test_every_shown_key_of_every_screen_is_in_its_help_with_the_glossary(
 
 @pytest.mark.parametrize("size", [(80, 24), (60, 20)])
 async def test_footers_fit_with_help_and_quit(
-    encoded_workspace: Path, size: tuple[int, int]
+    synthetic_workspace: Path, size: tuple[int, int]
 ) -> None:
     from textual.widgets._footer import FooterKey
 
     from safer_tui.widgets.key_footer import KeyFooter
     from tests.safer_tui.screens.test_pairs import scored
 
-    app = SaferApp(encoded_workspace, author="alice")
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         for keys in ([], ["enter"], ["escape", "p"]):

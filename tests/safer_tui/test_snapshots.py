@@ -36,17 +36,6 @@ def test_message_screen(snap_compare) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def synthetic_workspace(tmp_path: Path) -> Path:
-    """A tiny encoded workspace, byte-identical on every build (no training involved)."""
-    from safer_engine.testing.synthetic_workspace import build_synthetic_workspace
-
-    root = build_synthetic_workspace(
-        tmp_path / "ws", n_pairs=20, tokens_per_doc=12, n_latents=64, k=4
-    )
-    return root
-
-
-@pytest.fixture
 def judged_workspace(synthetic_workspace: Path) -> Path:
     """The synthetic workspace with the judge's answer on its most salient feature, which a
     person tagged irrelevant: the feature page shows both."""

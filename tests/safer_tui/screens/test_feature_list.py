@@ -1,4 +1,4 @@
-"""The Features screen driven by Textual's pilot, on a tiny encoded workspace."""
+"""The Features screen driven by Textual's pilot, on a tiny synthetic workspace."""
 
 from __future__ import annotations
 
@@ -31,13 +31,13 @@ from tests.safer_tui.helpers import (
 pytestmark = pytest.mark.anyio
 
 
-async def test_features_are_ranked_by_abs_salience(encoded_workspace: Path) -> None:
-    app = SaferApp(encoded_workspace, author="alice")
+async def test_features_are_ranked_by_abs_salience(synthetic_workspace: Path) -> None:
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, FeaturesScreen)
         features = pl.read_parquet(
-            Workspace.open(encoded_workspace).sae_dir(sae_id(encoded_workspace))
+            Workspace.open(synthetic_workspace).sae_dir(sae_id(synthetic_workspace))
             / "salience.parquet"
         )
         firing = app.screen.data.features.filter(pl.col("density") > 0)["feature"].to_list()
@@ -54,9 +54,9 @@ async def test_features_are_ranked_by_abs_salience(encoded_workspace: Path) -> N
 
 @pytest.mark.parametrize("width", [80, 160])
 async def test_the_status_line_leaves_out_whole_items_never_cuts_one(
-    encoded_workspace: Path, width: int
+    synthetic_workspace: Path, width: int
 ) -> None:
-    app = SaferApp(encoded_workspace)
+    app = SaferApp(synthetic_workspace)
     async with app.run_test(size=(width, 24)) as pilot:
         await pilot.pause()
         screen = app.screen
@@ -73,24 +73,24 @@ async def test_the_status_line_leaves_out_whole_items_never_cuts_one(
         assert (parts == items) == (width == 160)  # at 80 columns the notes are left out
 
 
-async def test_a_tag_persists_to_sqlite_and_survives_a_restart(encoded_workspace: Path) -> None:
-    app = SaferApp(encoded_workspace, author="alice")
+async def test_a_tag_persists_to_sqlite_and_survives_a_restart(synthetic_workspace: Path) -> None:
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         feature = first_feature(app)
         await pilot.press("u")
         await pilot.pause()
-    with LabelStore.open(encoded_workspace / "labels.sqlite") as labels:
-        label = labels.current(sae_id(encoded_workspace))[feature]
+    with LabelStore.open(synthetic_workspace / "labels.sqlite") as labels:
+        label = labels.current(sae_id(synthetic_workspace))[feature]
         assert (label.tag, label.author) == ("unsafe", "alice")
-    again = SaferApp(encoded_workspace, author="bob")
+    again = SaferApp(synthetic_workspace, author="bob")
     async with again.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert cell(again, feature, "tag") == "unsafe"
 
 
-async def test_bulk_tag_of_marked_rows_and_a_note(encoded_workspace: Path) -> None:
-    app = SaferApp(encoded_workspace, author="alice")
+async def test_bulk_tag_of_marked_rows_and_a_note(synthetic_workspace: Path) -> None:
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("space", "j", "space", "t")
@@ -106,8 +106,8 @@ async def test_bulk_tag_of_marked_rows_and_a_note(encoded_workspace: Path) -> No
         assert "refusal" in notes
 
 
-async def test_sort_and_filter(encoded_workspace: Path) -> None:
-    app = SaferApp(encoded_workspace)
+async def test_sort_and_filter(synthetic_workspace: Path) -> None:
+    app = SaferApp(synthetic_workspace)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("s")  # from salience to the next column: firing rate on chosen
@@ -130,8 +130,8 @@ async def test_sort_and_filter(encoded_workspace: Path) -> None:
         assert "filter all" in status(app)
 
 
-async def test_search_by_note_and_by_id(encoded_workspace: Path) -> None:
-    app = SaferApp(encoded_workspace, author="alice")
+async def test_search_by_note_and_by_id(synthetic_workspace: Path) -> None:
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         feature = first_feature(app)
@@ -218,11 +218,11 @@ def most_common_word(root: Path) -> str:
         )
 
 
-async def test_word_search_lists_features_by_lift_in_a_worker(encoded_workspace: Path) -> None:
+async def test_word_search_lists_features_by_lift_in_a_worker(synthetic_workspace: Path) -> None:
     from safer_tui.widgets.progress_line import ProgressLine
 
-    word = most_common_word(encoded_workspace)
-    app = SaferApp(encoded_workspace)
+    word = most_common_word(synthetic_workspace)
+    app = SaferApp(synthetic_workspace)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         total = len(shown(app))
@@ -245,10 +245,10 @@ async def test_word_search_lists_features_by_lift_in_a_worker(encoded_workspace:
         assert "word" not in status(app)
 
 
-async def test_escape_cancels_a_running_word_search(encoded_workspace: Path) -> None:
+async def test_escape_cancels_a_running_word_search(synthetic_workspace: Path) -> None:
     from safer_tui.widgets.progress_line import ProgressLine
 
-    app = SaferApp(encoded_workspace)
+    app = SaferApp(synthetic_workspace)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         screen = app.screen
@@ -292,9 +292,9 @@ async def test_a_new_sort_starts_at_its_top_and_an_empty_list_says_why(
 
 
 async def test_the_list_comes_back_to_the_feature_left_on_its_page(
-    encoded_workspace: Path,
+    synthetic_workspace: Path,
 ) -> None:
-    app = SaferApp(encoded_workspace, author="alice")
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         order = shown(app)

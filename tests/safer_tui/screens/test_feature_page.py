@@ -1,4 +1,4 @@
-"""The Feature screen driven by Textual's pilot, on a tiny encoded workspace."""
+"""The Feature screen driven by Textual's pilot, on a tiny synthetic workspace."""
 
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ def examples_text(app: SaferApp) -> list[str]:
     return [widget.render_line(y).text.rstrip() for y in range(widget.virtual_size.height)]
 
 
-async def test_feature_page_shows_shaded_examples_and_moves(encoded_workspace: Path) -> None:
+async def test_feature_page_shows_shaded_examples_and_moves(synthetic_workspace: Path) -> None:
     from safer_tui.screens.feature_page import FeatureScreen
 
-    app = SaferApp(encoded_workspace, author="alice")
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         order = shown(app)
@@ -51,10 +51,10 @@ async def test_feature_page_shows_shaded_examples_and_moves(encoded_workspace: P
         assert cell(app, order[-1], "tag") == "unsafe"
 
 
-async def test_wrapped_examples_stay_in_their_column(encoded_workspace: Path) -> None:
+async def test_wrapped_examples_stay_in_their_column(synthetic_workspace: Path) -> None:
     from safer_tui.screens.feature_page import LABEL_WIDTH
 
-    app = SaferApp(encoded_workspace, author="alice")
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(50, 60)) as pilot:  # narrow: examples wrap; tall: all shown
         await pilot.pause()
         await pilot.press("enter")
@@ -72,8 +72,8 @@ async def test_wrapped_examples_stay_in_their_column(encoded_workspace: Path) ->
         assert all(line[LABEL_WIDTH] == " " for line in labelled)
 
 
-async def test_the_whole_note_shows_even_with_brackets(encoded_workspace: Path) -> None:
-    app = SaferApp(encoded_workspace, author="alice")
+async def test_the_whole_note_shows_even_with_brackets(synthetic_workspace: Path) -> None:
+    app = SaferApp(synthetic_workspace, author="alice")
     note = "[b]refusals[/b] like 'I can't [help]' " + "and more words " * 12 + "[/]"
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -85,8 +85,8 @@ async def test_the_whole_note_shows_even_with_brackets(encoded_workspace: Path) 
         assert note in str(stats)
 
 
-async def test_examples_scroll_with_j_and_k(encoded_workspace: Path) -> None:
-    app = SaferApp(encoded_workspace, author="alice")
+async def test_examples_scroll_with_j_and_k(synthetic_workspace: Path) -> None:
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(50, 20)) as pilot:  # narrow and short: more lines than fit
         await pilot.pause()
         await pilot.press("enter")
@@ -106,13 +106,13 @@ async def test_examples_scroll_with_j_and_k(encoded_workspace: Path) -> None:
         assert widget.scroll_offset.y == 0
 
 
-async def test_n_p_and_z_work_on_the_feature_page(encoded_workspace: Path) -> None:
+async def test_n_p_and_z_work_on_the_feature_page(synthetic_workspace: Path) -> None:
     from safer_tui.screens.dialogs import NoteScreen
     from safer_tui.screens.feature_page import FeatureScreen
     from safer_tui.screens.pairs import PairsScreen
     from tests.safer_tui.screens.test_pairs import scored
 
-    app = SaferApp(encoded_workspace, author="alice")
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("enter")
@@ -151,12 +151,12 @@ LABEL_WIDTH = 18
 
 
 async def test_p_opens_the_pairs_shading_this_feature_even_with_tags(
-    encoded_workspace: Path,
+    synthetic_workspace: Path,
 ) -> None:
     from safer_tui.screens.pairs import PairsScreen
     from tests.safer_tui.screens.test_pairs import scored
 
-    app = SaferApp(encoded_workspace, author="alice")
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("t")  # a safe tag: the Pairs screen alone would shade by the tags

@@ -66,14 +66,14 @@ def stats(app: SaferApp) -> str:
 
 
 async def test_the_feature_page_shows_the_suggestion_and_a_disagreeing_tag(
-    encoded_workspace: Path,
+    synthetic_workspace: Path,
 ) -> None:
-    app = SaferApp(encoded_workspace, author="alice")
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         first, second, third = shown(app)[:3]
-        with LabelStore.open(encoded_workspace / "labels.sqlite") as labels:
-            add_judgements(labels, {first: 1, second: 5, third: None}, sae_id(encoded_workspace))
+        with LabelStore.open(synthetic_workspace / "labels.sqlite") as labels:
+            add_judgements(labels, {first: 1, second: 5, third: None}, sae_id(synthetic_workspace))
         await pilot.press("t")  # `first` tagged safe; the judge scored it 1
         await pilot.press("g", "enter")
         await settle(app, pilot)
@@ -123,8 +123,8 @@ async def judged(app: SaferApp, pilot: Pilot[None]) -> FeaturesScreen:
     return screen
 
 
-async def test_a_judge_run_from_the_app(encoded_workspace: Path, judge_env: ChatServer) -> None:
-    app = SaferApp(encoded_workspace, author="alice")
+async def test_a_judge_run_from_the_app(synthetic_workspace: Path, judge_env: ChatServer) -> None:
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         top = shown(app)[:5]
@@ -153,11 +153,11 @@ async def test_a_judge_run_from_the_app(encoded_workspace: Path, judge_env: Chat
 
 
 async def test_esc_stops_a_judge_run_and_keeps_what_finished(
-    encoded_workspace: Path, judge_env: ChatServer
+    synthetic_workspace: Path, judge_env: ChatServer
 ) -> None:
     judge_env.script = [ok(), ok()]
     judge_env.default = Answer(hang=True)  # the rest never answer until the server stops
-    app = SaferApp(encoded_workspace, author="alice")
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await open_judge(pilot)
@@ -182,11 +182,11 @@ async def test_esc_stops_a_judge_run_and_keeps_what_finished(
 
 
 async def test_a_missing_environment_is_said_in_the_apps_words(
-    encoded_workspace: Path, monkeypatch: pytest.MonkeyPatch
+    synthetic_workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     monkeypatch.delenv("SAFER_JUDGE_MODEL", raising=False)
-    app = SaferApp(encoded_workspace, author="alice")
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         dialog = await open_judge(pilot)
@@ -207,8 +207,8 @@ async def test_a_missing_environment_is_said_in_the_apps_words(
         assert "OPENAI_BASE_URL" in messages and "the local backend" in messages
 
 
-async def test_read_only_labels_do_not_start_the_judge(encoded_workspace: Path) -> None:
-    app = SaferApp(encoded_workspace, author="alice")
+async def test_read_only_labels_do_not_start_the_judge(synthetic_workspace: Path) -> None:
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.data is not None

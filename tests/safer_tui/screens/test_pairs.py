@@ -1,4 +1,4 @@
-"""The Pairs screen driven by Textual's pilot, on a tiny encoded workspace."""
+"""The Pairs screen driven by Textual's pilot, on a tiny synthetic workspace."""
 
 from __future__ import annotations
 
@@ -56,10 +56,10 @@ def backgrounds(screen: PairsScreen) -> set[tuple[int, int, int]]:
     return found
 
 
-async def test_pairs_ranked_by_tag_scores_side_by_side(encoded_workspace: Path) -> None:
+async def test_pairs_ranked_by_tag_scores_side_by_side(synthetic_workspace: Path) -> None:
     from safer_tui.screens.feature_page import FeatureScreen
 
-    app = SaferApp(encoded_workspace, author="alice")
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         await pilot.press("t", "u", "p")  # first feature safe, second unsafe, open pairs
@@ -100,8 +100,8 @@ async def test_pairs_ranked_by_tag_scores_side_by_side(encoded_workspace: Path) 
         assert app.screen.feature == screen.strongest[0][0]
 
 
-async def test_h_switches_between_tagged_and_one_feature_shading(encoded_workspace: Path) -> None:
-    app = SaferApp(encoded_workspace, author="alice")
+async def test_h_switches_between_tagged_and_one_feature_shading(synthetic_workspace: Path) -> None:
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         await pilot.press("t", "u")
@@ -126,8 +126,8 @@ async def test_h_switches_between_tagged_and_one_feature_shading(encoded_workspa
         assert backgrounds(screen) == tagged
 
 
-async def test_no_tags_says_so_and_shades_the_feature_passed_in(encoded_workspace: Path) -> None:
-    app = SaferApp(encoded_workspace, author="alice")
+async def test_no_tags_says_so_and_shades_the_feature_passed_in(synthetic_workspace: Path) -> None:
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.data is not None
@@ -149,7 +149,7 @@ async def test_no_tags_says_so_and_shades_the_feature_passed_in(encoded_workspac
 
 @pytest.mark.parametrize("key", ["escape", "q"])
 async def test_leaving_while_scoring_cancels_it(
-    encoded_workspace: Path, monkeypatch: pytest.MonkeyPatch, key: str
+    synthetic_workspace: Path, monkeypatch: pytest.MonkeyPatch, key: str
 ) -> None:
     started, stopped = threading.Event(), threading.Event()
     seen: dict[str, bool] = {}
@@ -169,7 +169,7 @@ async def test_leaving_while_scoring_cancels_it(
         return np.zeros((int(args[4]), len(args[5])))  # type: ignore[arg-type]
 
     monkeypatch.setattr(stage_module, "doc_feature_means", slow_scores)
-    app = SaferApp(encoded_workspace, author="alice")
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("t", "p")
@@ -192,13 +192,13 @@ async def test_leaving_while_scoring_cancels_it(
 
 
 async def test_a_failure_while_scoring_is_a_message_not_a_crash(
-    encoded_workspace: Path, monkeypatch: pytest.MonkeyPatch
+    synthetic_workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(*args: object) -> np.ndarray:
         raise StoreError("The codes file is truncated.", "Run `safer encode --force`.")
 
     monkeypatch.setattr(stage_module, "doc_feature_means", broken)
-    app = SaferApp(encoded_workspace, author="alice")
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("t", "p")
@@ -210,8 +210,8 @@ async def test_a_failure_while_scoring_is_a_message_not_a_crash(
         assert screen.query_one(DataTable).row_count == 0
 
 
-async def test_a_long_prompt_is_cut_with_an_ellipsis_until_o(encoded_workspace: Path) -> None:
-    app = SaferApp(encoded_workspace, author="alice")
+async def test_a_long_prompt_is_cut_with_an_ellipsis_until_o(synthetic_workspace: Path) -> None:
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("t", "p")
@@ -230,8 +230,8 @@ async def test_a_long_prompt_is_cut_with_an_ellipsis_until_o(encoded_workspace: 
         assert isinstance(full, Text) and "word199" in full.plain
 
 
-async def test_p_passes_the_feature_under_the_cursor(encoded_workspace: Path) -> None:
-    app = SaferApp(encoded_workspace, author="alice")
+async def test_p_passes_the_feature_under_the_cursor(synthetic_workspace: Path) -> None:
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("j", "j")
@@ -241,10 +241,10 @@ async def test_p_passes_the_feature_under_the_cursor(encoded_workspace: Path) ->
         assert screen.feature == picked
 
 
-async def test_tags_that_score_nothing_are_explained(encoded_workspace: Path) -> None:
+async def test_tags_that_score_nothing_are_explained(synthetic_workspace: Path) -> None:
     from safer_tui.screens.pairs import ZERO_SCORES
 
-    app = SaferApp(encoded_workspace, author="alice")
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.data is not None
@@ -255,14 +255,14 @@ async def test_tags_that_score_nothing_are_explained(encoded_workspace: Path) ->
         assert ZERO_SCORES in str(screen.query_one("#pairs-notice", Static).render())
 
 
-async def test_a_benchmark_workspace_marks_the_flipped_pairs(encoded_workspace: Path) -> None:
+async def test_a_benchmark_workspace_marks_the_flipped_pairs(synthetic_workspace: Path) -> None:
     import polars as pl
 
-    path = encoded_workspace / "data" / "pairs.parquet"
+    path = synthetic_workspace / "data" / "pairs.parquet"
     pairs = pl.read_parquet(path)
     flipped = pairs["pair_id"][:2].to_list()
     pairs.with_columns(pl.col("pair_id").is_in(flipped).alias("flipped")).write_parquet(path)
-    app = SaferApp(encoded_workspace, author="alice")
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         await pilot.press("p")
@@ -277,8 +277,8 @@ async def test_a_benchmark_workspace_marks_the_flipped_pairs(encoded_workspace: 
         assert "flipped by the benchmark" in shown(screen, "#pair-info").plain
 
 
-async def test_other_workspaces_have_no_flipped_column(encoded_workspace: Path) -> None:
-    app = SaferApp(encoded_workspace, author="alice")
+async def test_other_workspaces_have_no_flipped_column(synthetic_workspace: Path) -> None:
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         await pilot.press("p")
@@ -363,10 +363,10 @@ async def test_jumps_sorts_filters_and_search(synthetic_workspace: Path) -> None
         assert len(listed(screen)) == len(ranking.scores)
 
 
-async def test_tags_made_from_the_pairs_own_feature_page_rescore(encoded_workspace: Path) -> None:
+async def test_tags_made_from_the_pairs_own_feature_page_rescore(synthetic_workspace: Path) -> None:
     from safer_tui.screens.feature_page import FeatureScreen
 
-    app = SaferApp(encoded_workspace, author="alice")
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         await pilot.press("t", "p")
@@ -389,21 +389,12 @@ async def test_tags_made_from_the_pairs_own_feature_page_rescore(encoded_workspa
         assert screen.ranking is not None and screen.ranking.selection.unsafe == [strongest]
 
 
-@pytest.fixture
-def synthetic_workspace(tmp_path: Path) -> Path:
-    from safer_engine.testing.synthetic_workspace import build_synthetic_workspace
-
-    return build_synthetic_workspace(
-        tmp_path / "ws", n_pairs=20, tokens_per_doc=12, n_latents=64, k=4
-    )
-
-
-async def test_slash_opens_empty_so_enter_clears_the_search(encoded_workspace: Path) -> None:
+async def test_slash_opens_empty_so_enter_clears_the_search(synthetic_workspace: Path) -> None:
     from textual.widgets import Input
 
     from tests.safer_tui.helpers import ask
 
-    app = SaferApp(encoded_workspace, author="alice")
+    app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("p")
