@@ -27,7 +27,9 @@ from safer_engine.train.evaluate import EvalReport
 from safer_engine.workspace import Workspace
 from safer_engine.workspace.runs import BASE_RUN
 
-SLICE_COLUMNS = ("safety", "general", "all")
+RUN_SLICES = ("safety", "general")
+"""The listing's accuracy columns: with a whole plan-run id and its recipe, a third (all)
+would not fit 80 columns; `eval.json` of each run has it."""
 
 
 @app.command()
@@ -120,19 +122,18 @@ def runs(workspace: WorkspaceOption) -> None:
     table = Table(
         caption="An edited run's id starts with its plan's id, then its recipe.",
         box=box.SIMPLE_HEAD,
-        pad_edge=False,
+        show_edge=False,
+        padding=(0, 1, 0, 0),  # one space and the divider between columns
     )
     # the id is what `safer retrain` and the files need: whole, on one line
     table.add_column("run", no_wrap=True, min_width=max(len(run.run_id) for run in found))
-    table.add_column("recipe")
-    table.add_column("status")
-    for name in ("safety", "general", "all"):
-        table.add_column(name, justify="right")
+    table.add_column("recipe", min_width=6)
+    table.add_column("status", min_width=7)
+    for name in RUN_SLICES:
+        table.add_column(name, justify="right", min_width=len(name), no_wrap=True)
     for run in found:
         accuracy = run.info.get("accuracy", {})
-        cells = [
-            f"{accuracy[k]:.3f}" if k in accuracy else "" for k in ("safety", "general", "all")
-        ]
+        cells = [f"{accuracy[k]:.3f}" if k in accuracy else "" for k in RUN_SLICES]
         status = run.status if not run.error else f"{run.status}: {run.error}"
         table.add_row(run.run_id, run.recipe, status, *cells)
     out.print(table)
