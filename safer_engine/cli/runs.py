@@ -72,6 +72,8 @@ def retrain(
         )
     else:
         verb = "reused" if result.reused else "trained"
+        resumed = result.run.info.get("resumed_from") if not result.reused else None
+        verb += f", resumed from {resumed}" if resumed else ""
         out.print(f"[green]Run {result.run.run_id} ({recipe.name} recipe) {verb}[/]")
     show_report(out, result.report)
 
