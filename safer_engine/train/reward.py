@@ -195,6 +195,9 @@ def train_reward_model(
                 "Lower --batch-texts or --max-length (checkpoints so far are kept).",
             ) from exc
         raise
+    # every process may still be writing its part of the last checkpoint (its random
+    # state): the main process removes the checkpoints only once all have finished
+    trainer.accelerator.wait_for_everyone()
     if cancel.cancelled:
         raise Cancelled("training", "Checkpoints are kept; run the same command to resume.")
     result = TrainResult(
