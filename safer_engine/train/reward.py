@@ -8,6 +8,7 @@ loss, our tokenisation, progress and cancel, and an atomic final save.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from safer_engine.artifacts import CHECKPOINTS_DIR, MODEL_DIR, RM_INFO
 from safer_engine.config import RMConfig
 from safer_engine.errors import Cancelled, TrainingError
 from safer_engine.files import atomic_dir
+from safer_engine.launch import is_main_process
 from safer_engine.models.registry import resolve_model
 from safer_engine.models.reward_model import (
     choose_format,
@@ -84,6 +86,13 @@ def _trainer_class() -> type:
             rewards = model(**inputs).logits.squeeze(-1).float()
             loss = bradley_terry_loss(rewards, pair_index)
             return (loss, {"rewards": rewards}) if return_outputs else loss
+
+        def _save_rng_state(self, output_dir: str) -> None:
+            # Every process writes its random state into the checkpoint, which the main
+            # process creates when it saves the model: nothing makes the others wait for it,
+            # and a faster process (CPU processes often are) found no folder to write into.
+            os.makedirs(output_dir, exist_ok=True)
+            super()._save_rng_state(output_dir)
 
     return BradleyTerryTrainer
 
@@ -182,7 +191,7 @@ def train_reward_model(
         cancel,
     )
     last = last_complete_checkpoint(checkpoints)
-    if trainer.is_world_process_zero():
+    if trainer.is_world_process_zero() and is_main_process():
         checkpoints.mkdir(parents=True, exist_ok=True)
         (checkpoints / RUN_INFO).write_text(json.dumps(run_info, indent=2), encoding="utf-8")
     started = time.perf_counter()
@@ -205,7 +214,9 @@ def train_reward_model(
         steps=trainer.state.global_step,
         seconds=time.perf_counter() - started,
         resumed_from=Path(last).name if last else None,
-        is_main=trainer.is_world_process_zero(),
+        # the launch's rank as well as the trainer's: only one process may ever save the model
+        # or remove the checkpoints, even if a trainer ran without its process group
+        is_main=trainer.is_world_process_zero() and is_main_process(),
         losses=losses,
     )
     if result.is_main:
