@@ -43,9 +43,10 @@ def features_text(planned: PlannedEdits) -> Text:
     count = len(chosen)
     sides = f"{len(planned.safe)} safe, {len(planned.unsafe)} unsafe"
     noun = "feature" if count == 1 else "features"
-    if planned.source == "salience":
-        text = Text(f"scored by the top {count} {noun} by |salience| ({sides})")
-        return text.append(" · chosen by salience alone, not by tags or the judge", style="yellow")
+    if planned.source in ("salience", "effect"):
+        by = planned.source
+        text = Text(f"scored by the top {count} {noun} by |{by}| ({sides})")
+        return text.append(f" · chosen by {by} alone, not by tags or the judge", style="yellow")
     tagged = sum(1 for f in chosen if f.get("tag") in SIDES)
     judged = count - tagged
     if planned.source == "tags":

@@ -31,6 +31,7 @@ from safer_engine.benchmark.rankings import (
     sigmoid,
 )
 from safer_engine.config import (
+    AttributionConfig,
     DataConfig,
     EditConfig,
     ExtractConfig,
@@ -141,7 +142,8 @@ def run_cell(
         cancel.check("the benchmark", KEPT_HINT)
         progress(f"ranking by {method}", 0, None)
         if method == "safer":
-            table, features[method] = _salience_scores(workspace, sae_id, progress, cancel)
+            select = settings.config.select
+            table, features[method] = _safer_scores(workspace, sae_id, select, progress, cancel)
             suspicion[method] = -_column(suspects, table, "score")
         elif method == "margin":
             margins = pl.read_parquet(workspace.rm_dir / names.RM_MARGINS_FILE)
@@ -228,7 +230,8 @@ def _loop(
     progress: Progress,
     cancel: CancelToken,
 ) -> str:
-    """The reward model, its margins, the activations, the SAE, its codes and salience."""
+    """The reward model, its margins, the activations, the SAE, its codes and salience, and
+    the attributions when SAFER ranks by effect."""
     from safer_engine.activations.stage import extract_stage
     from safer_engine.sae.stage import encode_stage, train_sae_stage
     from safer_engine.salience.stage import salience_stage
@@ -241,6 +244,10 @@ def _loop(
     sae_id, _ = train_sae_stage(workspace, sae, None, progress, cancel)
     encode_stage(workspace, sae_id, progress, cancel)
     salience_stage(workspace, sae_id, "train", progress, cancel)
+    if settings.config.select == "effect":
+        from safer_engine.attribution.stage import attribute
+
+        attribute(workspace, sae_id, AttributionConfig(), progress, cancel)
     if settings.config.judge:
         _judge(workspace, sae_id, progress, cancel)
     return sae_id
@@ -263,11 +270,12 @@ def _judge(workspace: Workspace, sae_id: str, progress: Progress, cancel: Cancel
         raise report.stopped
 
 
-def _salience_scores(
-    workspace: Workspace, sae_id: str, progress: Progress, cancel: CancelToken
+def _safer_scores(
+    workspace: Workspace, sae_id: str, select: str, progress: Progress, cancel: CancelToken
 ) -> tuple[pl.DataFrame, str]:
-    """Pair scores from the top features by salience: the recorded scores stage."""
-    config = SelectionConfig(select="salience")
+    """Pair scores from the top features by salience or effect: the recorded scores
+    stage."""
+    config = SelectionConfig(select=select)  # type: ignore[arg-type]
     judged = judge_scores(workspace, sae_id)
     result = score_pairs(workspace, sae_id, config, judged, progress, cancel)
     return result.table, _described(result.selection)

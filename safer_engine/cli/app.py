@@ -31,6 +31,7 @@ COMMANDS = {
     "encode": "sae",
     "salience": "sae",
     "judge": "judge",
+    "attribute": "attribute",
     "score-pairs": "scores",
     "retrain": "runs",
     "experiment": "runs",

@@ -12,7 +12,7 @@ from rich.table import Table
 from safer_engine.cli.app import err, group, out
 from safer_engine.cli.options import WorkspaceOption, config_options
 from safer_engine.cli.progress import rich_progress
-from safer_engine.cli.scores import SALIENCE_ONLY
+from safer_engine.cli.scores import UNVETTED_SOURCES, unvetted
 from safer_engine.config import EditConfig, SelectionConfig
 from safer_engine.edits.plan import EditPlan
 from safer_engine.workspace import Workspace
@@ -122,8 +122,8 @@ def show_plan(console: Console, plan: EditPlan, show: int) -> None:
             f"Scored by {len(selection['features'])} safety features from "
             f"{selection['source']} (SAE {selection.get('sae_id', '?')})"
         )
-        if selection["source"] == "salience":
-            console.print(f"[yellow]{SALIENCE_ONLY}[/]")
+        if selection["source"] in UNVETTED_SOURCES:
+            console.print(f"[yellow]{unvetted(selection['source'])}[/]")
     by_slice = ", ".join(f"{name} {count:,}" for name, count in sorted(plan.counts.items()))
     console.print(f"[bold]Edited pairs by slice[/]: {by_slice}")
     listed = plan.edits if show < 0 else plan.edits[:show]

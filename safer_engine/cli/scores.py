@@ -18,10 +18,22 @@ from safer_engine.scores.selection import Selection
 from safer_engine.workspace import Workspace
 
 SaeOption = Annotated[str | None, typer.Option(help="SAE id (default: the last one).")]
-SALIENCE_ONLY = (
-    "Nothing is tagged or judged yet, so P and N are the top features by |salience| alone "
-    "(the paper's candidate set): nobody has said they are about safety."
-)
+UNVETTED_SOURCES = ("salience", "effect")
+"""Selections no person or judge vetted: every feature was eligible."""
+
+
+def unvetted(source: str) -> str:
+    """What a selection by salience or effect alone means, for a warning line."""
+    if source == "effect":
+        return (
+            "Nothing is tagged or judged yet, so P and N are the top features by |effect| "
+            "(their mean attribution to the margin) alone: nobody has said they are about "
+            "safety."
+        )
+    return (
+        "Nothing is tagged or judged yet, so P and N are the top features by |salience| alone "
+        "(the paper's candidate set): nobody has said they are about safety."
+    )
 
 
 @app.command("score-pairs")
@@ -61,10 +73,12 @@ def show_selection(console: Console, selection: Selection) -> None:
         f"{len(selection.unsafe)} unsafe (N)"
     )
     if selection.by_salience_alone:
-        console.print(f"[yellow]{SALIENCE_ONLY}[/]")
+        console.print(f"[yellow]{unvetted(selection.source)}[/]")
+    by_effect = selection.config.get("select") == "effect"
     table = Table(title_justify="left")
-    for name in ("feature", "side", "salience", "tag", "judge", "note"):
-        table.add_column(name, justify="right" if name in ("feature", "salience") else "left")
+    columns = ("feature", "side", "salience", *(("effect",) if by_effect else ()))
+    for name in (*columns, "tag", "judge", "note"):
+        table.add_column(name, justify="left" if name in ("side", "tag", "note") else "right")
     for f in selection.features:
         flag = (
             f"tagged {f.tag} but fires more on {'chosen' if f.salience > 0 else 'rejected'}"
@@ -72,7 +86,9 @@ def show_selection(console: Console, selection: Selection) -> None:
             else ""
         )
         judge = str(f.judge_score) if f.judge_score is not None else ""
-        table.add_row(str(f.feature), f.side, f"{f.salience:+.3f}", f.tag or "", judge, flag)
+        effect = (f"{f.effect:+.4f}",) if by_effect and f.effect is not None else ()
+        row = (str(f.feature), f.side, f"{f.salience:+.3f}", *effect)
+        table.add_row(*row, f.tag or "", judge, flag)
     console.print(table)
 
 

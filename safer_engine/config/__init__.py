@@ -1,5 +1,6 @@
 """Configuration dataclasses, one per stage, validated on construction and saved as JSON."""
 
+from safer_engine.config.attribution import AblationCheckConfig, AttributionConfig
 from safer_engine.config.base import Config, field_docs, flag
 from safer_engine.config.benchmark import NOISE_METHODS, NoiseBenchmarkConfig
 from safer_engine.config.data import PREFERENCES, DataConfig, Preference
@@ -16,6 +17,8 @@ __all__ = [
     "NOISE_METHODS",
     "PREFERENCES",
     "SELECT_SOURCES",
+    "AblationCheckConfig",
+    "AttributionConfig",
     "Config",
     "DataConfig",
     "EditConfig",

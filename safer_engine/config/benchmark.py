@@ -4,6 +4,7 @@ data, and measure how well each method finds the flipped pairs."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 from safer_engine.config.base import Config
 from safer_engine.errors import ConfigError
@@ -43,6 +44,10 @@ class NoiseBenchmarkConfig(Config):
     """Epochs of each noisy workspace's SAE (otherwise trained as the workspace's own SAE);
     None: as many as that one."""
 
+    select: Literal["salience", "effect"] = "salience"
+    """How SAFER's safety features are ranked in each noisy workspace: by |salience| (the
+    paper), or by |effect| (mean attribution to the margin; runs `safer attribute` there)."""
+
     judge: bool = False
     """Ask the LLM judge (openai backend: OPENAI_BASE_URL, SAFER_JUDGE_MODEL) about each noisy
     SAE's most salient features, and measure SAFER with the judge's features too."""
@@ -74,6 +79,8 @@ class NoiseBenchmarkConfig(Config):
             )
         if self.seeds < 1:
             raise ConfigError(f"--seeds must be at least 1, not {self.seeds}.")
+        if self.select not in ("salience", "effect"):
+            raise ConfigError(f"--select must be salience or effect, not {self.select!r}.")
         if self.folds < 2:
             raise ConfigError(f"--folds must be at least 2, not {self.folds}.")
         for name in ("rm_epochs", "sae_epochs"):

@@ -8,8 +8,8 @@ from typing import Literal
 from safer_engine.config.base import Config
 from safer_engine.errors import ConfigError
 
-SelectSource = Literal["auto", "tags", "judge", "salience"]
-SELECT_SOURCES: tuple[str, ...] = ("auto", "tags", "judge", "salience")
+SelectSource = Literal["auto", "tags", "judge", "salience", "effect"]
+SELECT_SOURCES: tuple[str, ...] = ("auto", "tags", "judge", "salience", "effect")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,10 +21,14 @@ class SelectionConfig(Config):
     """Where safety features come from: `tags` (features people tagged safe or unsafe),
     `judge` (tags, plus features the judge scored at or above the threshold), `salience` (the
     top features by |salience| with no relevance filter, the paper's candidate set), or
-    `auto`: tags if any, else judge scores if any reach the threshold, else salience."""
+    `auto`: tags if any, else judge scores if any reach the threshold, else salience; or
+    `effect`: eligible as `auto` says, ranked by |effect| (mean attribution to the margin
+    over train pairs, from `safer attribute`) instead of |salience|, sides by whether the
+    reward model rewards or penalises each feature."""
 
     top: int = 32
-    """Of the eligible features, take this many with the largest |salience| (the paper: 32)."""
+    """Of the eligible features, take this many with the largest |salience| (the paper: 32),
+    or |effect| with `--select effect`."""
 
     judge_threshold: int = 5
     """The lowest judge score (1–5 rubric) that makes a feature eligible (the paper: 5)."""

@@ -181,4 +181,10 @@ def _notes(
             "Nothing was tagged or judged: the safety features are the top features by "
             "|salience| alone (the paper's candidate set)."
         )
+    elif source == "effect":
+        lines.append(
+            "Nothing was tagged or judged: the safety features are the top features by "
+            "|effect| (mean attribution to the margin over train pairs, `safer attribute`) "
+            "alone."
+        )
     return lines

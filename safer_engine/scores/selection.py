@@ -5,6 +5,10 @@ tags, judge scores at or above a threshold, or (with neither) salience alone; of
 the top N by |salience| are kept. A feature a person tagged keeps its tag's side, even when
 the sign of its salience disagrees (that is flagged); every other feature goes by its sign:
 s > 0 (fires more on chosen responses) is safe, s < 0 unsafe.
+
+`--select effect` ranks the same eligible features by |effect| (their mean attribution to
+the margin over train pairs) and sides the untagged ones by their direction: a feature the
+reward model rewards where it fires is safe, one it penalises unsafe.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from safer_engine.config import SelectionConfig
+from safer_engine.errors import WorkspaceError
 from safer_engine.files import write_text_atomic
 from safer_engine.labels import Label
 
@@ -36,6 +41,8 @@ class SelectedFeature:
     tag: str | None
     """A person's tag, if any (it decides the side)."""
     judge_score: int | None
+    effect: float | None = None
+    """Its mean attribution to the margin over train pairs, when that ranked it."""
 
     @property
     def disagrees(self) -> bool:
@@ -68,14 +75,15 @@ class Selection:
 
     @property
     def by_salience_alone(self) -> bool:
-        """No person or judge said these features are about safety."""
-        return self.source == "salience"
+        """No person or judge said these features are about safety (salience or effect
+        ranked every feature)."""
+        return self.source in ("salience", "effect")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "config": self.config,
-            "features": [{**asdict(f), "disagrees": f.disagrees} for f in self.features],
+            "features": [_feature_record(f) for f in self.features],
         }
 
     @property
@@ -97,34 +105,73 @@ class Selection:
         return cls(data["source"], data["config"], features)
 
 
+def _feature_record(feature: SelectedFeature) -> dict[str, Any]:
+    """A feature as `selection.json` keeps it; `effect` only when it ranked the features,
+    so selections by salience keep their fingerprints (and the plans and runs named by
+    them)."""
+    record = {**asdict(feature), "disagrees": feature.disagrees}
+    if feature.effect is None:
+        del record["effect"]
+    return record
+
+
 def select_features(
     salience: pl.DataFrame,
     labels: dict[int, Label],
     judge_scores: dict[int, int],
     config: SelectionConfig,
+    effects: pl.DataFrame | None = None,
 ) -> Selection:
     """P and N from the salience table (`feature`, `salience`), the current labels and the
-    judge's scores (feature → 1–5; failures left out)."""
+    judge's scores (feature → 1–5; failures left out); `effects` (the attribution stage's
+    feature table) ranks them when `config.select` is `effect`."""
     tags = {f: label.human_tag for f, label in labels.items() if label.human_tag}
     tagged = {f for f, tag in tags.items() if tag in SIDES}
     judged = {f for f, score in judge_scores.items() if score >= config.judge_threshold} - {
         f for f, tag in tags.items() if tag == "irrelevant"
     }
     source = config.select
-    if source == "auto":
-        source = "tags" if tagged else "judge" if judged else "salience"
+    if source in ("auto", "effect"):
+        source = "tags" if tagged else "judge" if judged else source
     s = dict(zip(salience["feature"].to_list(), salience["salience"].to_list(), strict=True))
+    rank, lean = s, s
+    if config.select == "effect":
+        rank, lean = _effects(effects)
     eligible = {
         "tags": tagged,
         "judge": tagged | judged,
         "salience": {f for f, value in s.items() if value != 0},
+        "auto": {f for f, value in s.items() if value != 0},
+        "effect": {f for f, value in rank.items() if value != 0},
     }[source]
-    ranked = sorted((f for f in eligible if f in s), key=lambda f: (-abs(s[f]), f))
+    source = "salience" if source == "auto" else source
+    ranked = sorted((f for f in eligible if f in rank and f in s), key=lambda f: (-abs(rank[f]), f))
     chosen = []
     for feature in ranked[: config.top]:
-        side = tags.get(feature) if feature in tagged else "safe" if s[feature] > 0 else "unsafe"
-        if side in SIDES and (feature in tagged or s[feature] != 0):
-            tag = tags.get(feature)
-            score = judge_scores.get(feature)
-            chosen.append(SelectedFeature(feature, float(s[feature]), str(side), tag, score))
+        side = tags.get(feature) if feature in tagged else "safe" if lean[feature] > 0 else "unsafe"
+        if side in SIDES and (feature in tagged or lean[feature] != 0):
+            chosen.append(
+                SelectedFeature(
+                    feature,
+                    float(s[feature]),
+                    str(side),
+                    tags.get(feature),
+                    judge_scores.get(feature),
+                    float(rank[feature]) if config.select == "effect" else None,
+                )
+            )
     return Selection(source, config.to_dict(), tuple(chosen))
+
+
+def _effects(effects: pl.DataFrame | None) -> tuple[dict[int, float], dict[int, float]]:
+    """Each feature's effect (what ranks it) and direction (what sides it)."""
+    if effects is None:
+        raise WorkspaceError(
+            "--select effect ranks features by their attribution, and this SAE has none yet.",
+            "Run `safer attribute --workspace DIR` first, or choose another --select.",
+        )
+    features = effects["feature"].to_list()
+    return (
+        dict(zip(features, effects["effect_train"].to_list(), strict=True)),
+        dict(zip(features, effects["direction"].to_list(), strict=True)),
+    )

@@ -24,6 +24,7 @@ from safer_engine.analysis.pair_scores import (
     pair_contributions,
     top_contributors,
 )
+from safer_engine.attribution.files import has_attribution, read_effects
 from safer_engine.codes.reader import CodesReader
 from safer_engine.config import SelectionConfig
 from safer_engine.errors import WorkspaceError
@@ -67,7 +68,10 @@ def current_selection(
         )
     salience = pl.read_parquet(table_path, columns=["feature", "salience"])
     labels = _labels(workspace.labels_path, sae_id)
-    return select_features(salience, labels, judge_scores, config)
+    sae_dir = workspace.sae_dir(sae_id)
+    wanted = config.select == "effect" and has_attribution(sae_dir)
+    effects = read_effects(sae_dir) if wanted else None
+    return select_features(salience, labels, judge_scores, config, effects)
 
 
 def score_stage(workspace: Workspace, sae_id: str, selection: Selection) -> Stage:

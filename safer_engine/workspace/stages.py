@@ -26,8 +26,9 @@ ENCODE = "encode"
 SALIENCE = "salience"
 SCORES = "scores"
 MARGINS = "margins"
+ATTRIBUTION = "attribution"
 
-PER_SAE = frozenset({SAE, ENCODE, SALIENCE, SCORES})
+PER_SAE = frozenset({SAE, ENCODE, SALIENCE, SCORES, ATTRIBUTION})
 """Kinds recorded once per SAE id (`sae/<id>`, ...); the others once per workspace."""
 
 UPSTREAM: dict[str, tuple[str, ...]] = {
@@ -41,6 +42,7 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     SALIENCE: (ENCODE,),
     SCORES: (ENCODE, SALIENCE),  # and the labels, through the selection in its config
     MARGINS: (DATA, RM),
+    ATTRIBUTION: (EXTRACT, SAE),  # the store's tokens and layer, the SAE's weights
 }
 """Each kind's required inputs. Per-SAE kinds depend on the stages of the same SAE id."""
 
@@ -55,6 +57,7 @@ COMMANDS: dict[str, str] = {
     SALIENCE: "safer encode --workspace DIR",
     SCORES: "safer score-pairs --workspace DIR",
     MARGINS: "safer benchmark noise --workspace DIR",
+    ATTRIBUTION: "safer attribute --workspace DIR",
 }
 """The command that makes each kind, for messages that say what to run next."""
 

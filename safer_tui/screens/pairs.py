@@ -36,7 +36,7 @@ from safer_tui.widgets.progress_line import ProgressLine
 from safer_tui.widgets.prompt_view import PromptView
 
 SALIENCE_ONLY = (
-    "{why}: scored by the top {n} features by |salience| alone, which nobody has called "
+    "{why}: scored by the top {n} features by |{by}| alone, which nobody has called "
     "safety features. Tag some safe (t) or unsafe (u)."
 )
 NOTHING_JUDGED = "Nothing is tagged or judged yet"
@@ -221,7 +221,8 @@ class PairsScreen(PairListing):
         judged = sum(1 for j in self.data.judgements().values() if j.score is not None)
         threshold = ranking.selection.config.get("judge_threshold", 5)
         why = JUDGED_LOW.format(judged=judged, threshold=threshold) if judged else NOTHING_JUDGED
-        return SALIENCE_ONLY.format(why=why, n=len(ranking.selection.features))
+        by = ranking.selection.source
+        return SALIENCE_ONLY.format(why=why, n=len(ranking.selection.features), by=by)
 
     def show_none(self) -> None:
         """No pair matches the filters and search: say so where the pair would be."""
