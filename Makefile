@@ -3,11 +3,12 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.docs-installed
 ARGS ?=
 # Folders that exist in this checkout (benchmarks/ arrives with its first script).
 LINTED := $(wildcard safer_engine safer_tui tests scripts benchmarks)
 
-.PHONY: demo test lint setup clean-venv
+.PHONY: demo test lint docs setup clean-venv
 
 setup: $(STAMP)
 
@@ -33,6 +34,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# The documentation site, built strictly into site/: a broken link or anchor, or a page
+# missing from mkdocs.yml's nav, fails it. The generated pages are written first.
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(BIN)/python scripts/cli_reference.py
+	$(BIN)/python scripts/explorer_keys.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,11 +1,12 @@
-"""The README's screenshots: the explorer on a workspace, driven by Textual's pilot, saved as
-SVG at 100×32.
+"""The documentation's screenshots: the explorer on a workspace, driven by Textual's pilot,
+saved as SVG at 100×32.
 
     .venv/bin/python scripts/take_screenshots.py [WORKSPACE] [--word sorry] [--out DIR]
 
 Walks what a first session does: search the features that fire on a word (`w`), open the
 strongest (`Enter`), then the pairs (`p`). Tags nothing: the screenshots show the workspace's
-own labels. Default workspace: the demo's; default output: assets/screenshots.
+own labels. Default workspace: the demo's; default output: docs/assets/screenshots, where
+the README and the explorer's page (docs/explorer.md) show them.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("workspace", type=Path, nargs="?", default=default_workspace())
     parser.add_argument("--word", default="sorry")
-    parser.add_argument("--out", type=Path, default=Path("assets/screenshots"))
+    parser.add_argument("--out", type=Path, default=Path("docs/assets/screenshots"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for path in asyncio.run(shoot(args.workspace, args.word, args.out)):

@@ -1,7 +1,8 @@
 """What F1 shows on each screen, made from the screen's own bindings so it cannot drift from
 them: each key with its binding's tooltip (or, when that would say no more, its
 description), then the app's keys, then what the screen's marks mean and the glossary of every
-column. The README's key tables are made by the same functions (`scripts/readme_keys.py`).
+column. The explorer page's key tables are made by the same functions
+(`scripts/explorer_keys.py`).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def help_rows(
 
 
 def markdown_table(bindings: Sequence[BindingType], heading: str) -> str:
-    """The README's table of a screen's keys."""
+    """The documentation's table of a screen's keys (docs/explorer.md)."""
     lines = [f"| {heading} | |", "|---|---|"]
     for keys, what in key_rows(bindings):
         lines.append(f"| {', '.join(f'`{k}`' for k in keys)} | {what} |")
