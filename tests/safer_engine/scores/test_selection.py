@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from safer_engine.config import SelectionConfig
-from safer_engine.errors import ConfigError
+from safer_engine.errors import ConfigError, WorkspaceError
 from safer_engine.labels import Label
 from safer_engine.scores.selection import Selection, select_features
 
@@ -79,3 +79,47 @@ def test_a_selection_round_trips_and_its_fingerprint_follows_its_content(tmp_pat
 def test_bad_settings(config: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         SelectionConfig(**config)  # type: ignore[arg-type]
+
+
+EFFECTS = pl.DataFrame(
+    {
+        "feature": [0, 1, 2, 3, 4, 5, 6],
+        "effect_train": [0.01, 0.2, 0.0, -0.5, 0.05, 0.3, -0.02],
+        "direction": [0.1, -1.0, 0.0, -2.0, 0.4, 1.5, 0.3],
+    }
+)
+
+
+def by_effect(labels: dict[int, Label], judge: dict[int, int], **config: object) -> Selection:
+    config = SelectionConfig(select="effect", **config)  # type: ignore[arg-type]
+    return select_features(SALIENCE, labels, judge, config, EFFECTS)
+
+
+def test_by_effect_the_top_by_effect_sided_by_the_rewards_direction() -> None:
+    selection = by_effect({}, {}, top=3)
+    assert selection.source == "effect" and selection.by_salience_alone
+    assert [f.feature for f in selection.features] == [3, 5, 1]  # by |effect|
+    # 1 fires more on rejected (salience < 0) and is penalised: unsafe, however its
+    # effect's sign reads; 5 has no salience at all but the reward model rewards it
+    assert selection.safe == [5] and selection.unsafe == [3, 1]
+    assert [f.effect for f in selection.features] == [-0.5, 0.3, 0.2]
+
+
+def test_by_effect_tags_still_decide_what_is_eligible_and_their_sides() -> None:
+    labels = {0: label(0, "unsafe"), 3: label(3, "safe"), 4: label(4, "safe")}
+    selection = by_effect(labels, {5: 5})
+    assert selection.source == "tags"
+    assert [f.feature for f in selection.features] == [3, 4, 0]
+    assert selection.safe == [3, 4] and selection.unsafe == [0]
+
+
+def test_selections_by_salience_keep_their_fingerprint_records() -> None:
+    """No `effect` key unless effect ranked them: older plans and runs keep their names."""
+    assert all("effect" not in f for f in pick({}, {}, top=2).to_dict()["features"])
+    assert all("effect" in f for f in by_effect({}, {}, top=2).to_dict()["features"])
+
+
+def test_by_effect_without_attributions_says_what_to_run() -> None:
+    config = SelectionConfig(select="effect")
+    with pytest.raises(WorkspaceError, match="safer attribute"):
+        select_features(SALIENCE, {}, {}, config, None)
