@@ -9,10 +9,10 @@ terms of the reward are
 
     feature j:  Σ_t s_t z_j(t) (d_j · g_t)
     error:      Σ_t s_t (e_t · g_t)
-    rest:       Σ_t h_t · g_t − the features − the error   (μ_t, b_dec, and any part of
-                                                            the SAE's decoder beyond W_dec)
+    rest:       Σ_t (μ_t·1 + s_t b_dec) · g_t
 
-which add up to Σ_t h_t · g_t exactly.
+which add up to Σ_t h_t · g_t exactly (e_t is defined by the SAE's linear decoder,
+W_dec and b_dec, so its term needs no reconstruction).
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ if TYPE_CHECKING:
     import torch
 
 TOKEN_CHUNK = 2048
-"""Tokens decomposed at once: the dense [tokens, SAE width] products stay a few hundred MB
-even for wide SAEs."""
+"""Tokens encoded at once: the dense [tokens, SAE width] codes stay a few hundred MB even
+for wide SAEs."""
+GATHERED = 1 << 22
+"""Decoder rows × width gathered at once to dot with the gradient (16 MB of float32)."""
 
 
 @dataclass(frozen=True)
@@ -77,22 +79,42 @@ def decompose(
     fired = torch.zeros(n_texts, width, dtype=torch.int32, device=sae.device)  # tokens
     error = torch.zeros(n_texts, dtype=torch.float64, device=sae.device)
     total = torch.zeros(n_texts, dtype=torch.float64, device=sae.device)
-    decoder = sae.W_dec.float()
+    decoder, bias = sae.W_dec.float(), sae.b_dec.float()
     with torch.no_grad():
         for start in range(0, hidden.shape[0], TOKEN_CHUNK):
             rows = hidden[start : start + TOKEN_CHUNK].to(sae.device).float()
             grads = gradient[start : start + TOKEN_CHUNK].to(sae.device).float()
             owner = text[start : start + TOKEN_CHUNK].to(sae.device)
             u, scale = standardised(rows, normalise)
-            z = sae.encode(u.to(sae.dtype)).float()
             along = grads * scale[:, None]  # ∂r/∂u_t
-            contributions = z * (along @ decoder.T)
-            residual = u - sae.decode(z.to(sae.dtype)).float()
-            features.index_add_(0, owner, contributions.double())
-            error.index_add_(0, owner, (residual * along).sum(-1).double())
+            token, feature, contribution = _active_terms(sae, u, along, decoder)
+            # e_t = u_t − z_t·W_dec − b_dec: its term needs no reconstruction
+            explained = torch.zeros(len(rows), device=sae.device).index_add_(0, token, contribution)
+            own_error = (u * along).sum(-1) - explained - along @ bias
+            at = (owner[token], feature)
+            features.index_put_(at, contribution.double(), accumulate=True)
+            fired.index_put_(at, torch.ones_like(feature, dtype=torch.int32), accumulate=True)
+            error.index_add_(0, owner, own_error.double())
             total.index_add_(0, owner, (rows * grads).sum(-1).double())
-            fired.index_add_(0, owner, (z != 0).int())
     return _sparse(features, fired, error, total)
+
+
+def _active_terms(
+    sae: Any, u: torch.Tensor, along: torch.Tensor, decoder: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each firing (token, feature) and its term z_j(t)·(d_j · ∂r/∂u_t): only the features
+    that fire are dotted with the gradient (k of them a token for a TopK SAE, not all)."""
+    import torch
+
+    z = sae.encode(u.to(sae.dtype)).float()
+    token, feature = z.nonzero(as_tuple=True)
+    value = z[token, feature]
+    dots = torch.empty_like(value)
+    step = max(1, GATHERED // decoder.shape[1])
+    for lo in range(0, len(token), step):
+        rows = slice(lo, lo + step)
+        dots[rows] = (decoder[feature[rows]] * along[token[rows]]).sum(-1)
+    return token, feature, value * dots
 
 
 def _sparse(
