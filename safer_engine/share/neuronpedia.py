@@ -1,0 +1,412 @@
+"""`safer export neuronpedia`: an SAE's features in the layout Neuronpedia exports and imports.
+
+Neuronpedia's own export (`export-data.py`, cited in `neuronpedia_records`) writes
+
+    <out>/config/explanation_type.jsonl, explanation_model_type.jsonl
+    <out>/<model id>/<source id>/model.jsonl, sourceset.jsonl, source.jsonl
+    <out>/<model id>/<source id>/features/batch-<n>.jsonl.gz
+    <out>/<model id>/<source id>/activations/batch-<n>.jsonl.gz
+    <out>/<model id>/<source id>/explanations/batch-<n>.jsonl.gz
+
+with 1,024 features (and their activations) per batch, ordered by feature index, gzipped at
+level 5; the source's id is `<layer>-<source set name>`. This writes the same, from the
+workspace's codes, statistics, labels and judgements; `safer_export.json` beside the records
+says what was exported and how. The source's folder is written beside its final name and
+renamed into place, so a cancel or a failure leaves the previous export (or none).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from safer_engine import artifacts as names
+from safer_engine.codes.examples import Example, FeatureExamples
+from safer_engine.config import NeuronpediaConfig
+from safer_engine.errors import WorkspaceError
+from safer_engine.files import atomic_dir, write_text_atomic
+from safer_engine.labels.fold import default_author
+from safer_engine.progress import CancelToken, Progress, no_progress
+from safer_engine.share import neuronpedia_records as rows
+from safer_engine.share.features import FeatureFacts, feature_facts
+from safer_engine.store.reader import StoreReader
+from safer_engine.workspace import Workspace
+from safer_engine.workspace.manifest import now
+from safer_engine.workspace.stages import DATA, EXTRACT, RM, SALIENCE
+
+BATCH = 1024
+"""Features per batch file, and explanations per batch file, as Neuronpedia's export."""
+GZIP_LEVEL = 5
+QUANTILES = (0.9, 0.5, 0.1)
+"""The interval bins below the top one: examples around these quantiles of activation."""
+RECORD = "safer_export.json"
+
+
+@dataclass(frozen=True)
+class ExportNames:
+    """Who the export says it is about."""
+
+    model_id: str
+    set_name: str
+    source_id: str
+
+
+@dataclass(frozen=True)
+class NeuronpediaExport:
+    """What was written, where."""
+
+    folder: Path
+    """<out>/<model id>/<source id>."""
+    names: ExportNames
+    features: int
+    activations: int
+    explanations: int
+    bytes: int
+    seconds: float
+
+
+def export_neuronpedia(
+    workspace: Workspace,
+    sae_id: str,
+    out: Path,
+    config: NeuronpediaConfig,
+    progress: Progress = no_progress,
+    cancel: CancelToken | None = None,
+) -> NeuronpediaExport:
+    """Write the SAE's features, their examples and SAFER's findings under `out`."""
+    cancel = cancel or CancelToken()
+    started = time.perf_counter()
+    facts = feature_facts(workspace, sae_id)
+    chosen = _chosen(facts, config.features)
+    reader = FeatureExamples(workspace.store_path, workspace.sae_dir(sae_id))
+    try:
+        names_ = export_names(workspace, sae_id, reader.store, config)
+        folder = Path(out) / names_.model_id / names_.source_id
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_dir(folder) as partial:
+            counts = _write_source(
+                workspace, sae_id, reader, facts, chosen, names_, config, partial, progress, cancel
+            )
+        _write_config(Path(out) / "config", facts, config)
+    except OSError as exc:
+        raise WorkspaceError(
+            f"Cannot write the export to {out}: {exc}.",
+            "Choose a folder you can write with --out, and check it has free space.",
+        ) from exc
+    finally:
+        reader.close()
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    return NeuronpediaExport(
+        folder, names_, len(chosen), counts[0], counts[1], size, time.perf_counter() - started
+    )
+
+
+def export_names(
+    workspace: Workspace, sae_id: str, store: StoreReader, config: NeuronpediaConfig
+) -> ExportNames:
+    """The model id, source set name and source id the export uses."""
+    model_id = config.model_id or slug(Path(store.model).name) + "-rm"
+    set_name = config.set_name or "safer-" + slug(re.sub(r"^L\d+-", "", sae_id))
+    return ExportNames(model_id, set_name, f"{store.layer}-{set_name}")
+
+
+def slug(text: str) -> str:
+    """`text` as a Neuronpedia id: lowercase letters, digits, - and _."""
+    return re.sub(r"[^a-z0-9_]+", "-", text.lower()).strip("-")[:100] or "model"
+
+
+def _chosen(facts: list[FeatureFacts], top: int) -> list[FeatureFacts]:
+    """The features to export (the top N by |salience|, or all), by feature index."""
+    picked = sorted(facts, key=lambda f: f.rank)[:top] if top else facts
+    return sorted(picked, key=lambda f: f.feature)
+
+
+def _write_source(
+    workspace: Workspace,
+    sae_id: str,
+    reader: FeatureExamples,
+    facts: list[FeatureFacts],
+    chosen: list[FeatureFacts],
+    names_: ExportNames,
+    config: NeuronpediaConfig,
+    folder: Path,
+    progress: Progress,
+    cancel: CancelToken,
+) -> tuple[int, int]:
+    """Every file of the source's folder; (activations, explanations) written."""
+    creator = config.creator_id
+    creator_name = config.creator_name or default_author()
+    model_info = _model_config(workspace)
+    created = _finished(workspace, RM) or _finished(workspace, SALIENCE, sae_id) or now()
+    sae_cfg = _json_file(workspace.sae_dir(sae_id) / names.SAE_CFG)
+    store = reader.store
+    _write_jsonl(
+        folder / "model.jsonl",
+        [
+            rows.model_row(
+                names_.model_id,
+                f"{store.model} reward model (SAFER)",
+                creator,
+                creator_name,
+                int(model_info.get("hidden_size", store.d_model)),
+                int(model_info.get("num_hidden_layers", 0)),
+                int(model_info.get("intermediate_size", 0)),
+                names_.set_name,
+                names_.source_id,
+                created,
+            )
+        ],
+    )
+    description = f"SAFER: TopK SAE on the residual stream of a {store.model} reward model"
+    _write_jsonl(
+        folder / "sourceset.jsonl",
+        [
+            rows.source_set_row(
+                names_.model_id, names_.set_name, description, creator, creator_name, created
+            )
+        ],
+    )
+    _write_jsonl(
+        folder / "source.jsonl",
+        [
+            rows.source_row(
+                names_.model_id,
+                names_.source_id,
+                names_.set_name,
+                creator,
+                sae_cfg,
+                store.n_docs,
+                _dataset(workspace),
+                _notes(workspace, sae_id, reader),
+                _finished(workspace, SALIENCE, sae_id) or created,
+            )
+        ],
+    )
+    examples = _ExampleRows(workspace, reader, names_, config)
+    histograms = _Histograms(reader)
+    n_activations = 0
+    for number, batch in enumerate(_batches(chosen, BATCH)):
+        features = []
+        activations: list[dict[str, Any]] = []
+        for done, item in enumerate(batch, start=number * BATCH):
+            cancel.check("the Neuronpedia export")
+            progress("features and their examples", done, len(chosen))
+            features.append(
+                rows.feature_row(
+                    names_.model_id,
+                    names_.source_id,
+                    names_.set_name,
+                    creator,
+                    item,
+                    histograms.of(item.feature),
+                )
+            )
+            activations += examples.of(item.feature, item.max_act)
+        _write_gz(folder / "features" / f"batch-{number}.jsonl.gz", features)
+        _write_gz(folder / "activations" / f"batch-{number}.jsonl.gz", activations)
+        n_activations += len(activations)
+    progress("features and their examples", len(chosen), len(chosen))
+    explained = [
+        row
+        for item in chosen
+        for row in rows.explanations_of(
+            names_.model_id, names_.source_id, creator, item, len(facts)
+        )
+    ]
+    for number, batch_rows in enumerate(_batches(explained, BATCH)):
+        _write_gz(folder / "explanations" / f"batch-{number}.jsonl.gz", batch_rows)
+    record = {
+        "sae_id": sae_id,
+        "workspace": str(workspace.root),
+        "config": config.to_dict(),
+        "features": len(chosen),
+        "activations": n_activations,
+        "explanations": len(explained),
+    }
+    write_text_atomic(folder / RECORD, json.dumps(record, indent=2) + "\n")
+    return n_activations, len(explained)
+
+
+class _ExampleRows:
+    """A feature's `Activation` rows: its strongest examples (the top bin), then examples
+    around each of `QUANTILES` (interval bins) not already in the top bin."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        reader: FeatureExamples,
+        names_: ExportNames,
+        config: NeuronpediaConfig,
+    ) -> None:
+        self.reader, self.names, self.config = reader, names_, config
+        self.dataset = _dataset(workspace)
+        store = reader.store
+        self.pair_ids = store.pair_ids()
+        self.first_pair = _first_pairs(store.chosen_doc, store.rejected_doc, store.n_docs)
+
+    def of(self, feature: int, max_act: float) -> list[dict[str, Any]]:
+        codes = self.reader.codes
+        start, end = int(codes.offsets[feature]), int(codes.offsets[feature + 1])
+        if end == start:
+            return []  # a dead feature has no examples
+        window = self.config.context
+        top = self.reader.examples(feature, self.config.top_examples, (1.0,), window)
+        groups: list[tuple[tuple[float, float, float], list[Example]]] = [
+            ((-1.0, round(max_act, 3), -1.0), top)
+        ]
+        if self.config.quantile_examples:
+            seen = {e.token for e in top}
+            lower = self.reader.examples(feature, self.config.quantile_examples, QUANTILES, window)
+            vals = np.asarray(codes.vals[start:end], dtype=np.float32)
+            for q in QUANTILES:
+                group = [e for e in lower if e.quantile == q and e.token not in seen]
+                if group:
+                    lo = min(e.activation for e in group)
+                    hi = max(e.activation for e in group)
+                    contains = float(np.count_nonzero((vals >= lo) & (vals <= hi)) / vals.size)
+                    groups.append(((round(lo, 3), round(hi, 3), round(contains, 4)), group))
+                    seen |= {e.token for e in group}
+        found = []
+        for bin_range, group in groups:
+            for example in group:
+                found.append(
+                    rows.activation_row(
+                        self.names.model_id,
+                        self.names.source_id,
+                        feature,
+                        self.config.creator_id,
+                        example.spans,
+                        self.dataset,
+                        self._data_index(example),
+                        bin_range,
+                        len(found),
+                    )
+                )
+        return found
+
+    def _data_index(self, example: Example) -> str:
+        """The pair the example's text comes from, and the side of the response in it."""
+        pair = int(self.first_pair[example.doc])
+        if pair < 0:
+            return f"document {example.doc}"
+        return f"pair {self.pair_ids[pair]}, {example.side} response"
+
+
+class _Histograms:
+    """Each feature's activation histogram from the SAE's statistics: the bins' centres and
+    counts, up to its last non-empty bin (the bins are shared by every feature)."""
+
+    def __init__(self, reader: FeatureExamples) -> None:
+        self.hist = reader.codes.hist
+        edges = reader.codes.stat("hist_edges").astype(np.float64)
+        self.centres = ((edges[:-1] + edges[1:]) / 2).tolist()
+
+    def of(self, feature: int) -> tuple[list[float], list[float]]:
+        counts = np.asarray(self.hist[feature], dtype=np.float64)
+        filled = np.flatnonzero(counts)
+        end = int(filled[-1]) + 1 if filled.size else 0
+        return self.centres[:end], counts[:end].tolist()
+
+
+def _first_pairs(chosen_doc: np.ndarray, rejected_doc: np.ndarray, n_docs: int) -> np.ndarray:
+    """For each document, the first pair whose chosen or rejected response it is (−1: none)."""
+    first = np.full(n_docs, np.iinfo(np.int64).max, dtype=np.int64)
+    pairs = np.arange(len(chosen_doc), dtype=np.int64)
+    for docs in (chosen_doc, rejected_doc):
+        np.minimum.at(first, np.asarray(docs, dtype=np.int64), pairs)
+    first[first == np.iinfo(np.int64).max] = -1
+    return first
+
+
+def _write_config(folder: Path, facts: list[FeatureFacts], config: NeuronpediaConfig) -> None:
+    """The explanation types and models the explanations name, added to what a folder of
+    Neuronpedia's own exports already lists (rows of the same name are replaced)."""
+    created = now()
+    judges = sorted({f.judgement.model for f in facts if f.judgement is not None})
+    creator_name = config.creator_name or default_author()
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, new in (
+        (
+            "explanation_type.jsonl",
+            rows.explanation_type_rows(config.creator_id, creator_name, created),
+        ),
+        ("explanation_model_type.jsonl", rows.explanation_model_rows(judges, created)),
+    ):
+        path = folder / name
+        ours = {row["name"] for row in new}
+        kept = [row for row in _read_jsonl(path) if row.get("name") not in ours]
+        _write_jsonl(path, [*kept, *new])
+
+
+def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    write_text_atomic(path, "".join(_line(record) for record in records))
+
+
+def _write_gz(path: Path, records: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = "".join(_line(record) for record in records).encode("utf-8")
+    path.write_bytes(gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0))
+
+
+def _line(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _json_file(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _model_config(workspace: Workspace) -> dict[str, Any]:
+    """The analysed reward model's transformers config (empty without one)."""
+    return _json_file(workspace.rm_model_dir / "config.json") or {}
+
+
+def _finished(workspace: Workspace, kind: str, sae_id: str | None = None) -> str:
+    record = workspace.stage(kind, sae_id)
+    return record.finished if record is not None else ""
+
+
+def _dataset(workspace: Workspace) -> str:
+    """The preference data's name as it was imported (a file name or a hub id)."""
+    record = workspace.stage(DATA)
+    if record is None:
+        return ""
+    origin = record.info.get("origin") or Path(str(record.config.get("source", ""))).name
+    return str(origin)
+
+
+def _notes(workspace: Workspace, sae_id: str, reader: FeatureExamples) -> str:
+    extract = workspace.stage(EXTRACT)
+    policy = str(extract.config.get("policy", "")) if extract is not None else ""
+    salience = workspace.stage(SALIENCE, sae_id)
+    split = str(salience.config.get("split", "")) if salience is not None else ""
+    codes = reader.codes
+    return (
+        f"SAFER explorer ({sae_id}): a TopK SAE (k={codes.k}, {codes.n_latents:,} latents) on "
+        f"the residual stream after block {reader.store.layer} of a reward model trained from "
+        f"{reader.store.model}. Salience compares chosen and rejected responses of the {split} "
+        f"split on their {policy.replace('_', ' ')} tokens; examples are the data's own text."
+    )
