@@ -20,6 +20,7 @@ from safer_engine.labels import Judgement, Label, LabelStore
 from safer_engine.labels.judgements import judgements
 from safer_engine.share.attribution import Effect, read_effects
 from safer_engine.workspace import Workspace
+from safer_engine.workspace.stages import SALIENCE
 
 FIGURES = (
     "feature",
@@ -72,6 +73,30 @@ class FeatureFacts:
     def leans(self) -> str:
         """Which responses it fires more on: chosen, rejected, or neither."""
         return "chosen" if self.salience > 0 else "rejected" if self.salience < 0 else "neither"
+
+
+def analysed_sae(workspace: Workspace, sae_id: str | None) -> str:
+    """`sae_id` when this workspace has salience for it; None: the SAE whose salience was
+    computed last."""
+    finished = {
+        str(r.sae_id): r.finished
+        for r in workspace.records().values()
+        if r.kind == SALIENCE and r.sae_id
+    }
+    if sae_id is None and finished:
+        return max(finished, key=lambda found: finished[found])
+    if sae_id is not None and sae_id in finished:
+        return sae_id
+    known = f" (SAEs with one: {', '.join(sorted(finished))})" if finished else ""
+    what = (
+        f"SAE {sae_id} of {workspace.root} has no salience table yet"
+        if sae_id
+        else f"{workspace.root} has no SAE with a salience table yet"
+    )
+    raise WorkspaceError(
+        f"{what}{known}.",
+        f"Run `safer encode --workspace {workspace.root}` first, or pick one with --sae.",
+    )
 
 
 def feature_facts(
