@@ -36,6 +36,7 @@ from safer_engine.files import atomic_dir, write_text_atomic
 from safer_engine.labels.fold import default_author
 from safer_engine.progress import CancelToken, Progress, no_progress
 from safer_engine.share import neuronpedia_records as rows
+from safer_engine.share.examples import ExamplePairs
 from safer_engine.share.features import FeatureFacts, feature_facts
 from safer_engine.store.reader import StoreReader
 from safer_engine.workspace import Workspace
@@ -248,9 +249,7 @@ class _ExampleRows:
     ) -> None:
         self.reader, self.names, self.config = reader, names_, config
         self.dataset = _dataset(workspace)
-        store = reader.store
-        self.pair_ids = store.pair_ids()
-        self.first_pair = _first_pairs(store.chosen_doc, store.rejected_doc, store.n_docs)
+        self.pairs = ExamplePairs(reader)
 
     def of(self, feature: int, max_act: float) -> list[dict[str, Any]]:
         codes = self.reader.codes
@@ -293,11 +292,11 @@ class _ExampleRows:
         return found
 
     def _data_index(self, example: Example) -> str:
-        """The pair the example's text comes from, and the side of the response in it."""
-        pair = int(self.first_pair[example.doc])
-        if pair < 0:
+        """The pair the example's text comes from, and the side its response is on."""
+        pair_id = self.pairs.pair_id(example)
+        if pair_id is None:
             return f"document {example.doc}"
-        return f"pair {self.pair_ids[pair]}, {example.side} response"
+        return f"pair {pair_id}, {example.side} response"
 
 
 class _Histograms:
@@ -314,16 +313,6 @@ class _Histograms:
         filled = np.flatnonzero(counts)
         end = int(filled[-1]) + 1 if filled.size else 0
         return self.centres[:end], counts[:end].tolist()
-
-
-def _first_pairs(chosen_doc: np.ndarray, rejected_doc: np.ndarray, n_docs: int) -> np.ndarray:
-    """For each document, the first pair whose chosen or rejected response it is (−1: none)."""
-    first = np.full(n_docs, np.iinfo(np.int64).max, dtype=np.int64)
-    pairs = np.arange(len(chosen_doc), dtype=np.int64)
-    for docs in (chosen_doc, rejected_doc):
-        np.minimum.at(first, np.asarray(docs, dtype=np.int64), pairs)
-    first[first == np.iinfo(np.int64).max] = -1
-    return first
 
 
 def _write_config(folder: Path, facts: list[FeatureFacts], config: NeuronpediaConfig) -> None:
