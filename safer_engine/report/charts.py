@@ -8,7 +8,7 @@ an SVG of a few kilobytes stays sharp at any zoom. Every text is escaped.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -214,31 +214,28 @@ def line_chart(
 
 
 def _line(frame: _Frame, line: Series, colour: str) -> list[str]:
+    unknown = [math.nan] * len(line.x)
     points = [
-        (float(x), float(y), lo, hi)
+        (float(x), float(y), float(lo), float(hi))
         for x, y, lo, hi in zip(
-            line.x,
-            line.y,
-            line.low or [None] * len(line.x),
-            line.high or [None] * len(line.x),
-            strict=True,
+            line.x, line.y, line.low or unknown, line.high or unknown, strict=True
         )
         if y is not None and math.isfinite(y)
     ]
     if not points:
         return []
     parts = []
-    with_band = [(x, lo, hi) for x, _, lo, hi in points if _interval(lo, hi)]
+    with_band = [(x, lo, hi) for x, _, lo, hi in points if math.isfinite(lo + hi)]
     if len(with_band) > 1:
         upper = " ".join(f"{frame.x(x):.1f},{frame.y(hi):.1f}" for x, _, hi in with_band)
         lower = " ".join(f"{frame.x(x):.1f},{frame.y(lo):.1f}" for x, lo, _ in reversed(with_band))
         parts.append(f'<polygon points="{upper} {lower}" fill="{colour}" fill-opacity="0.15"/>')
-    for x, _, lo, hi in points:
-        if _interval(lo, hi) and len(with_band) == 1:
-            parts.append(
-                f'<line x1="{frame.x(x):.1f}" x2="{frame.x(x):.1f}" y1="{frame.y(lo):.1f}" '
-                f'y2="{frame.y(hi):.1f}" stroke="{colour}"/>'
-            )
+    elif with_band:  # one point: its interval as a bar
+        x, lo, hi = with_band[0]
+        parts.append(
+            f'<line x1="{frame.x(x):.1f}" x2="{frame.x(x):.1f}" y1="{frame.y(lo):.1f}" '
+            f'y2="{frame.y(hi):.1f}" stroke="{colour}"/>'
+        )
     path = " ".join(f"{frame.x(x):.1f},{frame.y(y):.1f}" for x, y, _, _ in points)
     dash = ' stroke-dasharray="5 3"' if line.dashed else ""
     parts.append(
@@ -252,14 +249,10 @@ def _line(frame: _Frame, line: Series, colour: str) -> list[str]:
     return parts
 
 
-def _interval(low: float | None, high: float | None) -> bool:
-    return low is not None and high is not None and math.isfinite(low) and math.isfinite(high)
-
-
 def histogram_chart(
     title: str,
     edges: Sequence[float],
-    counts: dict[str, Sequence[int]],
+    counts: Mapping[str, Sequence[int]],
     x_label: str,
     y_label: str = "pairs",
     width: int = 620,

@@ -31,7 +31,6 @@ from safer_engine.scores.selection import SelectedFeature, Selection
 from safer_engine.scores.stage import current_selection, scores_dir
 from safer_engine.share.examples import ExamplePairs
 from safer_engine.share.features import FeatureFacts, feature_facts
-from safer_engine.train.evaluate import EvalReport
 from safer_engine.workspace import Workspace
 from safer_engine.workspace.runs import Run, compared_runs, list_runs
 from safer_engine.workspace.stages import DATA, EXTRACT, RM, SAE
@@ -73,7 +72,9 @@ class Overview:
     """The extraction's config and what it stored (layer, documents, tokens)."""
     sae: dict[str, Any]
     """The SAE: latents, k, and its health where it was measured."""
-    evaluation: EvalReport | None
+    evaluation: dict[str, Any] | None
+    """The reward model's `rm/eval.json` (`safer eval`): overall and per-slice accuracy with
+    Wilson intervals, margins, RewardBench sections."""
 
 
 @dataclass(frozen=True)
@@ -191,10 +192,8 @@ def _overview(workspace: Workspace, sae_id: str, missing: list[str]) -> Overview
     rm = workspace.stage(RM)
     if rm is None:
         missing.append("A reward model: `safer train-rm`.")
-    evaluation = None
-    if workspace.eval_path.exists():
-        evaluation = EvalReport.load(workspace.eval_path)
-    elif rm is not None:
+    evaluation = _json(workspace.eval_path) or None
+    if evaluation is None and rm is not None:
         missing.append("The reward model's accuracy: `safer eval`.")
     extract = workspace.stage(EXTRACT)
     sae = workspace.stage(SAE, sae_id)

@@ -9,7 +9,8 @@ from typing import Any
 
 import polars as pl
 
-from safer_engine.benchmark.report import METHOD_LABELS as BENCHMARK_LABELS
+from safer_engine.benchmark.methods import METHOD_LABELS as BENCHMARK_LABELS
+from safer_engine.benchmark.methods import REFERENCES
 from safer_engine.experiment.report import METHOD_LABELS, recipe_order, slice_order
 from safer_engine.report.charts import Band, Series, line_chart
 from safer_engine.report.gather import AuditData
@@ -20,7 +21,6 @@ FAMILIES = (
     ("safer-poison", "random-flip", "poisoning"),
     ("safer-denoise", "random-remove", "denoising"),
 )
-REFERENCES = ("noisy", "oracle", "clean")
 
 
 def plans_section(data: AuditData) -> str:

@@ -125,36 +125,35 @@ def accuracy_section(data: AuditData) -> str:
             "Reward model accuracy",
             [paragraph("Not evaluated yet: `safer eval` measures it on the held-out pairs.")],
         )
-    rows = [
-        [s.name, f"{s.pairs:,}", number(s.accuracy), interval(s.ci_low, s.ci_high)]
-        for s in sorted(evaluation.slices, key=lambda s: (s.name != "safety", s.name))
-    ]
-    overall = evaluation.overall
-    rows.append(
-        [
-            "all",
-            f"{overall.pairs:,}",
-            number(overall.accuracy),
-            interval(overall.ci_low, overall.ci_high),
-        ]
-    )
-    margins = evaluation.margins
+    slices = sorted(evaluation.get("slices", []), key=lambda s: (s["name"] != "safety", s["name"]))
+    rows = [_accuracy_row(s) for s in [*slices, evaluation["overall"]]]
+    margins = evaluation.get("margins", {})
     parts = [
         paragraph(
-            f"The analysed reward model on the {evaluation.split} split: the share of pairs it "
-            "orders right, r(chosen) > r(rejected), with Wilson 95% intervals."
+            f"The analysed reward model on the {evaluation.get('split', 'test')} split: the "
+            "share of pairs it orders right, r(chosen) > r(rejected), with Wilson 95% intervals."
         ),
         table(["slice", "pairs", "accuracy", "95% interval"], rows, 3),
         paragraph(
-            f"Margins r(chosen) − r(rejected): mean {number(margins.mean, 2)}, median "
-            f"{number(margins.median, 2)}, 5th–95th percentile {number(margins.p05, 2)} to "
-            f"{number(margins.p95, 2)}."
+            f"Margins r(chosen) − r(rejected): mean {number(margins.get('mean'), 2)}, median "
+            f"{number(margins.get('median'), 2)}, 5th–95th percentile "
+            f"{number(margins.get('p05'), 2)} to {number(margins.get('p95'), 2)}."
         ),
     ]
-    if evaluation.rewardbench:
-        rows = [[name, number(value)] for name, value in evaluation.rewardbench.items()]
+    rewardbench = evaluation.get("rewardbench")
+    if rewardbench:
+        rows = [[name, number(value)] for name, value in rewardbench.items()]
         parts += ["<h3>RewardBench</h3>", table(["section", "score"], rows, 1)]
     return section("accuracy", "Reward model accuracy", parts)
+
+
+def _accuracy_row(found: dict[str, Any]) -> list[object]:
+    return [
+        found["name"],
+        f"{found['pairs']:,}",
+        number(found["accuracy"]),
+        interval(found.get("ci_low"), found.get("ci_high")),
+    ]
 
 
 def missing_section(data: AuditData) -> str:

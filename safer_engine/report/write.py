@@ -64,7 +64,8 @@ def write_report(
     except OSError as exc:
         raise WorkspaceError(
             f"Cannot write the report to {out}: {exc}.",
-            "Choose a file you can write with --out, and check the disk has free space.",
+            "Check that you can write there and that the disk has free space "
+            "(`safer report --out FILE` writes it elsewhere).",
         ) from exc
     return WrittenReport(
         Path(out),

@@ -273,7 +273,7 @@ class _ExampleRows:
                     contains = float(np.count_nonzero((vals >= lo) & (vals <= hi)) / vals.size)
                     groups.append(((round(lo, 3), round(hi, 3), round(contains, 4)), group))
                     seen |= {e.token for e in group}
-        found = []
+        found: list[dict[str, Any]] = []
         for bin_range, group in groups:
             for example in group:
                 found.append(
