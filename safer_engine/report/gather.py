@@ -9,7 +9,6 @@ here needs torch.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +23,12 @@ from safer_engine.config import ReportConfig, SelectionConfig
 from safer_engine.data.summary import DataSummary, summarise
 from safer_engine.edits.plan import EditPlan
 from safer_engine.edits.stage import list_plans
-from safer_engine.errors import SaferError
+from safer_engine.errors import WorkspaceError
 from safer_engine.progress import CancelToken, Progress
 from safer_engine.scores.judged import judge_scores
 from safer_engine.scores.selection import SelectedFeature, Selection
 from safer_engine.scores.stage import current_selection, scores_dir
+from safer_engine.share.analysis import dataset_name, json_object
 from safer_engine.share.examples import ExamplePairs
 from safer_engine.share.features import FeatureFacts, feature_facts
 from safer_engine.workspace import Workspace
@@ -188,16 +188,16 @@ def _overview(workspace: Workspace, sae_id: str, missing: list[str]) -> Overview
     dataset = ""
     if data is not None and workspace.pairs_path.exists():
         summary = summarise(pl.read_parquet(workspace.pairs_path))
-        dataset = str(data.info.get("origin") or Path(str(data.config.get("source", ""))).name)
+        dataset = dataset_name(workspace)
     rm = workspace.stage(RM)
     if rm is None:
         missing.append("A reward model: `safer train-rm`.")
-    evaluation = _json(workspace.eval_path) or None
+    evaluation = json_object(workspace.eval_path) or None
     if evaluation is None and rm is not None:
         missing.append("The reward model's accuracy: `safer eval`.")
     extract = workspace.stage(EXTRACT)
     sae = workspace.stage(SAE, sae_id)
-    trained = _json(workspace.sae_dir(sae_id) / names.SAE_INFO)
+    trained = json_object(workspace.sae_dir(sae_id) / names.SAE_INFO)
     return Overview(
         dataset=dataset,
         data=summary,
@@ -269,19 +269,11 @@ def _latest(folder: Path, pattern: str) -> Summary | None:
     try:
         table = pl.read_parquet(found[-1])
     except (OSError, pl.exceptions.PolarsError) as exc:
-        raise SaferError(
+        raise WorkspaceError(
             f"The summary {found[-1]} cannot be read ({exc}).",
             "Run the experiment or benchmark again to rewrite it.",
         ) from exc
     return Summary(found[-1].parent.name, table, len(found) - 1)
-
-
-def _json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def score_histogram(

@@ -26,38 +26,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from safer_engine import artifacts as names
-from safer_engine.codes.examples import Example, FeatureExamples
+from safer_engine.codes.examples import FeatureExamples
 from safer_engine.config import NeuronpediaConfig
 from safer_engine.errors import WorkspaceError
 from safer_engine.files import atomic_dir, write_text_atomic
 from safer_engine.labels.fold import default_author
 from safer_engine.progress import CancelToken, Progress, no_progress
 from safer_engine.share import neuronpedia_records as rows
-from safer_engine.share.examples import ExamplePairs
+from safer_engine.share.analysis import dataset_name, finished, json_object, model_config
 from safer_engine.share.features import FeatureFacts, feature_facts
+from safer_engine.share.neuronpedia_rows import ActivationRows, ExportNames, Histograms
 from safer_engine.store.reader import StoreReader
 from safer_engine.workspace import Workspace
 from safer_engine.workspace.manifest import now
-from safer_engine.workspace.stages import DATA, EXTRACT, RM, SALIENCE
+from safer_engine.workspace.stages import EXTRACT, RM, SALIENCE
 
 BATCH = 1024
 """Features per batch file, and explanations per batch file, as Neuronpedia's export."""
 GZIP_LEVEL = 5
-QUANTILES = (0.9, 0.5, 0.1)
-"""The interval bins below the top one: examples around these quantiles of activation."""
 RECORD = "safer_export.json"
-
-
-@dataclass(frozen=True)
-class ExportNames:
-    """Who the export says it is about."""
-
-    model_id: str
-    set_name: str
-    source_id: str
 
 
 @dataclass(frozen=True)
@@ -145,9 +133,9 @@ def _write_source(
     """Every file of the source's folder; (activations, explanations) written."""
     creator = config.creator_id
     creator_name = config.creator_name or default_author()
-    model_info = _model_config(workspace)
-    created = _finished(workspace, RM) or _finished(workspace, SALIENCE, sae_id) or now()
-    sae_cfg = _json_file(workspace.sae_dir(sae_id) / names.SAE_CFG)
+    model_info = model_config(workspace)
+    created = finished(workspace, RM) or finished(workspace, SALIENCE, sae_id) or now()
+    sae_cfg = json_object(workspace.sae_dir(sae_id) / names.SAE_CFG) or None
     store = reader.store
     _write_jsonl(
         folder / "model.jsonl",
@@ -185,14 +173,14 @@ def _write_source(
                 creator,
                 sae_cfg,
                 store.n_docs,
-                _dataset(workspace),
+                dataset_name(workspace),
                 _notes(workspace, sae_id, reader),
-                _finished(workspace, SALIENCE, sae_id) or created,
+                finished(workspace, SALIENCE, sae_id) or created,
             )
         ],
     )
-    examples = _ExampleRows(workspace, reader, names_, config)
-    histograms = _Histograms(reader)
+    examples = ActivationRows(workspace, reader, names_, config)
+    histograms = Histograms(reader)
     n_activations = 0
     for number, batch in enumerate(_batches(chosen, BATCH)):
         features = []
@@ -234,85 +222,6 @@ def _write_source(
     }
     write_text_atomic(folder / RECORD, json.dumps(record, indent=2) + "\n")
     return n_activations, len(explained)
-
-
-class _ExampleRows:
-    """A feature's `Activation` rows: its strongest examples (the top bin), then examples
-    around each of `QUANTILES` (interval bins) not already in the top bin."""
-
-    def __init__(
-        self,
-        workspace: Workspace,
-        reader: FeatureExamples,
-        names_: ExportNames,
-        config: NeuronpediaConfig,
-    ) -> None:
-        self.reader, self.names, self.config = reader, names_, config
-        self.dataset = _dataset(workspace)
-        self.pairs = ExamplePairs(reader)
-
-    def of(self, feature: int, max_act: float) -> list[dict[str, Any]]:
-        codes = self.reader.codes
-        start, end = int(codes.offsets[feature]), int(codes.offsets[feature + 1])
-        if end == start:
-            return []  # a dead feature has no examples
-        window = self.config.context
-        top = self.reader.examples(feature, self.config.top_examples, (1.0,), window)
-        groups: list[tuple[tuple[float, float, float], list[Example]]] = [
-            ((-1.0, round(max_act, 3), -1.0), top)
-        ]
-        if self.config.quantile_examples:
-            seen = {e.token for e in top}
-            lower = self.reader.examples(feature, self.config.quantile_examples, QUANTILES, window)
-            vals = np.asarray(codes.vals[start:end], dtype=np.float32)
-            for q in QUANTILES:
-                group = [e for e in lower if e.quantile == q and e.token not in seen]
-                if group:
-                    lo = min(e.activation for e in group)
-                    hi = max(e.activation for e in group)
-                    contains = float(np.count_nonzero((vals >= lo) & (vals <= hi)) / vals.size)
-                    groups.append(((round(lo, 3), round(hi, 3), round(contains, 4)), group))
-                    seen |= {e.token for e in group}
-        found: list[dict[str, Any]] = []
-        for bin_range, group in groups:
-            for example in group:
-                found.append(
-                    rows.activation_row(
-                        self.names.model_id,
-                        self.names.source_id,
-                        feature,
-                        self.config.creator_id,
-                        example.spans,
-                        self.dataset,
-                        self._data_index(example),
-                        bin_range,
-                        len(found),
-                    )
-                )
-        return found
-
-    def _data_index(self, example: Example) -> str:
-        """The pair the example's text comes from, and the side its response is on."""
-        pair_id = self.pairs.pair_id(example)
-        if pair_id is None:
-            return f"document {example.doc}"
-        return f"pair {pair_id}, {example.side} response"
-
-
-class _Histograms:
-    """Each feature's activation histogram from the SAE's statistics: the bins' centres and
-    counts, up to its last non-empty bin (the bins are shared by every feature)."""
-
-    def __init__(self, reader: FeatureExamples) -> None:
-        self.hist = reader.codes.hist
-        edges = reader.codes.stat("hist_edges").astype(np.float64)
-        self.centres = ((edges[:-1] + edges[1:]) / 2).tolist()
-
-    def of(self, feature: int) -> tuple[list[float], list[float]]:
-        counts = np.asarray(self.hist[feature], dtype=np.float64)
-        filled = np.flatnonzero(counts)
-        end = int(filled[-1]) + 1 if filled.size else 0
-        return self.centres[:end], counts[:end].tolist()
 
 
 def _write_config(folder: Path, facts: list[FeatureFacts], config: NeuronpediaConfig) -> None:
@@ -358,33 +267,6 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _json_file(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _model_config(workspace: Workspace) -> dict[str, Any]:
-    """The analysed reward model's transformers config (empty without one)."""
-    return _json_file(workspace.rm_model_dir / "config.json") or {}
-
-
-def _finished(workspace: Workspace, kind: str, sae_id: str | None = None) -> str:
-    record = workspace.stage(kind, sae_id)
-    return record.finished if record is not None else ""
-
-
-def _dataset(workspace: Workspace) -> str:
-    """The preference data's name as it was imported (a file name or a hub id)."""
-    record = workspace.stage(DATA)
-    if record is None:
-        return ""
-    origin = record.info.get("origin") or Path(str(record.config.get("source", ""))).name
-    return str(origin)
 
 
 def _notes(workspace: Workspace, sae_id: str, reader: FeatureExamples) -> str:
