@@ -35,9 +35,13 @@ class NeuronpediaConfig(Config):
     top_examples: int = 20
     """Each feature's strongest activations (Neuronpedia's top bin)."""
 
-    quantile_examples: int = 5
-    """Examples around each of the 90th, 50th and 10th percentiles of a feature's activations
-    (Neuronpedia's interval bins); 0 exports the top bin only."""
+    intervals: int = 5
+    """Below the top bin, the feature's activation range (0 to its largest) cut into this
+    many equal intervals, each a bin of examples (as SAEDashboard's interval bins); 0 exports
+    the top bin only."""
+
+    interval_examples: int = 5
+    """Examples from each interval (fewer where an interval holds fewer activations)."""
 
     context: int = 24
     """Tokens of context before an example's token (half as many after it)."""
@@ -57,7 +61,7 @@ class NeuronpediaConfig(Config):
                     f"--{name.replace('_', '-')} {value!r} is not a Neuronpedia id.",
                     "Use 1 to 128 lowercase letters, digits, - and _.",
                 )
-        for name in ("features", "quantile_examples"):
+        for name in ("features", "intervals", "interval_examples"):
             if getattr(self, name) < 0:
                 raise ConfigError(
                     f"--{name.replace('_', '-')} must be 0 or more, not {getattr(self, name)}."

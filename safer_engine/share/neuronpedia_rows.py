@@ -1,9 +1,11 @@
 """A feature's examples and histogram as Neuronpedia rows: its strongest examples (the top
-bin) and examples around lower quantiles (interval bins), each with the share of the
-feature's activations in its bin, and its activation histogram."""
+bin) and examples from equal intervals of its activation range below (interval bins, as
+SAEDashboard draws them), each bin with the share of the feature's activations in it, and
+its activation histogram."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +17,6 @@ from safer_engine.share import neuronpedia_records as rows
 from safer_engine.share.analysis import dataset_name
 from safer_engine.share.examples import ExamplePairs
 from safer_engine.workspace import Workspace
-
-QUANTILES = (0.9, 0.5, 0.1)
-"""The interval bins below the top one: examples around these quantiles of activation."""
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,8 @@ class ExportNames:
 
 class ActivationRows:
     """A feature's `Activation` rows: its strongest examples (the top bin), then examples
-    around each of `QUANTILES` (interval bins) not already in the top bin."""
+    from each of `intervals` equal intervals of (0, its largest activation] (interval bins),
+    none shown twice."""
 
     def __init__(
         self,
@@ -45,29 +45,8 @@ class ActivationRows:
         self.pairs = ExamplePairs(reader)
 
     def of(self, feature: int, max_act: float) -> list[dict[str, Any]]:
-        codes = self.reader.codes
-        start, end = int(codes.offsets[feature]), int(codes.offsets[feature + 1])
-        if end == start:
-            return []  # a dead feature has no examples
-        window = self.config.context
-        top = self.reader.examples(feature, self.config.top_examples, (1.0,), window)
-        groups: list[tuple[tuple[float, float, float], list[Example]]] = [
-            ((-1.0, round(max_act, 3), -1.0), top)
-        ]
-        if self.config.quantile_examples:
-            seen = {e.token for e in top}
-            lower = self.reader.examples(feature, self.config.quantile_examples, QUANTILES, window)
-            vals = np.asarray(codes.vals[start:end], dtype=np.float32)
-            for q in QUANTILES:
-                group = [e for e in lower if e.quantile == q and e.token not in seen]
-                if group:
-                    lo = min(e.activation for e in group)
-                    hi = max(e.activation for e in group)
-                    contains = float(np.count_nonzero((vals >= lo) & (vals <= hi)) / vals.size)
-                    groups.append(((round(lo, 3), round(hi, 3), round(contains, 4)), group))
-                    seen |= {e.token for e in group}
         found: list[dict[str, Any]] = []
-        for bin_range, group in groups:
+        for bin_range, group in self._groups(feature, max_act):
             for example in group:
                 found.append(
                     rows.activation_row(
@@ -83,6 +62,38 @@ class ActivationRows:
                     )
                 )
         return found
+
+    def _groups(
+        self, feature: int, max_act: float
+    ) -> list[tuple[tuple[float, float, float], list[Example]]]:
+        """(binMin, binMax, binContains) and the examples of each bin, the top one first,
+        then each interval from the highest down, none shown twice."""
+        codes, config = self.reader.codes, self.config
+        start, end = int(codes.offsets[feature]), int(codes.offsets[feature + 1])
+        if end == start:
+            return []  # a dead feature has no examples
+        top = self.reader.examples(feature, config.top_examples, (1.0,), config.context)
+        groups = [((-1.0, round(max_act, 3), -1.0), top)]
+        seen = {e.token for e in top}
+        # the feature's activations, strongest first: an interval's are a run of ranks
+        descending = -np.asarray(codes.vals[start:end], dtype=np.float32)
+        count = descending.size
+        edges = np.linspace(0.0, max_act, config.intervals + 1)
+        for low, high in reversed(list(itertools.pairwise(edges))):
+            first = int(np.searchsorted(descending, -high, side="left"))
+            last = int(np.searchsorted(descending, -low, side="left"))
+            if last <= first or not config.interval_examples:
+                continue
+            # examples around the middle rank of the interval, kept only if inside it
+            middle = 1.0 - (first + last - 1) / 2 / max(count - 1, 1)
+            drawn = self.reader.examples(
+                feature, config.interval_examples, (middle,), config.context
+            )
+            group = [e for e in drawn if low < e.activation <= high and e.token not in seen]
+            seen |= {e.token for e in group}
+            contains = round((last - first) / count, 4)
+            groups.append(((round(float(low), 3), round(float(high), 3), contains), group))
+        return [(bin_range, group) for bin_range, group in groups if group]
 
     def _data_index(self, example: Example) -> str:
         """The pair the example's text comes from, and the side its response is on."""

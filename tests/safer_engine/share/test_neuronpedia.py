@@ -90,7 +90,9 @@ def jsonl(path: Path) -> list[dict[str, Any]]:
 def exported(synthetic_workspace: Path, tmp_path: Path) -> tuple[Path, Path, Annotated]:
     notes = annotate(synthetic_workspace)
     workspace = Workspace.open(synthetic_workspace)
-    config = NeuronpediaConfig(top_examples=4, quantile_examples=2, creator_name="alice")
+    config = NeuronpediaConfig(
+        top_examples=4, intervals=3, interval_examples=2, creator_name="alice"
+    )
     done = export_neuronpedia(workspace, notes.sae_id, tmp_path / "exports", config)
     assert done.folder == tmp_path / "exports" / "synthetic-rm" / "12-safer-synthetic-topk4-64"
     return tmp_path / "exports", done.folder, notes
@@ -204,7 +206,10 @@ def test_activations_are_the_examples_own_text_and_activations(
                     == row["values"][row["maxValueTokenIndex"]]
                 )
                 assert row["minValue"] == min(row["values"]) == 0.0
-                assert row["binMin"] == -1 or 0 < row["binContains"] <= 1
+                drawn = row["values"][row["qualifyingTokenIndex"]]
+                if row["binMin"] != -1:  # an interval bin: its token's activation lies in it
+                    assert 0 < row["binContains"] <= 1
+                    assert row["binMin"] < drawn <= row["binMax"] + 5e-4
                 # the data's own text: after the response mark, the response as imported
                 pair_id, side = row["dataIndex"].removeprefix("pair ").split(", ")
                 tokens = row["tokens"]
@@ -214,6 +219,11 @@ def test_activations_are_the_examples_own_text_and_activations(
                     responses = texts[pair_id]["chosen"], texts[pair_id]["rejected"]
                     assert any(r.startswith(shown) for r in responses), (shown, responses)
                 assert side.removesuffix(" response") in ("chosen", "rejected", "both")
+            intervals = {(r["binMin"], r["binMax"]): r["binContains"] for r in rows[len(top) :]}
+            assert all(r["binMin"] != -1 for r in rows[len(top) :])
+            assert len(intervals) <= 3 and sum(intervals.values()) <= 1.0
+            widths = [hi - lo for lo, hi in intervals]  # equal intervals of the range
+            assert max(widths, default=0) - min(widths, default=0) < 2e-3
     dead = [f for f in features.values() if f["maxActApprox"] == 0]
     assert all(f["index"] not in by_feature for f in dead)
 
@@ -265,7 +275,9 @@ def test_exporting_again_writes_the_same_rows_and_keeps_other_config_rows(
     theirs = {"name": "oai_token-act-pair", "displayName": "theirs"}
     types.write_text(types.read_text() + json.dumps(theirs) + "\n")
     workspace = Workspace.open(synthetic_workspace)
-    config = NeuronpediaConfig(top_examples=4, quantile_examples=2, creator_name="alice")
+    config = NeuronpediaConfig(
+        top_examples=4, intervals=3, interval_examples=2, creator_name="alice"
+    )
     export_neuronpedia(workspace, notes.sae_id, out, config)
     assert {p: p.read_bytes() for p in folder.rglob("*.gz")} == before
     names = [row["name"] for row in jsonl(types)]
