@@ -5,8 +5,11 @@ the report and the export have every part to show."""
 
 from __future__ import annotations
 
+import gzip
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -34,6 +37,12 @@ class Annotated:
     safe: int
     """Tagged safe."""
     effects: dict[int, tuple[float, float, float]]
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The rows of a JSONL file, gzipped or not, as an export wrote them."""
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    return [json.loads(line) for line in raw.decode("utf-8").splitlines()]
 
 
 def annotate(root: Path) -> Annotated:

@@ -106,8 +106,7 @@ def _summary_table(data: AuditData) -> str:
             ]
         row += [f"{fact.density:.2%}", number(fact.max_act, 2)]
         rows.append(row)
-    numeric = 4 + (2 if has_effect else 0)
-    return table(headers, rows, numeric)
+    return table(headers, rows, len(headers) - 5)  # the figures after the note
 
 
 def _tag(tag: str | None, by_judge: bool) -> str:

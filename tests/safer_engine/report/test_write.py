@@ -12,7 +12,7 @@ from safer_engine.errors import Cancelled, WorkspaceError
 from safer_engine.progress import CancelToken
 from safer_engine.report.write import write_report
 from safer_engine.workspace import Workspace
-from tests.audit_workspace import add_results, annotate
+from tests.audit_workspace import add_results, annotate, read_jsonl
 
 
 def test_the_report_is_one_file_with_every_section(
@@ -75,3 +75,25 @@ def test_a_cancel_or_an_unwritable_place_keeps_the_earlier_report(
     (tmp_path / "file").write_text("")
     with pytest.raises(WorkspaceError, match="Cannot write the report"):
         write_report(workspace, sae_id, tmp_path / "file" / "audit.html", ReportConfig())
+
+
+def test_the_judges_fit_shows_in_the_report_and_the_export_once_judgements_carry_it(
+    synthetic_workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safer_engine.config import NeuronpediaConfig
+    from safer_engine.share import features
+    from safer_engine.share.neuronpedia import export_neuronpedia
+
+    notes = annotate(synthetic_workspace)
+    monkeypatch.setattr(features, "judge_fit", lambda j: 0.8 if j is not None else None)
+    workspace = Workspace.open(synthetic_workspace)
+    html = write_report(workspace, notes.sae_id, tmp_path / "a.html", ReportConfig()).path
+    text = html.read_text(encoding="utf-8")
+    assert ">fit</th>" in text and "5/5</b>, fit 0.800" in text
+    done = export_neuronpedia(workspace, notes.sae_id, tmp_path / "np", NeuronpediaConfig())
+    judged = [
+        row
+        for row in read_jsonl(done.folder / "explanations" / "batch-0.jsonl.gz")
+        if row["typeName"] == "safer-judge"
+    ]
+    assert sorted(row["scoreV2"] for row in judged) == [0.8, 0.8]

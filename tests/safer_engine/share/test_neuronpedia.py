@@ -8,7 +8,6 @@ whole. They are written out here, not imported, so a renamed field fails the tes
 
 from __future__ import annotations
 
-import gzip
 import json
 from contextlib import closing
 from pathlib import Path
@@ -24,7 +23,7 @@ from safer_engine.progress import CancelToken
 from safer_engine.share.neuronpedia import export_neuronpedia
 from safer_engine.store.text import MARKERS
 from safer_engine.workspace import Workspace
-from tests.audit_workspace import JUDGE_MODEL, Annotated, annotate
+from tests.audit_workspace import JUDGE_MODEL, Annotated, annotate, read_jsonl
 
 NEURON = [
     "modelId", "layer", "index", "maxActApprox", "creatorId", "frac_nonzero",
@@ -81,11 +80,6 @@ def examples_of(root: Path, sae_id: str) -> closing[FeatureExamples]:
     return closing(FeatureExamples(root / "store.h5", root / "sae" / sae_id))
 
 
-def jsonl(path: Path) -> list[dict[str, Any]]:
-    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    return [json.loads(line) for line in raw.decode("utf-8").splitlines()]
-
-
 @pytest.fixture
 def exported(synthetic_workspace: Path, tmp_path: Path) -> tuple[Path, Path, Annotated]:
     notes = annotate(synthetic_workspace)
@@ -126,17 +120,17 @@ def test_the_layout_and_every_rows_fields_are_neuronpedias(
         ("source.jsonl", SOURCE),
         ("sourceset.jsonl", SOURCE_SET),
     ):
-        rows = jsonl(folder / name)
+        rows = read_jsonl(folder / name)
         assert rows, name
         assert all(sorted(row) == sorted(columns) for row in rows), name
     for name, columns in (
         ("explanation_type.jsonl", EXPLANATION_TYPE),
         ("explanation_model_type.jsonl", EXPLANATION_MODEL_TYPE),
     ):
-        assert all(sorted(row) == sorted(columns) for row in jsonl(out / "config" / name))
-    model = jsonl(folder / "model.jsonl")[0]
-    source = jsonl(folder / "source.jsonl")[0]
-    source_set = jsonl(folder / "sourceset.jsonl")[0]
+        assert all(sorted(row) == sorted(columns) for row in read_jsonl(out / "config" / name))
+    model = read_jsonl(folder / "model.jsonl")[0]
+    source = read_jsonl(folder / "source.jsonl")[0]
+    source_set = read_jsonl(folder / "sourceset.jsonl")[0]
     assert (model["id"], model["defaultSourceId"], model["defaultSourceSetName"]) == (
         "synthetic-rm",
         "12-safer-synthetic-topk4-64",
@@ -156,7 +150,7 @@ def test_features_carry_the_salience_tables_figures_and_histograms(
     exported: tuple[Path, Path, Annotated], synthetic_workspace: Path
 ) -> None:
     _, folder, notes = exported
-    features = jsonl(folder / "features" / "batch-0.jsonl.gz")
+    features = read_jsonl(folder / "features" / "batch-0.jsonl.gz")
     table = pl.read_parquet(synthetic_workspace / "sae" / notes.sae_id / "salience.parquet")
     assert [f["index"] for f in features] == [str(i) for i in range(64)]  # by index, as text
     with examples_of(synthetic_workspace, notes.sae_id) as reader:
@@ -179,8 +173,8 @@ def test_activations_are_the_examples_own_text_and_activations(
     exported: tuple[Path, Path, Annotated], synthetic_workspace: Path
 ) -> None:
     _, folder, notes = exported
-    activations = jsonl(folder / "activations" / "batch-0.jsonl.gz")
-    features = {f["index"]: f for f in jsonl(folder / "features" / "batch-0.jsonl.gz")}
+    activations = read_jsonl(folder / "activations" / "batch-0.jsonl.gz")
+    features = {f["index"]: f for f in read_jsonl(folder / "features" / "batch-0.jsonl.gz")}
     pairs = pl.read_parquet(synthetic_workspace / "data" / "pairs.parquet")
     texts = {row["pair_id"]: row for row in pairs.iter_rows(named=True)}
     by_feature: dict[str, list[dict[str, Any]]] = {}
@@ -232,7 +226,7 @@ def test_tags_notes_judge_scores_salience_and_effects_are_explanations(
     exported: tuple[Path, Path, Annotated], synthetic_workspace: Path
 ) -> None:
     out, folder, notes = exported
-    rows = jsonl(folder / "explanations" / "batch-0.jsonl.gz")
+    rows = read_jsonl(folder / "explanations" / "batch-0.jsonl.gz")
     said = {(r["index"], r["typeName"]): r for r in rows}
     unsafe, safe = str(notes.unsafe), str(notes.safe)
     assert said[(unsafe, "safer-tag")]["description"] == "unsafe"
@@ -260,8 +254,8 @@ def test_tags_notes_judge_scores_salience_and_effects_are_explanations(
     ]
     assert [int(r["index"]) for r in rows] == sorted(int(r["index"]) for r in rows)
     # every type and model an explanation names has its row in config/
-    types = {r["name"] for r in jsonl(out / "config" / "explanation_type.jsonl")}
-    models = {r["name"] for r in jsonl(out / "config" / "explanation_model_type.jsonl")}
+    types = {r["name"] for r in read_jsonl(out / "config" / "explanation_type.jsonl")}
+    models = {r["name"] for r in read_jsonl(out / "config" / "explanation_model_type.jsonl")}
     assert {r["typeName"] for r in rows} <= types
     assert {r["explanationModelName"] for r in rows} <= models
 
@@ -280,7 +274,7 @@ def test_exporting_again_writes_the_same_rows_and_keeps_other_config_rows(
     )
     export_neuronpedia(workspace, notes.sae_id, out, config)
     assert {p: p.read_bytes() for p in folder.rglob("*.gz")} == before
-    names = [row["name"] for row in jsonl(types)]
+    names = [row["name"] for row in read_jsonl(types)]
     assert names.count("safer-tag") == 1 and "oai_token-act-pair" in names
 
 
@@ -292,7 +286,7 @@ def test_the_top_features_by_salience_under_names_of_ones_choice(
     config = NeuronpediaConfig(features=5, model_id="my-rm", set_name="res-safer")
     done = export_neuronpedia(workspace, notes.sae_id, tmp_path, config)
     assert done.folder == tmp_path / "my-rm" / "12-res-safer"
-    indices = [f["index"] for f in jsonl(done.folder / "features" / "batch-0.jsonl.gz")]
+    indices = [f["index"] for f in read_jsonl(done.folder / "features" / "batch-0.jsonl.gz")]
     assert indices == sorted((str(f) for f in notes.top[:5]), key=int)
     assert done.features == 5
 
