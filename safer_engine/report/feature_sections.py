@@ -72,7 +72,7 @@ def features_section(data: AuditData) -> str:
                 "shows more):"
             )
         )
-    if data.features:
+    if data.features and data.config.examples:
         parts.append(SHADING_KEY)
     parts += [_card(view, data) for view in data.features]
     return section("features", "Safety features", parts)
@@ -161,7 +161,8 @@ def _card(view: FeatureView, data: AuditData) -> str:
     )
     lines = [header, '<div class="figures">' + spark + "</div>"]
     lines += [f"<div>{item}</div>" for item in said]
-    lines += [_examples(view)]
+    if data.config.examples:
+        lines.append(_examples(view))
     return (
         f'<article class="feature" data-feature="{fact.feature}">' + "".join(lines) + "</article>"
     )

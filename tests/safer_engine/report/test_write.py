@@ -97,3 +97,14 @@ def test_the_judges_fit_shows_in_the_report_and_the_export_once_judgements_carry
         if row["typeName"] == "safer-judge"
     ]
     assert sorted(row["scoreV2"] for row in judged) == [0.8, 0.8]
+
+
+def test_cards_without_examples_when_none_are_asked_for(
+    synthetic_workspace: Path, tmp_path: Path
+) -> None:
+    workspace = Workspace.open(synthetic_workspace)
+    config = ReportConfig(features=3, examples=0)
+    html = write_report(workspace, workspace.sae_ids()[-1], tmp_path / "a.html", config).path
+    text = html.read_text(encoding="utf-8")
+    assert text.count('<article class="feature"') == 3
+    assert 'class="example"' not in text and "No examples" not in text
