@@ -84,6 +84,9 @@ class SaferApp(App[None]):
         self.quit_after_retrain = False
         self.edit_request: EditRequest | None = None
         """The Edits screen's settings when it was last left, to open it with again."""
+        self.report_worker: Background[tuple[Path, int]] = Background(
+            self, "report", self.report_written
+        )
 
     def on_mount(self) -> None:
         try:
@@ -106,6 +109,12 @@ class SaferApp(App[None]):
                 "Runs",
                 "Retrained reward models, their accuracy, the experiment's chart",
                 self.action_open_runs,
+            )
+            yield SystemCommand(
+                "Write audit report",
+                f"audit-{self.data.sae_id}.html in the workspace folder: one HTML file that "
+                "opens in any browser",
+                self.write_report,
             )
         if not isinstance(screen, FeaturesScreen):
             return
@@ -192,6 +201,22 @@ class SaferApp(App[None]):
     def on_start_retrain(self, message: StartRetrain) -> None:
         if self.start_retrain(message.plan_id, message.recipe):
             self.action_open_runs()
+
+    # -- the audit report -------------------------------------------------------------------
+
+    def write_report(self) -> None:
+        """The palette's Write audit report: `safer report`'s file, from a thread worker."""
+        if self.data is None:
+            return
+        if self.report_worker.running:
+            self.say("The audit report is being written.")
+            return
+        self.report_worker.start(self.data.write_report)
+        self.say("Writing the audit report…")
+
+    def report_written(self, report: tuple[Path, int]) -> None:
+        path, size = report
+        self.say(f"Audit report written to {path} ({size / 1e6:.1f} MB)")
 
     # -- edits and runs ------------------------------------------------------------------
 

@@ -100,3 +100,21 @@ def test_the_explorer_starts_with_its_first_screen_only() -> None:
     later = tuple(f"safer_tui.screens.{s}" for s in ("edits", "runs", "pairs", "feature_page"))
     services = ("safer_engine.service.edits", "safer_engine.service.runs")
     assert loaded_after("import safer_tui.app", (*later, *services)) == []
+
+
+def test_the_audit_report_and_the_export_need_no_gpu_stack(
+    synthetic_workspace: Path, tmp_path: Path
+) -> None:
+    """The explorer writes the report in a worker of its own process: no torch on the way."""
+    code = (
+        "from pathlib import Path\n"
+        "from safer_engine.config import NeuronpediaConfig\n"
+        "from safer_engine.progress import CancelToken, no_progress\n"
+        "from safer_engine.service.explorer import Explorer\n"
+        "from safer_engine.share.neuronpedia import export_neuronpedia\n"
+        f"data = Explorer.open(Path({str(synthetic_workspace)!r}))\n"
+        "data.write_report(no_progress, CancelToken())\n"
+        "export_neuronpedia(data.workspace, data.sae_id, "
+        f"Path({str(tmp_path / 'exports')!r}), NeuronpediaConfig(features=4))"
+    )
+    assert loaded_after(code, HEAVY) == []

@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from safer_engine import artifacts as names
+from safer_engine.benchmark.methods import SAFER_JUDGE
 from safer_engine.benchmark.metrics import Detection, detection, top_k
 from safer_engine.benchmark.noise import NoisyData, inject_noise, safety_train
 from safer_engine.benchmark.rankings import (
@@ -59,8 +60,6 @@ from safer_engine.train.evaluate import EvalReport
 from safer_engine.workspace import Workspace
 from safer_engine.workspace.runs import run_dir
 
-SAFER_JUDGE = "safer-judge"
-REFERENCES = ("noisy", "oracle", "clean")
 KEPT_HINT = "Finished stages and runs are kept; run it again to resume."
 """Runs the removals are compared with: the noisy data as it is, the noisy data without
 exactly the flipped pairs, and the clean data."""

@@ -17,19 +17,10 @@ import numpy as np
 import polars as pl
 from scipy.stats import t as student_t
 
-from safer_engine.benchmark.cell import REFERENCES, SAFER_JUDGE, CellOutcome
+from safer_engine.benchmark.cell import CellOutcome
+from safer_engine.benchmark.methods import METHOD_LABELS, REFERENCES
 from safer_engine.files import atomic_file, write_text_atomic
 
-METHOD_LABELS = {
-    "safer": "SAFER (salience features)",
-    SAFER_JUDGE: "SAFER (judge's features)",
-    "margin": "noisy RM's margin",
-    "cleanlab": "cleanlab (out-of-fold)",
-    "random": "random",
-    "noisy": "no removal (noisy data)",
-    "oracle": "oracle: the flipped pairs removed",
-    "clean": "clean data",
-}
 DETECTION = ("auroc", "average_precision", "precision", "recall")
 SLICES = ("safety", "general", "all")
 

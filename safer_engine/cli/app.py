@@ -36,6 +36,7 @@ COMMANDS = {
     "retrain": "runs",
     "experiment": "runs",
     "runs": "runs",
+    "report": "report",
     "demo": "explorer",
     "tui": "explorer",
     "data": "data",
@@ -43,6 +44,7 @@ COMMANDS = {
     "edit": "edits",
     "benchmark": "benchmark",
     "labels": "labels",
+    "export": "export",
 }
 """Every command and command group of `safer`, in the order `safer --help` lists them (the
 pipeline's: its commands, then its groups), with the module of `safer_engine.cli` that

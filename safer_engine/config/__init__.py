@@ -11,6 +11,7 @@ from safer_engine.config.model import ExtractConfig, RMConfig
 from safer_engine.config.recipe import RecipeConfig
 from safer_engine.config.sae import SAEConfig
 from safer_engine.config.scores import SELECT_SOURCES, SelectionConfig
+from safer_engine.config.share import NeuronpediaConfig, ReportConfig
 
 __all__ = [
     "EDIT_MODES",
@@ -25,10 +26,12 @@ __all__ = [
     "ExperimentConfig",
     "ExtractConfig",
     "JudgeConfig",
+    "NeuronpediaConfig",
     "NoiseBenchmarkConfig",
     "Preference",
     "RMConfig",
     "RecipeConfig",
+    "ReportConfig",
     "SAEConfig",
     "SelectionConfig",
     "field_docs",

@@ -20,7 +20,7 @@ import polars as pl
 from safer_engine import artifacts as names
 from safer_engine.analysis.word_search import WordMatches, features_on_word
 from safer_engine.codes.examples import Example, FeatureExamples
-from safer_engine.config import SelectionConfig
+from safer_engine.config import ReportConfig, SelectionConfig
 from safer_engine.errors import SaferError, StoreError, WorkspaceError
 from safer_engine.labels import Label, LabelStore
 from safer_engine.progress import CancelToken, Progress
@@ -169,6 +169,16 @@ class Explorer:
         """The current labels as `labels-<sae>.csv` in the workspace; (path, features)."""
         target = self.workspace.root / f"labels-{self.sae_id}.csv"
         return target, self._labels.export_csv(self.sae_id, target)
+
+    @user_errors
+    def write_report(self, progress: Progress, cancel: CancelToken) -> tuple[Path, int]:
+        """The audit report (`safer report`) as `audit-<sae>.html` in the workspace; (path,
+        bytes)."""
+        from safer_engine.report.write import write_report
+
+        target = self.workspace.root / f"audit-{self.sae_id}.html"
+        done = write_report(self.workspace, self.sae_id, target, ReportConfig(), progress, cancel)
+        return done.path, done.bytes
 
     # -- features --------------------------------------------------------------------------
 

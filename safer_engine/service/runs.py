@@ -11,7 +11,6 @@ pyproject.toml; tests/test_import_boundaries.py checks that importing it loads n
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from safer_engine.workspace import Workspace
 from safer_engine.workspace.runs import (
     BASE_RUN,
     Run,
+    compared_runs,
     finish_run,
     list_runs,
     read_run,
@@ -157,16 +157,9 @@ class RunsService:
         """Each finished edited run against its clean run (the one it records, or for runs
         from before that was recorded the clean run of the same setting), where that has
         finished too."""
-        listed = list_runs(self.workspace)
-        by_id = {r.run_id: r for r in listed if r.status == "done"}
-        runs = [r for r in listed if not r.is_base and r.status == "done"]
-        clean = {_same_setting(r): r for r in runs if r.plan is None}
         found = []
-        for run in runs:
-            named = run.info.get("clean_run")
-            base = by_id.get(named) if named else clean.get(_same_setting(run))
-            if run.plan is None or base is None:
-                continue
+        for run, base in compared_runs(list_runs(self.workspace)):
+            assert run.plan is not None  # only edited runs are compared
             accuracy = dict(run.info.get("accuracy", {}))
             before = base.info.get("accuracy", {})
             found.append(
@@ -326,12 +319,6 @@ def _seconds(run: Run) -> float | None:
     except ValueError:
         return None
     return (finished - started).total_seconds()
-
-
-def _same_setting(run: Run) -> str:
-    """What an edited run shares with its clean run: recipe, seed, backbone, data, cache."""
-    inputs = {k: v for k, v in run.inputs.items() if k != "plan"}
-    return json.dumps([run.config, inputs], sort_keys=True)
 
 
 @contextmanager

@@ -137,6 +137,27 @@ def list_runs(workspace: Workspace) -> list[Run]:
     return ([base] if base is not None else []) + retrains
 
 
+def compared_runs(runs: list[Run]) -> list[tuple[Run, Run]]:
+    """Each finished edited run with the finished clean run it is compared with: the one it
+    records, or (for runs from before that was recorded) the clean run of its setting."""
+    by_id = {r.run_id: r for r in runs if r.status == "done"}
+    retrains = [r for r in runs if not r.is_base and r.status == "done"]
+    clean = {_same_setting(r): r for r in retrains if r.plan is None}
+    found = []
+    for run in retrains:
+        named = run.info.get("clean_run")
+        base = by_id.get(named) if named else clean.get(_same_setting(run))
+        if run.plan is not None and base is not None:
+            found.append((run, base))
+    return found
+
+
+def _same_setting(run: Run) -> str:
+    """What an edited run shares with its clean run: recipe, seed, backbone, data, cache."""
+    inputs = {k: v for k, v in run.inputs.items() if k != "plan"}
+    return json.dumps([run.config, inputs], sort_keys=True)
+
+
 def start_run(
     workspace: Workspace,
     run_id: str,

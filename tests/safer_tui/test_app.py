@@ -278,3 +278,19 @@ async def test_a_screenshot_is_saved_in_the_workspace_and_says_where(
         await pilot.pause()
         failed = [n.message for n in app._notifications if "Could not save" in n.message]
         assert failed and f"{root}: Read-only file system" in failed[0]
+
+
+async def test_the_palette_writes_the_audit_report_from_a_worker(synthetic_workspace: Path) -> None:
+    app = SaferApp(synthetic_workspace, author="alice")
+    async with app.run_test(size=(100, 24)) as pilot:
+        await pilot.pause()
+        command = next(
+            c for c in app.get_system_commands(app.screen) if c.title == "Write audit report"
+        )
+        command.callback()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        written = synthetic_workspace / f"audit-{sae_id(synthetic_workspace)}.html"
+        assert "Audit report written to" in status(app)
+        html = written.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and '<section id="features">' in html
