@@ -22,7 +22,6 @@ from safer_engine.errors import SaferError
 from safer_engine.service.explorer import Explorer
 from safer_tui.background import Background
 from safer_tui.errors import ERROR_SECONDS, show_error
-from safer_tui.feature_view import FILTERS
 from safer_tui.jobs import DONE, RetrainJob, Retrains
 from safer_tui.navigation import (
     EditsLeft,
@@ -135,7 +134,7 @@ class SaferApp(App[None]):
                 "Re-order the feature table",
                 partial(screen.set_sort, column.name),
             )
-        for name in FILTERS:
+        for name in screen.view.filters:
             yield SystemCommand(
                 f"Filter: {name}", "Show only these features", partial(screen.set_filter, name)
             )

@@ -19,9 +19,21 @@ from safer_engine.service.explorer import Explorer
 from safer_engine.service.judging import Judgement
 
 SEARCH_SHOWN = 16  # a search's characters in the status line: at 80 columns beside marks and a word
-FILTERS = ("firing", "untagged", *TAGS, "leans safe", "leans unsafe", "marked", "all")
+FILTERS = (
+    "firing",
+    "untagged",
+    *TAGS,
+    "leans safe",
+    "leans unsafe",
+    "effect +",
+    "effect −",
+    "marked",
+    "all",
+)
 """`f` steps through these. Only "all" lists the features that never fire: they carry no
-signal, and a user would otherwise scroll past them (tags and marks still show them)."""
+signal, and a user would otherwise scroll past them (tags and marks still show them). The
+effect filters (features that raise or lower the margin) need attributions."""
+EFFECT_FILTERS = ("effect +", "effect −")
 HIDES_SILENT = ("firing", "untagged")
 
 
@@ -50,6 +62,9 @@ WIDE = 100
 WIDER = 120
 SALIENCE = Column("salience", 8, "salience", by_magnitude=True)
 WORD_COLUMN = Column("lift", 6, "lift")
+EFFECT = Column("effect", 7, "effect", by_magnitude=True, optional=True)
+"""Mean attribution to the margin over train pairs (`safer attribute`): what the feature
+does to the reward, beside salience (how differently it fires)."""
 JUDGE = Column("judge", 6, "judge")
 """The LLM judge's latest score (1–5; ✗ for a failure): a suggestion beside the tag."""
 FAILED = "✗"
@@ -57,6 +72,7 @@ COLUMNS = (
     Column("feature", 7, "feature", descending=False),
     WORD_COLUMN,
     SALIENCE,
+    EFFECT,
     Column("chosen", 6, "fire_rate_chosen"),
     Column("rejected", 8, "fire_rate_rejected"),
     Column("all ch", 6, "fire_rate_chosen_all", min_width=WIDER, optional=True),
@@ -137,6 +153,13 @@ class FeatureView:
         """Each row's judge score; 0 for a failure, NaN when never judged."""
         self.set_judgements(judgements or {})
         self.set_labels(labels)
+
+    @property
+    def filters(self) -> tuple[str, ...]:
+        """The filters `f` steps through: the effect ones only with attributions."""
+        if "effect" in self.missing:
+            return tuple(f for f in FILTERS if f not in EFFECT_FILTERS)
+        return FILTERS
 
     @property
     def total(self) -> int:
@@ -258,6 +281,9 @@ class FeatureView:
             mask = self.tag_rank == TAGS.index(name)
         elif name == "marked":
             mask = self._rows_mask(self.marked)
+        elif name in EFFECT_FILTERS:
+            effect = self.values["effect"]
+            mask = effect > 0 if name == EFFECT_FILTERS[0] else effect < 0
         else:
             salience = self.values["salience"]
             mask = salience > 0 if name == "leans safe" else salience < 0
@@ -323,6 +349,7 @@ class FeatureView:
         return {
             "feature": str(feature),
             "salience": f"{value['salience']:+.3f}",
+            "effect": f"{value['effect']:+.4f}",
             "chosen": f"{value['fire_rate_chosen']:.3f}",
             "rejected": f"{value['fire_rate_rejected']:.3f}",
             "all ch": f"{value['fire_rate_chosen_all']:.3f}",

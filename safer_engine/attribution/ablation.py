@@ -19,13 +19,12 @@ import polars as pl
 from scipy import stats
 
 from safer_engine.attribution.decompose import standardised
+from safer_engine.attribution.files import AGREEMENT
 from safer_engine.attribution.texts import TextRunner
 from safer_engine.config import AblationCheckConfig
 from safer_engine.models.batching import pad_batch
 from safer_engine.progress import CancelToken, Progress
 
-AGREEMENT = 0.7
-"""The Spearman correlation below which attributions are not shown as explanations."""
 BOOTSTRAP = 1000
 
 

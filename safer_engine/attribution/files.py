@@ -11,6 +11,10 @@ import polars as pl
 
 from safer_engine import artifacts as names
 
+AGREEMENT = 0.7
+"""The Spearman correlation (attribution against ablation) below which attributions are not
+shown as explanations."""
+
 
 def attribution_dir(sae_dir: Path) -> Path:
     return sae_dir / names.ATTRIBUTION_DIR

@@ -78,7 +78,8 @@ def _report_attribution(result: object) -> None:
 
 
 def _report_check(check: object) -> None:
-    from safer_engine.attribution.ablation import AGREEMENT, AblationCheck
+    from safer_engine.attribution.ablation import AblationCheck
+    from safer_engine.attribution.files import AGREEMENT
 
     assert isinstance(check, AblationCheck)
     out.print(

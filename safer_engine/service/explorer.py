@@ -26,6 +26,7 @@ from safer_engine.labels import Label, LabelStore
 from safer_engine.progress import CancelToken, Progress
 from safer_engine.scores.judged import judge_scores
 from safer_engine.scores.stage import compute_pair_scores, current_selection, score_pairs
+from safer_engine.service.attribution import Attributions
 from safer_engine.service.coverage import Coverage
 from safer_engine.service.judging import (
     Judgement,
@@ -115,6 +116,8 @@ class Explorer:
         self._opening = threading.Lock()
         self._history = TagHistory(labels, sae_id)
         self._pair_texts = PairTexts(workspace)
+        self.attributions = Attributions(workspace.sae_dir(sae_id))
+        """Why the reward model prefers a response, when `safer attribute` ran."""
 
     @classmethod
     @user_errors
@@ -128,7 +131,8 @@ class Explorer:
                 f"SAE {sae_id} has no salience table yet.",
                 f"Run `safer encode --workspace {workspace.root}`.",
             )
-        features = pl.read_parquet(table_path)
+        attributions = Attributions(workspace.sae_dir(sae_id))
+        features = attributions.with_effects(pl.read_parquet(table_path))
         labels, read_only = _open_labels(workspace.labels_path, author)
         return cls(workspace, sae_id, features, labels, read_only)
 

@@ -23,7 +23,7 @@ from safer_engine.errors import SaferError
 from safer_engine.service.explorer import Explorer
 from safer_tui.background import Background
 from safer_tui.errors import show_error
-from safer_tui.feature_view import COLUMNS, FILTERS, FeatureView, status_text
+from safer_tui.feature_view import COLUMNS, FeatureView, status_text
 from safer_tui.navigation import OpenFeature, OpenPairs
 from safer_tui.screens.dialogs import LineScreen, NoteScreen, SearchScreen
 from safer_tui.screens.feature_judging import FeatureJudging
@@ -283,7 +283,8 @@ class FeaturesScreen(FeatureJudging):
             self.set_sort(event.column.name)
 
     def action_filter(self, step: int) -> None:
-        self.set_filter(FILTERS[(FILTERS.index(self.view.filter) + step) % len(FILTERS)])
+        filters = self.view.filters
+        self.set_filter(filters[(filters.index(self.view.filter) + step) % len(filters)])
 
     def set_filter(self, name: str) -> None:
         self.view.filter = name

@@ -191,7 +191,7 @@ class FeatureTable(ScrollView, can_focus=True):
         return self._line([cells[c.name] for c in columns], styles, base, width, gutter)
 
     def _cell_style(self, column: str, text: str) -> Style:
-        if column == "salience":
+        if column in ("salience", "effect"):
             sign = sign_of(text)
             if sign == "zero":
                 return Style()  # neither lean: +0.000 is not green
