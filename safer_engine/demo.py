@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safer_engine.config import (
+    AttributionConfig,
     DataConfig,
     EditConfig,
     ExtractConfig,
@@ -74,6 +75,7 @@ def run_demo(
     sae_config: SAEConfig | None = None,
 ) -> DemoResult:
     from safer_engine.activations.stage import extract_stage
+    from safer_engine.attribution.stage import attribute
     from safer_engine.sae.stage import encode_stage, train_sae_stage
     from safer_engine.salience.stage import salience_stage
     from safer_engine.train.stage import eval_is_current, eval_stage, train_rm_stage
@@ -91,6 +93,7 @@ def run_demo(
     sae_id, trained = train_sae_stage(workspace, sae_config or SAEConfig(), None, progress, cancel)
     encoded = encode_stage(workspace, sae_id, progress, cancel)
     ranked = salience_stage(workspace, sae_id, "train", progress, cancel)
+    attributed = attribute(workspace, sae_id, AttributionConfig(), progress, cancel)
     comparison = compare_edits(workspace, sae_id, progress, cancel)
     stages = {
         "data": data.reused,
@@ -100,6 +103,7 @@ def run_demo(
         "SAE": trained is None,
         "codes": encoded is None,
         "salience": ranked is None,
+        "attribution": attributed.reused,
         "retraining": all(run.reused for run in comparison.runs.values()),
     }
     return DemoResult(workspace, data, stages, report, sae_id, comparison)

@@ -17,7 +17,16 @@ def test_demo_builds_every_stage_then_reuses_them(tmp_path: Path, tiny_bert: Pat
     # the tiny tokenizer knows no punctuation, so sentence ends would select no token
     extract = ExtractConfig(policy="all")
     first = run_demo(tmp_path / "ws", rm_config=config, extract_config=extract, sae_config=sae)
-    stages = ("data", "reward model", "evaluation", "activations", "SAE", "codes", "salience")
+    stages = (
+        "data",
+        "reward model",
+        "evaluation",
+        "activations",
+        "SAE",
+        "codes",
+        "salience",
+        "attribution",
+    )
     assert first.stages == dict.fromkeys((*stages, "retraining"), False)
     assert first.workspace.store_path.exists()
     assert (first.workspace.sae_dir(first.sae_id) / "salience.parquet").exists()
