@@ -197,6 +197,12 @@ class Explorer:
         return reader.examples(feature), reader.histogram(feature)
 
     @user_errors
+    def feature_attributions(self, feature: int) -> dict[int, float]:
+        """Text (store document) → this feature's attribution to the text's reward; empty
+        without attributions."""
+        return self.attributions.of_feature(feature)
+
+    @user_errors
     def word_search(self, query: str, progress: Progress, cancel: CancelToken) -> WordMatches:
         reader = self.reader()
         store = reader.store

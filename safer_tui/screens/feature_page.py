@@ -83,15 +83,32 @@ def shaded(example: Example, peak: float) -> list[Chunk]:
     return [span_chunk(span, peak) for span in example.spans]
 
 
-def example_rows(examples: list[Example], pair_ids: list[str | None] | None = None) -> list[Row]:
-    """Labels (side, quantile, activation; the pair's id under them) and shaded text of each
-    example, shaded relative to the strongest shown."""
+def attribution_label(value: float | None) -> Chunk:
+    """The label's third line: this feature's attribution to the example text's reward
+    (what removing it would change, to first order), when attributions exist."""
+    if value is None:
+        return "", Style()
+    return f"{'reward':>8} {value:+9.4f}", Style(dim=True)
+
+
+def example_rows(
+    examples: list[Example],
+    pair_ids: list[str | None] | None = None,
+    attributions: list[float | None] | None = None,
+) -> list[Row]:
+    """Labels (side, quantile, activation; the pair's id and the feature's attribution to the
+    text's reward under them) and shaded text of each example, shaded relative to the
+    strongest shown."""
     peak = max((e.activation for e in examples), default=0.0)
     pair_ids = pair_ids if pair_ids is not None else [None] * len(examples)
-    return [
-        ([example_label(e), pair_label(pair_id)], shaded(e, peak))
-        for e, pair_id in zip(examples, pair_ids, strict=True)
-    ]
+    attributions = attributions if attributions is not None else [None] * len(examples)
+    rows: list[Row] = []
+    for e, pair_id, value in zip(examples, pair_ids, attributions, strict=True):
+        labels = [example_label(e), pair_label(pair_id)]
+        if value is not None:
+            labels.append(attribution_label(value))
+        rows.append((labels, shaded(e, peak)))
+    return rows
 
 
 def compact(value: float) -> str:
@@ -191,7 +208,9 @@ def stats_text(
     text = Text.assemble(
         (f"Feature {feature}", "bold"),
         f" ({where})",
-        f"  salience {row['salience']:+.3f}  tag ",
+        f"  salience {row['salience']:+.3f}",
+        f"  effect {row['effect']:+.4f}" if "effect" in row else "",
+        "  tag ",
         (tag, "bold"),
         "\n",
         (header, "dim"),
@@ -215,6 +234,8 @@ class Page:
     histogram: list[int]
     pairs: list[int | None]
     ids: list[str | None]
+    attributions: list[float | None]
+    """This feature's attribution to each example text's reward (None without them)."""
 
 
 class FeatureScreen(Screen[int]):
@@ -291,17 +312,20 @@ class FeatureScreen(Screen[int]):
         found, histogram = self.data.examples(feature)
         pairs = [self.data.pair_of_doc(example.doc) for example in found]
         ids = [self.data.pair_id(pair) if pair is not None else None for pair in pairs]
+        texts = self.data.feature_attributions(feature)
+        attributions = [texts.get(example.doc, 0.0) if texts else None for example in found]
         if not self.data.original_text():
             stats = stats.copy()
             stats.append("\n" + OLD_TEXT, style="yellow")
-        return Page(stats, found, histogram, pairs, ids)
+        return Page(stats, found, histogram, pairs, ids, attributions)
 
     def show_page(self, page: Page) -> None:
         self.show_stats(page.stats, self.pending[1])
         self.pairs = page.pairs
         self.query_one("#feature-hist", Sparkline).data = page.histogram
         self.query_one(ExampleLines).show(
-            example_rows(page.found, page.ids), "This feature never fires on the stored tokens."
+            example_rows(page.found, page.ids, page.attributions),
+            "This feature never fires on the stored tokens.",
         )
 
     def show_stats(self, stats: Text, noted: bool) -> None:

@@ -104,6 +104,12 @@ GLOSSARY: list[Row] = [
         "and on rejected responses, m the mean of all those sums; + fires more on chosen, − on "
         "rejected; the list ranks by |salience|",
     ),
+    (
+        "effect",
+        "(after `safer attribute`) the feature's mean attribution to the margin over train "
+        "pairs: + pushes rewards toward the chosen response, − toward the rejected; what "
+        "removing it would change, to first order (salience: how differently it fires)",
+    ),
     ("chosen", "firing rate on chosen responses' selected tokens (rejected: on rejected ones)"),
     ("all ch", "all rej: the same over every stored token (120+ columns)"),
     ("mean Δ", "mean activation, chosen minus rejected (100+ columns)"),
