@@ -30,6 +30,7 @@ from safer_engine.errors import WorkspaceError
 from safer_engine.files import atomic_file
 from safer_engine.labels import Label, LabelStore
 from safer_engine.progress import CancelToken, Progress, no_progress
+from safer_engine.scores.judged import judge_fits
 from safer_engine.scores.selection import Selection, select_features
 from safer_engine.store.reader import StoreReader
 from safer_engine.workspace import Stage, Workspace
@@ -67,7 +68,8 @@ def current_selection(
         )
     salience = pl.read_parquet(table_path, columns=["feature", "salience"])
     labels = _labels(workspace.labels_path, sae_id)
-    return select_features(salience, labels, judge_scores, config)
+    fits = judge_fits(workspace, sae_id) if config.min_fit is not None else None
+    return select_features(salience, labels, judge_scores, config, fits)
 
 
 def score_stage(workspace: Workspace, sae_id: str, selection: Selection) -> Stage:
