@@ -106,6 +106,8 @@ def _read(lines: list[str], n: int) -> list[bool] | str:
         return f"refused: {snippet(' '.join(lines))}"
     if n == 1 and len(lines) == 1 and (word := _WORD.fullmatch(lines[0])):
         return [word.group(1).lower() == "yes"]
+    if n == 1 and not _LINE.fullmatch(lines[0]):
+        return f"not one word, yes or no: {snippet(' / '.join(lines))}"
     if len(lines) != n:
         expected = "one word, yes or no" if n == 1 else f"{n} lines 'Example k: yes|no'"
         return f"not {expected}: {snippet(' / '.join(lines))}"

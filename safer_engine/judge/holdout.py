@@ -5,8 +5,9 @@ A context is the same token window the judge saw its examples in. No held-out wi
 text with a window the explanation was made from, nor with another held-out window: windows
 are compared by the texts they show (the prompt's and the response's, by text id) and their
 token positions from the response's start, so the same response under another prompt counts
-as the same text. A context where the feature does not fire has no activation on any coded
-token of its window. Near misses are what a vague explanation gets wrong: another window of
+as the same text; and no two windows read the same (the same tokens cut from other texts).
+A context where the feature does not fire has no activation on any coded token of its
+window. Near misses are what a vague explanation gets wrong: another window of
 a response the feature fires in, or of a text close to it in the store (another response to
 the same prompt, a neighbouring document); the rest are drawn at random. Every draw is
 seeded by the feature, so the same store gives the same contexts (and the same prompts,
@@ -15,7 +16,7 @@ whose hashes are the cache keys).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Literal
@@ -65,21 +66,32 @@ class HeldOut:
         return sum(c.kind == "near" for c in self.contexts)
 
 
+@dataclass(frozen=True)
+class _Window:
+    """What a window shows: the places of its text, and its tokens (two windows of the same
+    tokens read the same, whichever texts they are cut from)."""
+
+    places: list[Place]
+    tokens: bytes
+
+
 @dataclass
 class _Used:
-    """The text already shown: places of the explained and the chosen windows."""
+    """The text already shown: the explained and the chosen windows."""
 
     by_text: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    tokens: set[bytes] = field(default_factory=set)
 
-    def overlaps(self, places: Iterable[Place]) -> bool:
-        return any(
+    def clashes(self, window: _Window) -> bool:
+        return window.tokens in self.tokens or any(
             first < end_b and first_b < end
-            for text, first, end in places
+            for text, first, end in window.places
             for first_b, end_b in self.by_text.get(text, ())
         )
 
-    def add(self, places: Iterable[Place]) -> None:
-        for text, first, end in places:
+    def add(self, window: _Window) -> None:
+        self.tokens.add(window.tokens)
+        for text, first, end in window.places:
             self.by_text.setdefault(text, []).append((first, end))
 
 
@@ -95,7 +107,7 @@ def held_out_contexts(
     of them near misses), none sharing text with the `explained` ones or each other."""
     used = _Used()
     for example in explained:
-        used.add(_places(reader, example.doc, *_window(reader, example)))
+        used.add(_window(reader, example.doc, *reader.window_of(example.doc, example.token)))
     rng = np.random.default_rng([seed, feature])
     fired = _firing(reader, feature, used, firing)
     near = _silent(reader, feature, _close_docs(reader, fired), silent // 2, used, rng, "near")
@@ -105,20 +117,16 @@ def held_out_contexts(
     return HeldOut([*fired, *near, *others])
 
 
-def _window(reader: FeatureExamples, example: Example) -> tuple[int, int]:
-    return reader.window_of(example.doc, example.token)
-
-
-def _places(reader: FeatureExamples, doc: int, lo: int, hi: int) -> list[Place]:
-    """The prompt's and the response's text a window [lo, hi) of `doc` shows."""
+def _window(reader: FeatureExamples, doc: int, lo: int, hi: int) -> _Window:
+    """What the window [lo, hi) of `doc` shows: the prompt's and the response's text."""
     s = reader.store
     start = int(s.resp_start[doc])
-    found = []
+    places = []
     if lo < start:
-        found.append((int(s.prompt_text[doc]), lo - start, min(hi, start) - start))
+        places.append((int(s.prompt_text[doc]), lo - start, min(hi, start) - start))
     if hi > start:
-        found.append((int(s.response_text[doc]), max(lo, start) - start, hi - start))
-    return found
+        places.append((int(s.response_text[doc]), max(lo, start) - start, hi - start))
+    return _Window(places, np.asarray(s.token_ids[lo:hi]).tobytes())
 
 
 def _firing(reader: FeatureExamples, feature: int, used: _Used, n: int) -> list[HeldOutContext]:
@@ -140,10 +148,10 @@ def _firing(reader: FeatureExamples, feature: int, used: _Used, n: int) -> list[
             taken[rank] = True  # `used` only grows: a window that overlaps now always will
             row = int(rows[rank])
             doc, token = int(s.row_doc[row]), int(s.token_row[row])
-            places = _places(reader, doc, *reader.window_of(doc, token))
-            if used.overlaps(places):
+            window = _window(reader, doc, *reader.window_of(doc, token))
+            if used.clashes(window):
                 continue
-            used.add(places)
+            used.add(window)
             quantile = 1.0 - rank / max(count - 1, 1)
             found.append(HeldOutContext(reader.example_at(feature, row, quantile), "firing"))
             break
@@ -211,8 +219,8 @@ def _silent_row(
         lo, hi = reader.window_of(doc, token)
         if fires[hi - first] - fires[lo - first]:
             continue
-        places = _places(reader, doc, lo, hi)
-        if not used.overlaps(places):
-            used.add(places)
+        window = _window(reader, doc, lo, hi)
+        if not used.clashes(window):
+            used.add(window)
             return row
     return None

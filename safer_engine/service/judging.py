@@ -195,9 +195,17 @@ def run_judge(
         if request.score and report.stopped is None:
             scoring, fit_log = FitConfig(score=True), FitLog(store)
             fit_plan = plan_fits(
-                workspace, sae_id, plan.jobs, report.results, scoring, key, fit_log,
-                config.retry_failed, progress, cancel,
-            )  # fmt: skip
+                workspace,
+                sae_id,
+                plan.jobs,
+                report.results,
+                scoring,
+                key,
+                fit_log,
+                config.retry_failed,
+                progress,
+                cancel,
+            )
             fits = score_explanations(
                 fit_plan, backend, fit_log, config.concurrency, scoring.logprobs, progress, cancel
             )
