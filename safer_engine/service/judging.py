@@ -116,11 +116,13 @@ class JudgeOutcome:
     """Explanation fits scored, cached and failed, when the run scored them."""
 
     def summary(self) -> str:
-        """'judged 18, cached 2, failed 0 (judge-test)': the totals in one short line."""
-        text = f"judged {self.judged}, cached {self.cached}, failed {self.failed} ({self.model})"
+        """'judged 18, cached 2, failed 0 (judge-test)': the totals in one short line (with
+        the fits' after a ';' when they were scored)."""
+        text = f"judged {self.judged}, cached {self.cached}, failed {self.failed}"
         if self.fits is not None:
             scored, cached, failed = self.fits
-            text += f"; fit scored {scored}, cached {cached}, failed {failed}"
+            text += f"; fit {scored}, cached {cached}, failed {failed}"
+        text += f" ({self.model})"
         if self.never_fire:
             text += f"; {len(self.never_fire)} never fire"
         return text
