@@ -150,21 +150,21 @@ def _digit_tokens(tokenizer: Any) -> dict[int, list[int]]:
 def _option_tokens(tokenizer: Any, name: str) -> dict[str, list[int]]:
     """The token ids that spell yes and no as a whole token (lower or capitalised, with or
     without a leading space)."""
-    found: dict[str, list[int]] = {}
+    found: dict[str, set[int]] = {}
+    unknown = getattr(tokenizer, "unk_token_id", None)
     for word in ("yes", "no"):
-        ids = set()
+        found[word] = set()
         for spelling in (word, word.capitalize(), f" {word}", f" {word.capitalize()}"):
             encoded = tokenizer(spelling, add_special_tokens=False)["input_ids"]
-            if len(encoded) == 1:
-                ids.add(encoded[0])
-        if not ids:
-            raise ModelError(
-                f"{name}: its tokenizer has no single token for {word!r}, so its answers "
-                "cannot be guided to yes or no.",
-                "Score explanations with another model, or with the openai backend.",
-            )
-        found[word] = sorted(ids)
-    return found
+            if len(encoded) == 1 and encoded[0] != unknown:
+                found[word].add(encoded[0])
+    if not found["yes"] or not found["no"] or found["yes"] & found["no"]:
+        raise ModelError(
+            f"{name}: its tokenizer has no tokens of their own for yes and no, so its answers "
+            "cannot be guided to either.",
+            "Score explanations with another chat model, or with the openai backend.",
+        )
+    return {word: sorted(ids) for word, ids in found.items()}
 
 
 def load_chat_model(name: str) -> tuple[Any, Any]:
