@@ -45,7 +45,7 @@ def fit_line(judgement: Judgement | None, fit: Fit | None) -> Text | None:
     text.append(f"{fit.balanced_accuracy:.2f}", style="bold")
     auc = f", AUC {fit.auc:.2f}" if fit.auc is not None else ""
     return text.append(
-        f" balanced accuracy{auc} on {fit.firing} + {fit.silent} held-out contexts where it "
-        f"fires + does not (0.5 is chance; {fit.model})",
+        f" balanced accuracy{auc} on {fit.firing} held-out contexts where it fires and "
+        f"{fit.silent} where it does not (0.5 is chance; {fit.model})",
         style="dim",
     )

@@ -74,8 +74,8 @@ def test_the_page_line_gives_the_figures_or_the_failure_and_nothing_unscored() -
     line = fit_line(judgement(1), fit(1, 0.85, auc=0.9))
     assert line is not None
     assert str(line) == (
-        "fit 0.85 balanced accuracy, AUC 0.90 on 10 + 9 held-out contexts where it fires + "
-        "does not (0.5 is chance; judge-test)"
+        "fit 0.85 balanced accuracy, AUC 0.90 on 10 held-out contexts where it fires and 9 "
+        "where it does not (0.5 is chance; judge-test)"
     )
     failed = fit_line(judgement(1), fit(1, None))
     assert failed is not None and "✗ not scored (answer: 2 of 20 answers unusable)" in str(failed)
