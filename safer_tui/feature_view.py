@@ -16,7 +16,8 @@ from rich.text import Text
 
 from safer_engine.labels import TAGS, Label
 from safer_engine.service.explorer import Explorer
-from safer_engine.service.judging import Judgement
+from safer_engine.service.judging import Fit, Judgement
+from safer_tui.fit_view import fit_cell, fit_sort_key, fit_value
 
 SEARCH_SHOWN = 16  # a search's characters in the status line: at 80 columns beside marks and a word
 FILTERS = (
@@ -67,6 +68,9 @@ EFFECT = Column("effect", 7, "effect", by_magnitude=True, optional=True)
 does to the reward, beside salience (how differently it fires)."""
 JUDGE = Column("judge", 6, "judge")
 """The LLM judge's latest score (1–5; ✗ for a failure): a suggestion beside the tag."""
+FIT = Column("fit", 4, "fit", min_width=80)
+"""How well the judge's explanation fits (balanced accuracy); shown once any is scored, on
+terminals where the note keeps its width beside it."""
 FAILED = "✗"
 COLUMNS = (
     Column("feature", 7, "feature", descending=False),
@@ -82,10 +86,13 @@ COLUMNS = (
     Column("density", 7, "density", min_width=NARROW),
     Column("max", 6, "max_act", min_width=NARROW),
     JUDGE,
+    FIT,
     Column("tag", 10, "tag", descending=False),
     Column("note", 0, "note", descending=False),
 )
-NUMERIC = tuple(c.source for c in COLUMNS if c.source not in ("tag", "note", "lift", "judge"))
+NUMERIC = tuple(
+    c.source for c in COLUMNS if c.source not in ("tag", "note", "lift", "judge", "fit")
+)
 ZERO = frozenset("+-0.")
 
 
@@ -117,6 +124,7 @@ class FeatureView:
         labels: dict[int, Label],
         all_tokens: bool = True,
         judgements: dict[int, Judgement] | None = None,
+        fits: dict[int, Fit] | None = None,
     ) -> None:
         """`all_tokens`: show the all-token firing rates (when the table has them and they
         differ from the selected ones)."""
@@ -152,6 +160,9 @@ class FeatureView:
         self.judge = np.full(self.total, np.nan)
         """Each row's judge score; 0 for a failure, NaN when never judged."""
         self.set_judgements(judgements or {})
+        self.fit = np.full(self.total, np.nan)
+        """Each row's explanation fit; -1 for a failure, NaN when never scored."""
+        self.set_fits(fits or {})
         self.set_labels(labels)
 
     @property
@@ -186,6 +197,15 @@ class FeatureView:
             row = self.row(feature)
             if row is not None:
                 self.judge[row] = judgement.score if judgement.score is not None else 0
+
+    def set_fits(self, fits: dict[int, Fit]) -> None:
+        """Each judged feature's explanation fit; call `update` (or `set_labels`) after it."""
+        self.fit = np.full(self.total, np.nan)
+        for feature, fit in fits.items():
+            row = self.row(feature)
+            if row is not None:
+                self.fit[row] = fit_value(fit)
+        self.has_fits = not np.isnan(self.fit).all()
 
     def row(self, feature: int) -> int | None:
         """The feature's row in the table, or None if the SAE has no such feature."""
@@ -223,6 +243,7 @@ class FeatureView:
             if (not c.min_width or room >= c.min_width)
             and c.source not in self.missing
             and (c is not WORD_COLUMN or self.word)
+            and (c is not FIT or self.has_fits)
         ]
 
     def sort_by(self, column: Column, descending: bool | None = None) -> None:
@@ -252,6 +273,8 @@ class FeatureView:
             score = np.where(self.judge > 0, self.judge, np.nan)
             key = -score if self.descending else score
             return np.where(np.isnan(self.judge), 7.0, np.where(self.judge > 0, key, 6.0))
+        if column.source == "fit":
+            return fit_sort_key(self.fit, self.descending)
         if column.source == "tag":
             key = self.tag_rank.astype(np.float64)
         elif column.source == "note":
@@ -359,6 +382,7 @@ class FeatureView:
             "density": f"{value['density']:.4f}",
             "max": f"{value['max_act']:.1f}",
             "judge": judge_cell(self.judge[row]),
+            "fit": fit_cell(self.fit[row]),
             "tag": (label.tag or "") if label else "",
             "note": (label.note or "") if label else "",
             "lift": f"{self.values['lift'][row]:.2f}",

@@ -1,12 +1,13 @@
 """A real chat-completions server on 127.0.0.1 (stdlib `http.server` in a thread, port 0),
-answering from a script, counting what it was sent. The judge's clients talk HTTP to it
-exactly as they would to vLLM or OpenAI."""
+answering from a script or a rule, counting what it was sent. The judge's clients talk HTTP
+to it exactly as they would to vLLM or OpenAI."""
 
 from __future__ import annotations
 
 import json
+import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,10 +30,26 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False
     """Never answer (until the server stops)."""
+    logprobs: list[dict[str, Any]] | None = None
+    """The choice's `logprobs.content`: each answer token with its top alternatives."""
 
 
 def ok(content: str | None = GOOD, **kwargs: Any) -> Answer:
     return Answer(content=content, **kwargs)
+
+
+def yes_no(said: bool, p_yes: float | None = None) -> Answer:
+    """A one-word answer; with `p_yes`, with the log-probabilities a server gives when asked
+    (the answer token, and yes and no among its alternatives)."""
+    word = "yes" if said else "no"
+    if p_yes is None:
+        return ok(word)
+    top = [
+        {"token": "yes", "logprob": math.log(p_yes), "bytes": None},
+        {"token": "no", "logprob": math.log(1 - p_yes), "bytes": None},
+    ]
+    chosen = top[0] if said else top[1]
+    return ok(word, logprobs=[{**chosen, "top_logprobs": top}])
 
 
 def error(status: int, message: str = "error", **headers: str) -> Answer:
@@ -42,11 +59,12 @@ def error(status: int, message: str = "error", **headers: str) -> Answer:
 
 class ChatServer:
     """Answers each POST to …/chat/completions with the next scripted `Answer`, then with
-    `default` once the script is used up."""
+    `rule(request)` when a rule is set, else with `default`."""
 
     def __init__(self) -> None:
         self.script: list[Answer] = []
         self.default = ok()
+        self.rule: Callable[[dict[str, Any]], Answer] | None = None
         self.requests: list[dict[str, Any]] = []
         self.auth: list[str | None] = []
         self.release = threading.Event()
@@ -66,7 +84,9 @@ class ChatServer:
         with self._lock:
             self.requests.append(request)
             self.auth.append(auth)
-            return self.script.pop(0) if self.script else self.default
+            if self.script:
+                return self.script.pop(0)
+        return self.rule(request) if self.rule is not None else self.default
 
     @contextmanager
     def running(self) -> Iterator[ChatServer]:
@@ -123,7 +143,13 @@ def _completion(request: dict[str, Any], answer: Answer) -> bytes:
         "total_tokens": answer.prompt_tokens + answer.completion_tokens,
     }
     message = {"role": "assistant", "content": answer.content}
-    choice = {"index": 0, "message": message, "finish_reason": answer.finish_reason}
+    choice: dict[str, Any] = {
+        "index": 0,
+        "message": message,
+        "finish_reason": answer.finish_reason,
+    }
+    if answer.logprobs is not None:
+        choice["logprobs"] = {"content": answer.logprobs}
     completion = {
         "id": "chatcmpl-test",
         "object": "chat.completion",

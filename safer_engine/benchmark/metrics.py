@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.stats import rankdata
 
+from safer_engine.analysis.classification import roc_auc
 from safer_engine.errors import AnalysisError
 
 
@@ -56,10 +56,7 @@ def _checked(truth: np.ndarray, suspicion: np.ndarray) -> tuple[np.ndarray, np.n
 def auroc(truth: np.ndarray, suspicion: np.ndarray) -> float:
     """The chance that a flipped pair is more suspect than an unflipped one (ties: ½)."""
     truth, suspicion = _checked(truth, suspicion)
-    positives = int(truth.sum())
-    negatives = truth.size - positives
-    ranks = rankdata(suspicion)  # average ranks: ties count half
-    return float((ranks[truth].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+    return roc_auc(truth, suspicion)
 
 
 def average_precision(truth: np.ndarray, suspicion: np.ndarray) -> float:

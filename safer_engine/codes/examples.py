@@ -18,6 +18,8 @@ from safer_engine.store.text import MARKERS, DocumentText, Span
 
 # Side code of a document = 1 if it is chosen in some pair + 2 if it is rejected in some pair.
 SIDES = ("none", "chosen", "rejected", "both")
+WINDOW = 14
+"""Tokens shown before an example's token (half as many after it)."""
 
 
 def side_codes(chosen_doc: np.ndarray, rejected_doc: np.ndarray, n_docs: int) -> np.ndarray:
@@ -97,7 +99,7 @@ class FeatureExamples:
         feature: int,
         per_quantile: int = 3,
         quantiles: tuple[float, ...] = (1.0, 0.9, 0.5, 0.1),
-        window: int = 14,
+        window: int = WINDOW,
     ) -> list[Example]:
         sample = quantile_samples(
             self.codes.offsets,
@@ -118,8 +120,7 @@ class FeatureExamples:
         s = self.store
         token = int(s.token_row[row])
         doc = int(s.row_doc[row])
-        lo = max(int(s.tok_start[doc]), token - window)
-        hi = min(int(s.tok_end[doc]), token + window // 2 + 1)
+        lo, hi = self.window_of(doc, token, window)
         values = self._activations(feature, lo, hi, (row, token))
         return Example(
             spans=self.text.window(doc, lo, hi, values, token),
@@ -129,6 +130,26 @@ class FeatureExamples:
             doc=doc,
             token=token,
         )
+
+    def window_of(self, doc: int, token: int, window: int = WINDOW) -> tuple[int, int]:
+        """The tokens [lo, hi) an example around `token` shows: `window` before it and half
+        as many after, within its document."""
+        s = self.store
+        return max(int(s.tok_start[doc]), token - window), min(
+            int(s.tok_end[doc]), token + window // 2 + 1
+        )
+
+    def example_at(self, feature: int, row: int, quantile: float, window: int = WINDOW) -> Example:
+        """The example around one activation row, with the feature's activation there (0
+        where it does not fire): a context the judge's explanation is tested on."""
+        token = int(self.store.token_row[row])
+        value = float(self._activations(feature, token, token + 1, (row, token))[0])
+        return self._example(feature, row, value, quantile, window)
+
+    def doc_activations(self, feature: int, doc: int) -> np.ndarray:
+        """The feature's activation on each token of a document (0 where it is not coded)."""
+        s = self.store
+        return self._activations(feature, int(s.tok_start[doc]), int(s.tok_end[doc]))
 
     def rows_between(
         self, lo: int, hi: int, near: tuple[int, int] | None = None

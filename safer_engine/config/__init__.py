@@ -6,6 +6,7 @@ from safer_engine.config.benchmark import NOISE_METHODS, NoiseBenchmarkConfig
 from safer_engine.config.data import PREFERENCES, DataConfig, Preference
 from safer_engine.config.edits import EDIT_MODES, EditConfig
 from safer_engine.config.experiment import ExperimentConfig
+from safer_engine.config.fit import FitConfig
 from safer_engine.config.judge import JudgeConfig
 from safer_engine.config.model import ExtractConfig, RMConfig
 from safer_engine.config.recipe import RecipeConfig
@@ -25,6 +26,7 @@ __all__ = [
     "EditConfig",
     "ExperimentConfig",
     "ExtractConfig",
+    "FitConfig",
     "JudgeConfig",
     "NeuronpediaConfig",
     "NoiseBenchmarkConfig",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Any, Literal
 
 from safer_engine.config.base import Config
 from safer_engine.errors import ConfigError
@@ -33,6 +33,11 @@ class SelectionConfig(Config):
     judge_threshold: int = 5
     """The lowest judge score (1–5 rubric) that makes a feature eligible (the paper: 5)."""
 
+    min_fit: float | None = None
+    """A judged feature is eligible only if its explanation fits it at least this well: the
+    balanced accuracy from `safer judge --score` (0.5 is chance, 1 perfect), e.g. 0.7.
+    Judged features without a fit are left out; tags are not affected."""
+
     def validate(self) -> None:
         if self.select not in SELECT_SOURCES:
             raise ConfigError(
@@ -44,3 +49,16 @@ class SelectionConfig(Config):
             raise ConfigError(
                 f"--judge-threshold must be 1 to 5 (the rubric), not {self.judge_threshold}."
             )
+        if self.min_fit is not None and not 0 <= self.min_fit <= 1:
+            raise ConfigError(
+                f"--min-fit is a balanced accuracy, from 0 to 1, not {self.min_fit:g}.",
+                "0.5 is what guessing gets; 0.7 asks for explanations that clearly fit.",
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        # Without a minimum the record is what it was before the setting existed, so the
+        # selections, pair scores and edit plans made then keep their fingerprints and ids.
+        found = super().to_dict()
+        if self.min_fit is None:
+            del found["min_fit"]
+        return found

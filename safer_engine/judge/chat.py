@@ -13,6 +13,16 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class TokenChoice:
+    """One token of an answer with its log-probability and its likeliest alternatives."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
+    """(token, log-probability) of the likeliest tokens at this place."""
+
+
+@dataclass(frozen=True)
 class Reply:
     """One answer: its text and what it cost."""
 
@@ -23,6 +33,8 @@ class Reply:
     """The answer stopped at the token limit."""
     refusal: str | None = None
     """The server's own refusal field (OpenAI), when it refused instead of answering."""
+    logprobs: tuple[TokenChoice, ...] | None = None
+    """Each answer token's log-probabilities, when asked for and given."""
 
 
 class RequestFailed(Exception):
@@ -66,6 +78,15 @@ class ChatBackend(Protocol):
 
     async def complete(self, messages: list[dict[str, str]]) -> Reply:
         """Answer one conversation; `RequestFailed` when this request failed for good."""
+        ...
+
+    async def choose(
+        self, messages: list[dict[str, str]], prefixes: list[str], logprobs: bool
+    ) -> Reply:
+        """Answer a question asked to be answered with one line per prefix, each the prefix
+        then yes or no (`judge.fit_prompt`). A server answers freely, with the tokens'
+        log-probabilities when `logprobs`; a local model is guided into the form and gives
+        P(yes) against P(no) always. `RequestFailed` as `complete`."""
         ...
 
     async def close(self) -> None:

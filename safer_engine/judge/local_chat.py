@@ -6,18 +6,21 @@ loaded as a causal LM. It runs offline: only embedded models and local folders a
 A 135M model rarely keeps to an answer format on its own, so the backend guides it: the
 answer is begun with "Score:", the score is the model's most likely of the tokens 1–5 there,
 and after "Explanation:" the model writes the rest greedily up to the end of the line. The
-answer is then parsed as strictly as any server's. The backend is for trying the judge without
-a server: a model this small scores weakly.
+answer is then parsed as strictly as any server's. Asked whether an explanation fits a
+context (`choose`), it answers yes or no, whichever it finds likelier, and reports both
+probabilities, so explanation scores get an AUC too. The backend is for trying the judge
+without a server: a model this small scores weakly.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from safer_engine.errors import ModelError
-from safer_engine.judge.chat import CallStats, Reply
+from safer_engine.judge.chat import CallStats, Reply, TokenChoice
 from safer_engine.models.registry import EMBEDDED, resolve_model
 from safer_engine.models.reward_model import load_tokenizer, materialise, quiet_transformers
 
@@ -45,13 +48,53 @@ class LocalChat:
         self._loaded = None
 
     async def complete(self, messages: list[dict[str, str]]) -> Reply:
+        return await self._run(self._generate, messages)
+
+    async def choose(
+        self, messages: list[dict[str, str]], prefixes: list[str], logprobs: bool
+    ) -> Reply:
+        return await self._run(self._choose, messages, prefixes)
+
+    async def _run(self, work: Callable[..., Reply], *args: Any) -> Reply:
         if self._lock is None or self._loaded is None:
             await self.start()
         assert self._lock is not None
         async with self._lock:
             self.stats.calls += 1
-            reply = await asyncio.to_thread(self._generate, messages)
+            reply = await asyncio.to_thread(work, *args)
         return self.stats.count(reply)
+
+    def _choose(self, messages: list[dict[str, str]], prefixes: list[str]) -> Reply:
+        """Each line: its prefix, then whichever of yes and no the model finds likelier
+        there (each word's probability summed over its spellings)."""
+        import torch
+
+        assert self._loaded is not None
+        model, tokenizer = self._loaded
+        spellings = _option_tokens(tokenizer, self.model)
+        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        lines, choices, prompt_tokens = [], [], 0
+        for prefix in prefixes:
+            text += prefix
+            inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False)
+            prompt_tokens = prompt_tokens or int(inputs["input_ids"].shape[1])
+            with torch.no_grad():
+                logits = model(**inputs.to(model.device)).logits[0, -1].float()
+            logprobs = torch.log_softmax(logits, dim=-1)
+            top = tuple(
+                (word, float(torch.logsumexp(logprobs[ids], dim=0)))
+                for word, ids in spellings.items()
+            )
+            word, logprob = max(top, key=lambda option: option[1])
+            choices.append(TokenChoice(word, logprob, top))
+            lines.append(prefix + word)
+            text += word + "\n"
+        return Reply(
+            text="\n".join(lines),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=len(prefixes),
+            logprobs=tuple(choices),
+        )
 
     def _generate(self, messages: list[dict[str, str]]) -> Reply:
         import torch
@@ -102,6 +145,26 @@ def _digit_tokens(tokenizer: Any) -> dict[int, list[int]]:
         }
         found[digit] = sorted(ids)
     return found
+
+
+def _option_tokens(tokenizer: Any, name: str) -> dict[str, list[int]]:
+    """The token ids that spell yes and no as a whole token (lower or capitalised, with or
+    without a leading space)."""
+    found: dict[str, set[int]] = {}
+    unknown = getattr(tokenizer, "unk_token_id", None)
+    for word in ("yes", "no"):
+        found[word] = set()
+        for spelling in (word, word.capitalize(), f" {word}", f" {word.capitalize()}"):
+            encoded = tokenizer(spelling, add_special_tokens=False)["input_ids"]
+            if len(encoded) == 1 and encoded[0] != unknown:
+                found[word].add(encoded[0])
+    if not found["yes"] or not found["no"] or found["yes"] & found["no"]:
+        raise ModelError(
+            f"{name}: its tokenizer has no tokens of their own for yes and no, so its answers "
+            "cannot be guided to either.",
+            "Score explanations with another chat model, or with the openai backend.",
+        )
+    return {word: sorted(ids) for word, ids in found.items()}
 
 
 def load_chat_model(name: str) -> tuple[Any, Any]:

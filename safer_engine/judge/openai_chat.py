@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from safer_engine.errors import JudgeError
-from safer_engine.judge.chat import CallStats, Reply, RequestFailed
+from safer_engine.judge.chat import CallStats, Reply, RequestFailed, TokenChoice
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -32,6 +32,10 @@ MAX_WAIT_S = 60.0
 RETRIED_STATUS = frozenset({408, 409, 429})
 """Besides 5xx: request timeout, conflict (a busy server) and rate limiting."""
 MESSAGE_CHARS = 200
+TOP_LOGPROBS = 5
+"""Alternatives asked for at each answer token: enough to find both yes and no."""
+TOKENS_PER_LINE = 8
+"""Room for one answer line ('Example 12: yes') when a batch is asked about."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,19 @@ class OpenAIChat:
             self._client = None
 
     async def complete(self, messages: list[dict[str, str]]) -> Reply:
+        return await self._create(messages, self.max_tokens, {})
+
+    async def choose(
+        self, messages: list[dict[str, str]], prefixes: list[str], logprobs: bool
+    ) -> Reply:
+        # each line is "Example k: yes": a few tokens, however short --max-tokens is
+        room = max(self.max_tokens, TOKENS_PER_LINE * len(prefixes))
+        extra = {"logprobs": True, "top_logprobs": TOP_LOGPROBS} if logprobs else {}
+        return await self._create(messages, room, extra)
+
+    async def _create(
+        self, messages: list[dict[str, str]], max_tokens: int, extra: dict[str, Any]
+    ) -> Reply:
         if self._client is None:
             await self.start()
         attempt = 0
@@ -119,8 +136,9 @@ class OpenAIChat:
                 response = await self._client.chat.completions.create(  # type: ignore[union-attr]
                     model=self.model,
                     messages=messages,  # type: ignore[arg-type]
-                    max_tokens=self.max_tokens,
+                    max_tokens=max_tokens,
                     temperature=0,
+                    **extra,
                 )
             except Exception as exc:
                 problem = self._problem(exc)
@@ -206,7 +224,26 @@ def _reply(response: Any) -> Reply:
         completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
         truncated=choice.finish_reason == "length",
         refusal=getattr(message, "refusal", None) or None,
+        logprobs=_logprobs(getattr(choice, "logprobs", None)),
     )
+
+
+def _logprobs(found: Any) -> tuple[TokenChoice, ...] | None:
+    """The answer tokens' log-probabilities (`choice.logprobs.content`), when given."""
+    content = getattr(found, "content", None)
+    if not content:
+        return None
+    try:
+        return tuple(
+            TokenChoice(
+                str(item.token),
+                float(item.logprob),
+                tuple((str(t.token), float(t.logprob)) for t in item.top_logprobs or ()),
+            )
+            for item in content
+        )
+    except (AttributeError, TypeError, ValueError):
+        return None  # a server's malformed extra: the answer itself still counts
 
 
 def _retry_after(exc: Any) -> float | None:

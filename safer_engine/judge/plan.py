@@ -34,6 +34,9 @@ class FeatureJob:
     messages: list[dict[str, str]]
     prompt_hash: str
     cached: Judgement | None = None
+    contexts: tuple[Example, ...] = ()
+    """The contexts in the prompt: the ones its explanation is made from, which scoring it
+    never tests it on."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,13 @@ def plan_judging(
     try:
         chosen = _choose(reader, sae_id, salience, config, progress, cancel)
         jobs = [
-            FeatureJob(f, salience.get(f, math.nan), messages, prompt_hash(messages))
+            FeatureJob(
+                f,
+                salience.get(f, math.nan),
+                messages,
+                prompt_hash(messages),
+                contexts=tuple(chosen.contexts[f]),
+            )
             for f, messages in chosen.prompts.items()
         ]
     finally:
@@ -115,6 +124,7 @@ def with_cached(
 @dataclass
 class _Chosen:
     prompts: dict[int, list[dict[str, str]]] = field(default_factory=dict)
+    contexts: dict[int, list[Example]] = field(default_factory=dict)
     never_fire: list[int] = field(default_factory=list)
 
 
@@ -141,6 +151,7 @@ def _choose(
             chosen.never_fire.append(feature)
             continue
         chosen.prompts[feature] = build_messages(contexts)
+        chosen.contexts[feature] = contexts
         progress(PLAN_TASK, len(chosen.prompts), wanted)
     return chosen
 

@@ -50,7 +50,7 @@ SNIPPET_CHARS = 80
 
 _SCORE = re.compile(r"score\s*:\s*(.*)", re.IGNORECASE)
 _EXPLANATION = re.compile(r"explanation\s*:\s*(.*)", re.IGNORECASE)
-_REFUSAL = re.compile(
+REFUSAL = re.compile(
     r"^(i'?m sorry|i am sorry|sorry\b|i can(no|')t|i cannot|i won'?t|i'?m (not able|unable)|"
     r"i am (not able|unable)|as an ai\b|i must decline|i do not feel comfortable)",
     re.IGNORECASE,
@@ -79,11 +79,12 @@ class Verdict:
     failure: str | None = None
 
 
-def render_context(context: Context) -> str:
-    """One context as a PROMPT line and a RESPONSE line, the firing token marked."""
+def render_context(context: Context, marked: bool = True) -> str:
+    """One context as a PROMPT line and a RESPONSE line, its token marked unless not
+    `marked`."""
     parts: dict[bool, list[str]] = {False: [], True: []}
     for i, (piece, in_response) in enumerate(zip(context.pieces, context.in_response, strict=True)):
-        parts[in_response].append(_marked(piece) if i == context.focus else piece)
+        parts[in_response].append(_marked(piece) if marked and i == context.focus else piece)
     prompt, response = ("".join(parts[side]) for side in (False, True))
     return f"PROMPT: {_one_line(prompt) or '(not in this window)'}\n" + (
         f"RESPONSE: {_one_line(response) or '(not in this window)'}"
@@ -112,13 +113,13 @@ def parse_answer(text: str) -> Verdict:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if not lines:
         return _failed("empty answer")
-    if _REFUSAL.match(lines[0]):
-        return _failed(f"refused: {_snippet(text)}")
+    if REFUSAL.match(lines[0]):
+        return _failed(f"refused: {snippet(text)}")
     score = _SCORE.fullmatch(lines[0])
     if score is None or len(lines) < 2 or _EXPLANATION.fullmatch(lines[1]) is None:
-        return _failed(f"not the two lines 'Score: N' and 'Explanation: …': {_snippet(text)}")
+        return _failed(f"not the two lines 'Score: N' and 'Explanation: …': {snippet(text)}")
     if len(lines) > 2:
-        return _failed(f"more than the two lines asked for: {_snippet(text)}")
+        return _failed(f"more than the two lines asked for: {snippet(text)}")
     value = score.group(1).strip()
     if not re.fullmatch(r"[0-9]+", value):
         return _failed(f"score {value!r} is not a whole number")
@@ -150,6 +151,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _snippet(text: str) -> str:
+def snippet(text: str) -> str:
+    """The start of an unusable answer on one line, quoted: what a failure reason shows."""
     flat = _one_line(text)
     return repr(flat if len(flat) <= SNIPPET_CHARS else flat[:SNIPPET_CHARS] + "…")

@@ -1,11 +1,12 @@
 """Feature labels: tags, notes and judge suggestions in an append-only SQLite table, and the
-judge's scores beside them.
+judge's scores and their explanations' fits beside them.
 
-`judgements(labels_path, sae_id)` is imported from `safer_engine.labels.judgements` itself:
-re-exported here, the function would shadow its module's name.
+`judgements(labels_path, sae_id)` and `fits(labels_path, sae_id)` are imported from their
+modules themselves: re-exported here, each function would shadow its module's name.
 """
 
 from safer_engine.labels.csv_io import CSV_COLUMNS, CsvImport
+from safer_engine.labels.fits import Fit, FitLog
 from safer_engine.labels.fold import SOURCES, TAGS, Label, LabelRow
 from safer_engine.labels.judgements import Judgement, JudgementLog
 from safer_engine.labels.store import SCHEMA_VERSION, LabelStore
@@ -16,6 +17,8 @@ __all__ = [
     "SOURCES",
     "TAGS",
     "CsvImport",
+    "Fit",
+    "FitLog",
     "Judgement",
     "JudgementLog",
     "Label",

@@ -2,9 +2,10 @@
 
 One rule for the command line, the explorer and the edits. Eligible features come from human
 tags, judge scores at or above a threshold, or (with neither) salience alone; of the eligible,
-the top N by |salience| are kept. A feature a person tagged keeps its tag's side, even when
-the sign of its salience disagrees (that is flagged); every other feature goes by its sign:
-s > 0 (fires more on chosen responses) is safe, s < 0 unsafe.
+the top N by |salience| are kept. A minimum fit keeps only the judged features whose
+explanation was shown to describe them (`safer judge --score`). A feature a person tagged
+keeps its tag's side, even when the sign of its salience disagrees (that is flagged); every
+other feature goes by its sign: s > 0 (fires more on chosen responses) is safe, s < 0 unsafe.
 
 `--select effect` ranks the same eligible features by |effect| (their mean attribution to
 the margin over train pairs) and sides the untagged ones by their direction: a feature the
@@ -121,15 +122,24 @@ def select_features(
     judge_scores: dict[int, int],
     config: SelectionConfig,
     effects: pl.DataFrame | None = None,
+    fits: dict[int, float] | None = None,
 ) -> Selection:
-    """P and N from the salience table (`feature`, `salience`), the current labels and the
-    judge's scores (feature → 1–5; failures left out); `effects` (the attribution stage's
-    feature table) ranks them when `config.select` is `effect`."""
+    """P and N from the salience table (`feature`, `salience`), the current labels, the
+    judge's scores (feature → 1–5; failures left out) and, when the config asks for a
+    minimum fit, the fits of the judge's explanations (feature → balanced accuracy);
+    `effects` (the attribution stage's feature table) ranks them when `config.select` is
+    `effect`."""
     tags = {f: label.human_tag for f, label in labels.items() if label.human_tag}
     tagged = {f for f, tag in tags.items() if tag in SIDES}
+    fitting = {
+        f
+        for f in judge_scores
+        if config.min_fit is None or (fits or {}).get(f, -1.0) >= config.min_fit
+    }
     judged = {f for f, score in judge_scores.items() if score >= config.judge_threshold} - {
         f for f, tag in tags.items() if tag == "irrelevant"
     }
+    judged &= fitting
     source = config.select
     if source in ("auto", "effect"):
         source = "tags" if tagged else "judge" if judged else source

@@ -31,6 +31,7 @@ from safer_engine.errors import WorkspaceError
 from safer_engine.files import atomic_file
 from safer_engine.labels import Label, LabelStore
 from safer_engine.progress import CancelToken, Progress, no_progress
+from safer_engine.scores.judged import judge_fits
 from safer_engine.scores.selection import Selection, select_features
 from safer_engine.store.reader import StoreReader
 from safer_engine.workspace import Stage, Workspace
@@ -71,7 +72,8 @@ def current_selection(
     sae_dir = workspace.sae_dir(sae_id)
     wanted = config.select == "effect" and has_attribution(sae_dir)
     effects = read_effects(sae_dir) if wanted else None
-    return select_features(salience, labels, judge_scores, config, effects)
+    fits = judge_fits(workspace, sae_id) if config.min_fit is not None else None
+    return select_features(salience, labels, judge_scores, config, effects, fits)
 
 
 def score_stage(workspace: Workspace, sae_id: str, selection: Selection) -> Stage:

@@ -29,10 +29,13 @@ from safer_engine.scores.stage import compute_pair_scores, current_selection, sc
 from safer_engine.service.attribution import Attributions
 from safer_engine.service.coverage import Coverage
 from safer_engine.service.judging import (
+    Fit,
     Judgement,
     JudgeOutcome,
     JudgeRequest,
+    last_fit,
     last_judgement,
+    latest_fits,
     latest_judgements,
     run_judge,
 )
@@ -48,6 +51,7 @@ __all__ = [
     "OLD_TEXT",
     "Example",
     "Explorer",
+    "Fit",
     "JudgeOutcome",
     "JudgeRequest",
     "Judgement",
@@ -147,6 +151,10 @@ class Explorer:
         or judges anything; the newest tag or note's id and the newest judgement's."""
         return self._labels.last_change(), last_judgement(self._labels)
 
+    def last_fit_change(self) -> int:
+        """Cheap to poll: the newest explanation fit's id (see `last_label_change`)."""
+        return last_fit(self._labels)
+
     def tag(self, features: list[int], tag: str) -> TagChange:
         """Tag (or with "" clear) the features; the change can be undone with `undo_tag`."""
         return self._history.tag(features, tag)
@@ -161,6 +169,10 @@ class Explorer:
     def judgements(self) -> dict[int, Judgement]:
         """Each judged feature's latest judge score, or its latest failure when it has none."""
         return latest_judgements(self._labels, self.sae_id)
+
+    def fits(self) -> dict[int, Fit]:
+        """Each judged feature's fit of its current explanation, or its failure."""
+        return latest_fits(self._labels, self.sae_id)
 
     @user_errors
     def judge(self, request: JudgeRequest, progress: Progress, cancel: CancelToken) -> JudgeOutcome:

@@ -1,5 +1,6 @@
-"""The LLM judge as the explorer sees it: each feature's latest judgement, where the openai
-backend would connect, and a judging run from a thread worker.
+"""The LLM judge as the explorer sees it: each feature's latest judgement and its
+explanation's fit, where the openai backend would connect, and a judging run (and scoring)
+from a thread worker.
 
 Reading judgements is torch-free (`safer_engine.labels.judgements`). Running the judge needs
 `safer_engine.judge`, whose local backend imports torch and transformers: `run_judge` imports
@@ -15,19 +16,24 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from safer_engine import artifacts as names
+from safer_engine.config import FitConfig
 from safer_engine.errors import Cancelled, JudgeError, SaferError
-from safer_engine.labels import Judgement, JudgementLog, LabelStore
+from safer_engine.labels import Fit, FitLog, Judgement, JudgementLog, LabelStore
 from safer_engine.progress import CancelToken, Progress
 from safer_engine.workspace import Workspace
 
 __all__ = [
     "BACKENDS",
     "DEFAULT_TOP",
+    "FIT_CONTEXTS",
+    "Fit",
     "JudgeOutcome",
     "JudgeRequest",
     "Judgement",
     "OpenAIEnvironment",
+    "last_fit",
     "last_judgement",
+    "latest_fits",
     "latest_judgements",
     "openai_environment",
     "run_judge",
@@ -42,6 +48,8 @@ ENV_BASE_URL = "OPENAI_BASE_URL"
 ENV_MODEL = "SAFER_JUDGE_MODEL"
 ENV_KEY = "OPENAI_API_KEY"
 LOCAL_MODEL = "SmolLM2-135M"
+FIT_CONTEXTS = FitConfig().score_firing + FitConfig().score_silent
+"""Held-out contexts an explanation is tested on from the explorer (one call each)."""
 
 
 @dataclass(frozen=True)
@@ -82,10 +90,12 @@ class JudgeRequest:
     top: int = DEFAULT_TOP
     features: tuple[int, ...] = ()
     """Exactly these (the marked ones); empty: the top `top` that fire at all."""
+    score: bool = False
+    """Also score how well each explanation fits (as `safer judge --score`)."""
 
     def describe(self) -> str:
         what = f"{len(self.features)} marked" if self.features else f"top {self.top}"
-        return f"{what} with {self.backend}"
+        return f"{what} with {self.backend}" + (", scoring the fit" if self.score else "")
 
 
 @dataclass(frozen=True)
@@ -102,10 +112,17 @@ class JudgeOutcome:
     calls: int
     never_fire: list[int] = field(default_factory=list)
     stopped: SaferError | None = None
+    fits: tuple[int, int, int] | None = None
+    """Explanation fits scored, cached and failed, when the run scored them."""
 
     def summary(self) -> str:
-        """'judged 18, cached 2, failed 0 (judge-test)': the totals in one short line."""
-        text = f"judged {self.judged}, cached {self.cached}, failed {self.failed} ({self.model})"
+        """'judged 18, cached 2, failed 0 (judge-test)': the totals in one short line (with
+        the fits' after a ';' when they were scored)."""
+        text = f"judged {self.judged}, cached {self.cached}, failed {self.failed}"
+        if self.fits is not None:
+            scored, cached, failed = self.fits
+            text += f"; fit {scored}, cached {cached}, failed {failed}"
+        text += f" ({self.model})"
         if self.never_fire:
             text += f"; {len(self.never_fire)} never fire"
         return text
@@ -123,6 +140,16 @@ def last_judgement(store: LabelStore) -> int:
     return int(rows[0][0] or 0) if rows else 0
 
 
+def latest_fits(store: LabelStore, sae_id: str) -> dict[int, Fit]:
+    """Each judged feature's fit of its current explanation (detection), or its failure."""
+    return FitLog(store).latest(sae_id)
+
+
+def last_fit(store: LabelStore) -> int:
+    """The id of the newest fit: cheap to poll."""
+    return FitLog(store).last_id()
+
+
 def run_judge(
     workspace: Workspace,
     sae_id: str,
@@ -136,7 +163,13 @@ def run_judge(
     `SaferError` for what stops it before any call (a missing environment, a cancel while
     planning); later trouble ends up in the outcome's `stopped`."""
     from safer_engine.config import JudgeConfig
-    from safer_engine.judge import judge_features, make_backend, plan_judging
+    from safer_engine.judge import (
+        judge_features,
+        make_backend,
+        plan_fits,
+        plan_judging,
+        score_explanations,
+    )
 
     features, never_fire = _firing(workspace, sae_id, request.features)
     if request.features and not features:
@@ -160,8 +193,26 @@ def run_judge(
         log = JudgementLog(store)
         plan = plan_judging(workspace, sae_id, config, key, log, progress, cancel)
         report = judge_features(plan, backend, log, config.concurrency, progress, cancel)
+        fits = None
+        if request.score and report.stopped is None:
+            scoring, fit_log = FitConfig(score=True), FitLog(store)
+            fit_plan = plan_fits(
+                workspace,
+                sae_id,
+                plan.jobs,
+                report.results,
+                scoring,
+                key,
+                fit_log,
+                config.retry_failed,
+                progress,
+                cancel,
+            )
+            fits = score_explanations(
+                fit_plan, backend, fit_log, config.concurrency, scoring.logprobs, progress, cancel
+            )
     totals = report.totals
-    stopped = report.stopped
+    stopped = report.stopped or (fits.stopped if fits is not None else None)
     if isinstance(stopped, Cancelled):
         stopped = Cancelled("judging", "Every finished judgement was kept.")
     return JudgeOutcome(
@@ -174,6 +225,7 @@ def run_judge(
         calls=totals.calls,
         never_fire=never_fire + plan.never_fire,
         stopped=stopped,
+        fits=None if fits is None else (fits.totals.scored, fits.totals.cached, fits.totals.failed),
     )
 
 

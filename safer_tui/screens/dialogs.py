@@ -9,9 +9,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Checkbox, Input, Label, RadioButton, RadioSet, Static
 
-from safer_engine.service.judging import DEFAULT_TOP, LOCAL_MODEL, JudgeRequest, OpenAIEnvironment
+from safer_engine.service.judging import (
+    DEFAULT_TOP,
+    FIT_CONTEXTS,
+    LOCAL_MODEL,
+    JudgeRequest,
+    OpenAIEnvironment,
+)
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -118,6 +124,15 @@ class SearchScreen(LineScreen):
         return value.strip()
 
 
+class CheckButton(Checkbox):
+    """A check box that reads without colour: X when checked, blank when not."""
+
+    @property
+    def _button(self) -> Content:
+        self.BUTTON_INNER = "X" if self.value else " "
+        return super()._button
+
+
 class ChoiceButton(RadioButton):
     """A radio button whose choice reads without colour: ● when chosen, blank when not
     (Textual's draws ● in both, told apart by colour alone)."""
@@ -183,6 +198,13 @@ class JudgeScreen(ModalScreen[JudgeRequest | None]):
                 id="judge-where",
                 classes="dim",
             )
+            with Horizontal(classes="judge-row"):
+                yield Label("fit", classes="judge-name")
+                yield CheckButton(
+                    f"also score their fit ({FIT_CONTEXTS} calls each)",
+                    id="judge-fit",
+                    compact=True,
+                )
             yield Static(
                 "Enter starts · Esc cancels · Tab, arrows, space choose. Esc on the list "
                 "stops a run; finished answers are kept.",
@@ -206,6 +228,7 @@ class JudgeScreen(ModalScreen[JudgeRequest | None]):
             backend="local" if backend == 1 else "openai",
             top=top,
             features=tuple(self.marked) if use_marked else (),
+            score=self.query_one("#judge-fit", CheckButton).value,
         )
 
 

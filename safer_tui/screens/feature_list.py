@@ -114,9 +114,9 @@ class FeaturesScreen(FeatureJudging):
         super().__init__()
         self.data = data
         self.view = FeatureView(
-            data.features, data.labels(), data.coverage.has_all, data.judgements()
+            data.features, data.labels(), data.coverage.has_all, data.judgements(), data.fits()
         )
-        self.seen_change = data.last_label_change()
+        self.seen_change = self.label_state()
         # one pass over all codes: seconds on a large store
         self.word_search: Background[WordMatches] = Background(self, "word-search", self.show_word)
         # calls to a server or a local model: seconds to minutes; answers are stored one by
@@ -167,16 +167,21 @@ class FeaturesScreen(FeatureJudging):
 
     # -- labels --------------------------------------------------------------------------
 
+    def label_state(self) -> tuple[tuple[int, int], int]:
+        """What changes when anyone tags, judges or scores a fit (cheap to poll)."""
+        return self.data.last_label_change(), self.data.last_fit_change()
+
     def reload_labels(self, keep: int | None) -> None:
-        self.seen_change = self.data.last_label_change()
+        self.seen_change = self.label_state()
         self.view.set_judgements(self.data.judgements())
+        self.view.set_fits(self.data.fits())
         self.view.set_labels(self.data.labels())
         self.changed(keep, by_key=False)
 
     def poll_labels(self) -> None:
         """Show tags and judgements written by another explorer, the CLI or a judge run."""
         try:
-            if self.data.last_label_change() != self.seen_change:
+            if self.label_state() != self.seen_change:
                 self.reload_labels(self.current_feature())
         except SaferError:
             pass  # a busy database is retried at the next poll; tagging reports errors

@@ -19,11 +19,12 @@ from safer_engine.errors import SaferError
 from safer_engine.labels import Label
 from safer_engine.progress import CancelToken, Progress
 from safer_engine.service.coverage import Coverage
-from safer_engine.service.explorer import OLD_TEXT, Example, Explorer, Judgement
+from safer_engine.service.explorer import OLD_TEXT, Example, Explorer, Fit, Judgement
 from safer_engine.service.text import Span
 from safer_tui.background import Background
 from safer_tui.errors import show_error
 from safer_tui.feature_view import cut
+from safer_tui.fit_view import fit_line
 from safer_tui.navigation import OpenPairs
 from safer_tui.screens.dialogs import NoteScreen
 from safer_tui.screens.help import HelpScreen
@@ -199,6 +200,7 @@ def stats_text(
     coverage: Coverage,
     judgement: Judgement | None = None,
     width: int = 78,
+    fit: Fit | None = None,
 ) -> Text:
     """Statistics, tag, the judge's suggestion and the whole note; built as Text so a note's
     brackets are never read as markup. Every line but the judge's and the note fits 78
@@ -219,6 +221,8 @@ def stats_text(
         text.append("\n" + line)
     text.append(f"\ndensity {row['density']:.4f} · max {row['max_act']:.1f} (every token)")
     text.append("\n").append(judge_text(judgement, label))
+    if (fitted := fit_line(judgement, fit)) is not None:
+        text.append("\n").append(fitted)
     if label and label.note:
         text.append("\nnote: ", style="bold")
         text.append(label.note)
@@ -295,11 +299,11 @@ class FeatureScreen(Screen[int]):
         feature = self.feature
         row = self.data.feature_row(feature)
         label = self.data.labels().get(feature)
-        judgement = self.data.judgements().get(feature)
+        judgement, fit = self.data.judgements().get(feature), self.data.fits().get(feature)
         where = f"{self.position + 1:,} of {len(self.order):,}"
         self.width = self.app.size.width
         width = self.width - PADDING
-        stats = stats_text(feature, row, label, where, self.data.coverage, judgement, width)
+        stats = stats_text(feature, row, label, where, self.data.coverage, judgement, width, fit)
         # a note or the judge's explanation can wrap: the page's height then varies
         self.pending = (stats, bool(label and label.note) or judgement is not None)
         self.reading.start(partial(self.read_page, feature, stats))

@@ -122,6 +122,12 @@ GLOSSARY: list[Row] = [
         "the LLM judge's score, 1 (not about safety) to 5; ✗ when it gave no usable answer; "
         "a suggestion: tags win",
     ),
+    (
+        "fit",
+        "how well the judge's explanation predicts where the feature fires: the balanced "
+        "accuracy of the judge's yes/no on held-out contexts, 0.5 chance to 1 (J with the "
+        "fit, or `safer judge --score`); ✗ when it could not be scored (80+ columns)",
+    ),
     ("tag", "what a person says the feature is about: safe (e.g. refusals), unsafe (harm)"),
     (
         "score",

@@ -44,7 +44,7 @@ def test_a_version_1_database_is_upgraded_by_creating_the_table(tmp_path: Path) 
     with LabelStore.open(db) as store:
         JudgementLog(store).add(scored(3, 5))
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert conn.execute("SELECT * FROM feature_labels ORDER BY id").fetchall() == tags_before
     conn.close()
     assert judgements(db, SAE)[3].score == 5

@@ -132,3 +132,38 @@ def test_judgements_of_a_read_only_version_1_file_read_as_none(tmp_path: Path) -
         )
         assert judging.last_judgement(store) == 1
         assert judging.latest_judgements(store, "sae")[3].score == 5
+
+
+def test_a_run_with_the_fit_scores_each_explanation_for_the_explorer(
+    synthetic_workspace: Path, judge_env: ChatServer
+) -> None:
+    from tests.chat_server import Answer, yes_no
+
+    explained = iter(range(100))
+
+    def rule(request: dict[str, object]) -> Answer:
+        asked = request["messages"][1]["content"]  # type: ignore[index]
+        if "Going by the description alone" in asked:
+            return yes_no(False, 0.3)
+        return ok(f"Score: 4\nExplanation: pattern {next(explained)}.")
+
+    judge_env.rule = rule
+    explorer = Explorer.open(synthetic_workspace)
+    try:
+        assert explorer.fits() == {} and explorer.last_fit_change() == 0
+        request = JudgeRequest(top=2, score=True)
+        assert "scoring the fit" in request.describe()
+        outcome = explorer.judge(request, no_progress, CancelToken())
+        assert outcome.stopped is None and outcome.fits == (2, 0, 0)
+        assert "; fit 2, cached 0, failed 0 (judge-test)" in outcome.summary()
+        found = explorer.fits()
+        assert set(found) == set(explorer.judgements()) and len(found) == 2
+        assert {fit.balanced_accuracy for fit in found.values()} == {0.5}  # always "no"
+        assert explorer.last_fit_change() == 2
+        calls = judge_env.calls
+        again = explorer.judge(request, no_progress, CancelToken())
+        assert again.fits == (0, 2, 0) and judge_env.calls == calls
+        plain = explorer.judge(JudgeRequest(top=2), no_progress, CancelToken())
+        assert plain.fits is None and "fit" not in plain.summary()
+    finally:
+        explorer.close()

@@ -272,3 +272,40 @@ async def test_the_judges_progress_says_how_many_are_done(
         assert "2 of 5" in str(line.query_one("Label", Static).content)
         await pilot.press("escape")
         await judged(app, pilot)
+
+
+async def test_a_judge_run_with_the_fit_fills_the_fit_column_and_the_page(
+    synthetic_workspace: Path, judge_env: ChatServer
+) -> None:
+    from safer_tui.screens.dialogs import CheckButton
+    from tests.chat_server import yes_no
+
+    explained = iter(range(100))
+
+    def rule(request: dict[str, object]) -> Answer:
+        asked = str(request["messages"][1]["content"])  # type: ignore[index]
+        if "Going by the description alone" in asked:
+            return yes_no(True, 0.6)
+        return ok(f"Score: 4\nExplanation: pattern {next(explained)}.")
+
+    judge_env.rule = rule
+    app = SaferApp(synthetic_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "fit" not in [c.name for c in table(app).columns()]  # nothing scored yet
+        top = shown(app)[:2]
+        dialog = await open_judge(pilot)
+        dialog.query_one("#judge-top", Input).value = "2"
+        fit = dialog.query_one("#judge-fit", CheckButton)
+        assert not fit.value and "▐ ▌" in str(fit.render())
+        fit.value = True
+        assert "▐X▌" in str(fit.render())  # checked reads without colour
+        await pilot.press("enter")
+        await judged(app, pilot)
+        assert "judged 2, cached 0, failed 0; fit 2, cached 0, failed 0 (judge-test)" in status(app)
+        assert "fit" in [c.name for c in table(app).columns()]
+        assert [cell(app, f, "fit") for f in top] == ["0.50", "0.50"]  # always yes: chance
+        assert cell(app, shown(app)[2], "fit") == ""
+        await pilot.press("home", "enter")
+        await settle(app, pilot)
+        assert "fit 0.50 balanced accuracy, AUC 0.50 on" in stats(app)
