@@ -59,6 +59,23 @@ async def ask(pilot: Pilot[None], key: str, *typed: str) -> None:
     await pilot.pause()
 
 
+def send_at_once(app: SaferApp, *keys: str) -> None:
+    """Send keys as a quick typist or an SSH connection delivers them: all queued together,
+    none waiting for the one before (`pilot.press` waits for the app after each key)."""
+    from textual import events
+
+    for key in keys:
+        app.post_message(events.Key(key, key if len(key) == 1 else None))
+
+
+async def typed_at_once(app: SaferApp, pilot: Pilot[None], *keys: str) -> None:
+    """`send_at_once`, then wait for everything the keys set off."""
+    send_at_once(app, *keys)
+    for _ in range(len(keys) + 2):  # a bound: each key may open a screen or start a worker
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
 def screen_lines(app: SaferApp) -> list[str]:
     """The terminal's text, line by line, as a person sees it (notifications included, when
     the test runs with them)."""
