@@ -47,9 +47,8 @@ async def settle(app: SaferApp, pilot: Pilot[None]) -> None:
 
 
 async def ask(pilot: Pilot[None], key: str, *typed: str) -> None:
-    """Open a one-line dialog with `key`, wait until it has the focus, type and submit.
-
-    Typed too early, the letters would reach the list as tag and sort keys."""
+    """Open a one-line dialog with `key`, check that it has the focus, type and submit.
+    (Letters typed before the dialog is up reach it too: tests/safer_tui/test_typeahead.py.)"""
     from textual.widgets import Input
 
     await pilot.press(key)
