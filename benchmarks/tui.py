@@ -17,7 +17,8 @@ same sizes reuses it; tags the 5 most positive features safe and the 5 most nega
   (`posix_fadvise(DONTNEED)`, as after a reboot), then warm: app start to the first frame
   of the Features screen, re-sorting (`s` through every sort and back), the first feature
   page (`enter`: includes opening the store), the next feature pages (`]`, median and p95),
-  and the Pairs screen (`escape`, `p`, until its table has rows).
+  the Pairs screen (`escape`, `p`, until its table has rows) and listing its pairs again in
+  each of its sorts (`s`: the table of up to 2,000 pairs, each with its text, made anew).
 
 A key is timed to the last frame it caused (`App._display` is wrapped: headless runs compose
 every frame and drop it there) and, for comparison, to the pilot finding the app idle, which
@@ -51,6 +52,7 @@ from safer_engine.testing.synthetic_workspace import build_synthetic_workspace, 
 from safer_engine.workspace import Workspace
 
 SORT_CYCLE = 8  # s steps through the 8 columns shown at 80×24 and back to |salience|
+PAIR_SORTS = 3  # s on the Pairs screen: slice, pair, and back to score
 PAIRS_TIMEOUT_S = 600.0
 TAGGED = 5  # features tagged safe and unsafe before the Pairs screen opens
 
@@ -270,6 +272,7 @@ async def explorer_figures(root: Path, presses: int) -> dict[str, Any]:
         await pilot.press("p")
         figures["pairs ok"] = await poll_pairs(pilot, PAIRS_TIMEOUT_S)
         figures["pairs"] = time.perf_counter() - started
+        figures["pairs re-sort"] = [await press(pilot, clock, "s") for _ in range(PAIR_SORTS)]
     return figures
 
 
@@ -296,6 +299,7 @@ def print_explorer(label: str, figures: dict[str, Any]) -> None:
     print(key_line("next feature page (]):", figures["page steps"]))
     pairs = "" if figures["pairs ok"] else f" (no rows after {PAIRS_TIMEOUT_S:.0f} s)"
     print(f"  {'Pairs screen (p, until rows):':<42} {figures['pairs']:.2f} s{pairs}")
+    print(key_line(f"re-list the pairs (s, {PAIR_SORTS} sorts):", figures["pairs re-sort"]))
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 
@@ -33,6 +33,7 @@ from safer_tui.navigation import (
 from safer_tui.screens.dialogs import ConfirmScreen
 from safer_tui.screens.feature_list import FeaturesScreen
 from safer_tui.screens.message import MessageScreen
+from safer_tui.typeahead import TypeAheadApp
 
 if TYPE_CHECKING:
     from safer_engine.service.edits import EditRequest
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 SAY_SECONDS = 8.0  # how long a message stays in a status line
 
 
-class SaferApp(App[None]):
+class SaferApp(TypeAheadApp):
     TITLE = "SAFER explorer"
     CSS_PATH = "app.tcss"
     BINDINGS = [
@@ -176,7 +177,7 @@ class SaferApp(App[None]):
         from safer_tui.screens.feature_page import FeatureScreen
 
         if self.data is not None:
-            page = FeatureScreen(self.data, message.order, message.position)
+            page = FeatureScreen(self.data, message.order, message.position, message.word)
             self.push_screen(page, message.returned)
 
     def on_open_pairs(self, message: OpenPairs) -> None:

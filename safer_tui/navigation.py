@@ -17,16 +17,19 @@ if TYPE_CHECKING:  # the explorer's first screen has no use for the edits' modul
 
 class OpenFeature(Message):
     """A feature's page, at `position` of `order` (`[` and `]` step through it);
-    `returned` gets the feature the page showed last when it is left with Esc."""
+    `returned` gets the feature the page showed last when it is left with Esc; `word`: the
+    word search the features were found by, whose tokens the examples mark."""
 
     def __init__(
         self,
         order: list[int],
         position: int,
         returned: Callable[[int | None], None] | None = None,
+        word: str = "",
     ) -> None:
         super().__init__()
         self.order, self.position, self.returned = order, position, returned
+        self.word = word
 
 
 class OpenPairs(Message):

@@ -3,6 +3,8 @@ left out (…) or never read by the model (✂)."""
 
 from __future__ import annotations
 
+import re
+
 from rich.cells import cell_len, set_cell_size
 from rich.color import Color
 from rich.style import Style
@@ -16,6 +18,7 @@ UNSEEN = Style(dim=True, italic=True)
 SHADE = (255, 140, 0)  # activation colour, blended over the background by strength
 BASE = 30  # the background grey that shading blends from
 SAFE_RGB, UNSAFE_RGB = (0, 170, 80), (200, 40, 40)
+MATCH = Style(reverse=True, bold=True)  # a search's matches, over any shading
 
 
 def shade_style(rgb: tuple[int, int, int], strength: float) -> Style:
@@ -49,10 +52,20 @@ def shade(spans: list[Span], peak: float, by_feature: bool) -> Text:
     return text
 
 
-def prompt_text(spans: list[Span], expanded: bool) -> Text:
+def mark_search(text: Text, search: str) -> Text:
+    """`text` with every occurrence of a search (in any case, as the search finds them)
+    marked; changed in place, and returned."""
+    needle = search.strip()
+    if needle:
+        text.highlight_regex(re.compile(re.escape(needle), re.IGNORECASE), MATCH)
+    return text
+
+
+def prompt_text(spans: list[Span], expanded: bool, search: str = "") -> Text:
     """The prompt in italics, the part the model never read dim before ✂; its line breaks
-    as ⏎ while it is cut to a few lines, real ones when it is shown whole."""
-    text = Text.assemble(("prompt ", "bold"))
+    as ⏎ while it is cut to a few lines, real ones when it is shown whole; a search's
+    matches marked."""
+    text = Text()
     for span in spans:
         if span.part == "stop":
             text.append(span.text, style=MARK)
@@ -61,7 +74,7 @@ def prompt_text(spans: list[Span], expanded: bool) -> Text:
         else:
             body = span.text if expanded else span.text.replace("\n", "⏎ ")
             text.append(body, style=UNSEEN if span.part == "unseen" else Style(italic=True))
-    return text
+    return Text.assemble(("prompt ", "bold"), mark_search(text, search))
 
 
 def cut_at_word(text: str, size: int) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 
 from safer_engine.analysis.feature_index import quantile_samples
 from safer_engine.analysis.pair_scores import feature_weights
-from safer_engine.codes.reader import CodesReader
+from safer_engine.codes.reader import CodesReader, Histogram
 from safer_engine.store.reader import StoreReader
 from safer_engine.store.text import MARKERS, DocumentText, Span
 
@@ -91,7 +91,7 @@ class FeatureExamples:
         """Whether the document's response is chosen, rejected or both across the pairs."""
         return SIDES[int(self.sides[doc])]
 
-    def histogram(self, feature: int) -> list[int]:
+    def histogram(self, feature: int) -> Histogram:
         return self.codes.histogram(feature)
 
     def examples(

@@ -7,6 +7,7 @@ and h5py.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,16 @@ from safer_engine import artifacts as names
 from safer_engine.codes import schema
 from safer_engine.errors import StoreError
 from safer_engine.store.reader import memmap_dataset
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """A feature's nonzero activations over every stored token, counted in bins."""
+
+    counts: list[int]
+    edges: list[float]
+    """The bins' edges (one more than the counts): linear from 0 to the largest activation
+    of any feature, shared by every feature of the SAE."""
 
 
 class CodesReader:
@@ -60,6 +71,7 @@ class CodesReader:
             self.rows = memmap_dataset(self.features_path, features[schema.ROWS])
             self.vals = memmap_dataset(self.features_path, features[schema.VALS])
             self.hist = memmap_dataset(self.features_path, features[schema.stat("hist")])
+            self.hist_edges = [float(e) for e in features[schema.stat("hist_edges")][()]]
         except (KeyError, OSError, ValueError, TypeError) as exc:
             raise damaged_sae_file(self.features_path, _layout_problem(exc)) from exc
 
@@ -71,8 +83,8 @@ class CodesReader:
         """One per-feature statistic (see `safer_engine.codes.schema`)."""
         return np.asarray(self._features[schema.stat(name)][()])
 
-    def histogram(self, feature: int) -> list[int]:
-        return [int(v) for v in np.asarray(self.hist[feature])]
+    def histogram(self, feature: int) -> Histogram:
+        return Histogram([int(v) for v in np.asarray(self.hist[feature])], self.hist_edges)
 
     def close(self) -> None:
         for handle in {id(f): f for f in _opened(self)}.values():

@@ -237,7 +237,7 @@ def _feature_views(
         if config.examples:
             found = reader.examples(fact.feature, config.examples, (1.0,), config.context)
             examples = [Shown(e, pairs.pair_id(e)) for e in found]
-        views.append(FeatureView(fact, chosen, reader.histogram(fact.feature), examples))
+        views.append(FeatureView(fact, chosen, reader.histogram(fact.feature).counts, examples))
     return views
 
 

@@ -20,6 +20,7 @@ import polars as pl
 from safer_engine import artifacts as names
 from safer_engine.analysis.word_search import WordMatches, features_on_word
 from safer_engine.codes.examples import Example, FeatureExamples
+from safer_engine.codes.reader import Histogram
 from safer_engine.config import ReportConfig, SelectionConfig
 from safer_engine.errors import SaferError, StoreError, WorkspaceError
 from safer_engine.labels import Label, LabelStore
@@ -39,7 +40,7 @@ from safer_engine.service.judging import (
     latest_judgements,
     run_judge,
 )
-from safer_engine.service.pair_list import PairTexts, pair_of_doc
+from safer_engine.service.pair_list import PairTexts, pair_of_doc, pair_texts
 from safer_engine.service.pairs import PairRanking, PairView, pair_view, ranking_from
 from safer_engine.service.tagging import TagChange, TagHistory
 from safer_engine.service.text import Span
@@ -52,6 +53,7 @@ __all__ = [
     "Example",
     "Explorer",
     "Fit",
+    "Histogram",
     "JudgeOutcome",
     "JudgeRequest",
     "Judgement",
@@ -203,7 +205,7 @@ class Explorer:
         return self.features.filter(pl.col("feature") == feature).row(0, named=True)
 
     @user_errors
-    def examples(self, feature: int) -> tuple[list[Example], list[int]]:
+    def examples(self, feature: int) -> tuple[list[Example], Histogram]:
         """The feature's examples around its activation quantiles, and its histogram."""
         reader = self.reader()
         return reader.examples(feature), reader.histogram(feature)
@@ -272,6 +274,12 @@ class Explorer:
         """A bool per pair: its prompt or a response contains `text` (any case), or its id is
         `text` (a numpy array; the first call reads every text)."""
         return self._pair_texts.matches(self.reader(), text)
+
+    @user_errors
+    def pair_texts(self, pairs: list[int]) -> list[tuple[str, str]]:
+        """Each pair's prompt and chosen response as the data holds them (the Pairs
+        list's preview)."""
+        return pair_texts(self.reader(), pairs)
 
     @user_errors
     def pair_id(self, pair: int) -> str:

@@ -9,6 +9,7 @@ kept) and is then one vectorised substring pass per search.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,7 @@ import polars as pl
 
 from safer_engine.codes.examples import FeatureExamples
 from safer_engine.service.pairs import SHOWN_PAIRS, PairRanking
+from safer_engine.store.reader import StoreReader
 from safer_engine.workspace import Workspace
 
 PAIR_SORTS = ("score", "slice", "pair")
@@ -123,23 +125,32 @@ def _store_texts(examples: FeatureExamples, ids: np.ndarray) -> pl.DataFrame:
     """Each pair's texts from the store: the data's own, or re-joined from token pieces in
     stores written before those were kept."""
     store = examples.store
-
-    def prompt(doc: int) -> str:
-        return store.doc_prompt(doc) if store.has_texts else ""
-
-    def response(doc: int) -> str:
-        return store.doc_response(doc) if store.has_texts else store.doc_text(doc)
-
     chosen = [int(d) for d in store.chosen_doc]
     rejected = [int(d) for d in store.rejected_doc]
     return pl.DataFrame(
         {
             "pair_id": list(ids),
-            "prompt": [prompt(d) for d in chosen],
-            "chosen": [response(d) for d in chosen],
-            "rejected": [response(d) for d in rejected],
+            "prompt": [_prompt(store, d) for d in chosen],
+            "chosen": [_response(store, d) for d in chosen],
+            "rejected": [_response(store, d) for d in rejected],
         }
     )
+
+
+def pair_texts(examples: FeatureExamples, pairs: Sequence[int]) -> list[tuple[str, str]]:
+    """Each pair's prompt and chosen response as the data holds them (stores written before
+    the texts were kept have no prompt, and the response re-joined from token pieces)."""
+    store = examples.store
+    docs = [int(store.chosen_doc[pair]) for pair in pairs]
+    return [(_prompt(store, doc), _response(store, doc)) for doc in docs]
+
+
+def _prompt(store: StoreReader, doc: int) -> str:
+    return store.doc_prompt(doc) if store.has_texts else ""
+
+
+def _response(store: StoreReader, doc: int) -> str:
+    return store.doc_response(doc) if store.has_texts else store.doc_text(doc)
 
 
 def pair_of_doc(examples: FeatureExamples, doc: int) -> int | None:

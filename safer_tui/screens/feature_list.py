@@ -360,7 +360,7 @@ class FeaturesScreen(FeatureJudging):
 
     def on_feature_table_selected(self, event: FeatureTable.Selected) -> None:
         order = self.view.shown_features()
-        self.post_message(OpenFeature(order, event.position, self.page_left))
+        self.post_message(OpenFeature(order, event.position, self.page_left, self.view.word))
 
     def page_left(self, feature: int | None) -> None:
         """The page opened from here was left on `feature`: the list shows it (now, or when

@@ -137,6 +137,11 @@ GLOSSARY: list[Row] = [
     ),
     ("rank", "the pair's place by score among the train pairs"),
     ("flipped", "(noise benchmark) ✗: the benchmark flipped this pair on purpose"),
+    (
+        "text",
+        "the start of a pair's prompt ▍ its chosen response, line breaks as ⏎ (on a narrow "
+        "terminal split, then slice, give it room)",
+    ),
     ("recipe", "fast: a head on the frozen backbone, a proxy; full: the whole model retrained"),
     ("safety", "general: test accuracy on that slice's clean test pairs"),
     ("change", "edited minus clean accuracy, same seed and recipe"),
@@ -167,6 +172,12 @@ FEATURE_NOTES: list[Row] = [
     ("…", "text left out"),
     ("✂", "where the model's input ended: text after it was never read"),
     ("", "Each example's pair id is under its label; the example at the top is highlighted."),
+    (
+        "histogram",
+        "how many stored tokens (left: the tallest bar's count) have each activation (below, "
+        "from 0 to the feature's highest bin)",
+    ),
+    ("", "After a word search (w on the list) the word's tokens are marked in the examples."),
 ]
 
 PAIRS_NOTES: list[Row] = [
@@ -176,6 +187,7 @@ PAIRS_NOTES: list[Row] = [
         "keeps its last tokens, a response is cut at the model's max_length; unread text is dim",
     ),
     ("", "Shading: green safe, red unsafe features, or one feature's activation (h)."),
+    ("", "A search's matches (any case) are marked in the list, the prompt and both responses."),
 ]
 
 EDITS_NOTES: list[Row] = [

@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Header, Static
 
 from safer_engine.errors import SaferError
 from safer_engine.service.explorer import OLD_TEXT, Explorer
-from safer_engine.service.pair_list import PairQuery, pair_order
+from safer_engine.service.pair_list import PairQuery
 from safer_engine.service.pairs import PairRanking, PairView
 from safer_tui.background import Background
 from safer_tui.errors import error_text, show_error
@@ -30,7 +30,7 @@ from safer_tui.navigation import OpenFeature
 from safer_tui.screens.help import HelpScreen
 from safer_tui.screens.help_keys import PAIRS_NOTES, help_rows
 from safer_tui.screens.pair_listing import PairListing
-from safer_tui.shading import shade
+from safer_tui.shading import mark_search, shade
 from safer_tui.widgets.key_footer import KeyFooter
 from safer_tui.widgets.progress_line import ProgressLine
 from safer_tui.widgets.prompt_view import PromptView
@@ -137,13 +137,11 @@ class PairsScreen(PairListing):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for name, width in (("pair", 16), ("score", 8), ("slice", 9), ("split", 6)):
-            table.add_column(name, width=width, key=name)
+        self.set_columns(flipped=False)
         self.query_one("#chosen-side").border_title = "chosen"
         self.query_one("#rejected-side").border_title = "rejected"
         self.query_one("#pairs-notice").display = False
-        table.focus()
+        self.query_one(DataTable).focus()
         self.rescore()
 
     def on_screen_resume(self) -> None:
@@ -177,35 +175,8 @@ class PairsScreen(PairListing):
         show_error(self, error)
         self.query_one("#pairs-status", Static).update(Text(f"Could not score pairs: {text}"))
 
-    def fill(self, ranking: PairRanking) -> None:
-        """List the pairs the sort, filters and search pick, staying on the pair shown (or
-        going to the one asked for)."""
-        asked = self.goto
-        wanted = asked if asked is not None else self.pair
-        self.goto = None
-        self.order = pair_order(ranking, self.listing, self.matches)
-        if asked is not None and asked not in self.order and self.goto_listed(ranking, asked):
-            return  # filled again with the pair asked for listed
-        table = self.query_one(DataTable)
-        table.clear()
-        if ranking.flipped is not None and "flipped" not in table.columns:
-            # a noise benchmark's workspace: mark the pairs it flipped on purpose
-            table.add_column("flipped", width=7, key="flipped")
-        for pair in self.order.tolist():
-            marks = [] if ranking.flipped is None else ["✗" if ranking.flipped[pair] else ""]
-            table.add_row(
-                ranking.id_of(pair),
-                f"{ranking.scores[pair]:+.3f}",
-                ranking.slice_of(pair),
-                ranking.split_of(pair),
-                *marks,
-                key=str(pair),
-            )
-        hits = np.flatnonzero(self.order == wanted) if wanted is not None else np.zeros(0)
-        if len(hits):
-            table.move_cursor(row=int(hits[0]), scroll=True)
-        elif not len(self.order):
-            self.show_none()
+    def listed(self, ranking: PairRanking) -> None:
+        """Under a new list: why its scores may mean little, and the status."""
         notice = self.query_one("#pairs-notice", Static)
         if ranking.selection.by_salience_alone:
             notice.update(self.salience_only(ranking))
@@ -235,17 +206,6 @@ class PairsScreen(PairListing):
         for name in ("chosen", "rejected"):
             self.query_one(f"#{name}-text", Static).update("")
             self.query_one(f"#{name}-side").border_title = name
-
-    def goto_listed(self, ranking: PairRanking, pair: int) -> bool:
-        """Make a pair the list would leave out (filtered, or past the rows listed) the only
-        one listed, through a search for its id; False when that is not possible."""
-        if self.listing.search == self.data.reader().pair_id(pair):
-            return False
-        self.listing = PairQuery(search=self.data.reader().pair_id(pair))
-        self.matches = np.arange(len(ranking.scores)) == pair
-        self.goto = pair
-        self.fill(ranking)
-        return True
 
     def action_back(self) -> None:
         self.scoring.cancel()
@@ -305,7 +265,7 @@ class PairsScreen(PairListing):
         self.pair = pair
         self.strongest = view.strongest
         self.show_info(view)
-        self.query_one(PromptView).show(view.prompt, self.prompt_expanded)
+        self.query_one(PromptView).show(view.prompt, self.prompt_expanded, self.listing.search)
         self.shade_sides((view.chosen_doc, view.rejected_doc))
         self.original = view.original
         self.show_status()
@@ -349,22 +309,14 @@ class PairsScreen(PairListing):
             return
         peak = max((abs(s.value) for side in sides for s in side), default=0.0)
         for name, spans in zip(("chosen", "rejected"), sides, strict=True):
-            self.query_one(f"#{name}-text", Static).update(shade(spans, peak, self.by_feature))
+            text = mark_search(shade(spans, peak, self.by_feature), self.listing.search)
+            self.query_one(f"#{name}-text", Static).update(text)
             panel = self.query_one(f"#{name}-side", VerticalScroll)
             unread = any(s.part == "stop" for s in spans)
             panel.border_subtitle = "✂ the model read no further" if unread else ""
             panel.scroll_home(animate=False)
 
     # -- keys ------------------------------------------------------------------------------
-
-    def action_move(self, delta: int) -> None:
-        table = self.query_one(DataTable)
-        (table.action_cursor_down if delta > 0 else table.action_cursor_up)()
-
-    def action_jump(self, row: int) -> None:
-        table = self.query_one(DataTable)
-        if table.row_count:
-            table.move_cursor(row=row if row >= 0 else table.row_count - 1, scroll=True)
 
     def action_toggle_shading(self) -> None:
         self.by_feature = not self.by_feature
@@ -377,7 +329,7 @@ class PairsScreen(PairListing):
         self.prompt_expanded = not self.prompt_expanded
         self.query_one("#pair-prompt-scroll").set_class(self.prompt_expanded, "expanded")
         prompt = self.query_one(PromptView)
-        prompt.show(prompt.spans, self.prompt_expanded)
+        prompt.show(prompt.spans, self.prompt_expanded, prompt.search)
 
     def action_scroll_sides(self, direction: int) -> None:
         """Both responses, half a panel at a time: long responses go on past the screen."""
@@ -389,7 +341,9 @@ class PairsScreen(PairListing):
     def action_strongest(self) -> None:
         """The pair's strongest features on a feature page; tags made there rescore the pairs
         when it is left."""
-        if self.strongest:
+        if self.ranking is None:
+            self.typed.append(self.action_strongest)
+        elif self.strongest:
             self.post_message(OpenFeature([f for f, _ in self.strongest], 0))
 
     def action_help(self) -> None:

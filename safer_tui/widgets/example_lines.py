@@ -47,6 +47,10 @@ class ExampleLines(ScrollView, can_focus=True):
         self.starts: list[int] = []
         """The first line of each row."""
         self.message = ""
+        self.waiting = False
+        """New rows are on their way: scrolls asked for meanwhile apply to them."""
+        self.scrolled = 0
+        """The lines scrolled while waiting."""
 
     @property
     def current(self) -> int:
@@ -55,11 +59,29 @@ class ExampleLines(ScrollView, can_focus=True):
             return -1
         return max(0, bisect_right(self.starts, int(self.scroll_offset.y)) - 1)
 
+    def wait(self) -> None:
+        """New rows are being read: keys that scroll from now on (typed before the rows
+        came) scroll them once they are shown, not the rows they replace."""
+        self.waiting, self.scrolled = True, 0
+
     def show(self, rows: list[Row], message: str = "") -> None:
         """New rows, or, when there are none, a dim `message` in their place."""
         self.rows, self.message = rows, message
-        self.scroll_to(0, 0, animate=False, immediate=True)
         self.wrap()
+        self.scroll_to(0, max(0, self.scrolled), animate=False, immediate=True)
+        self.waiting, self.scrolled = False, 0
+
+    def scroll_lines(self, lines: int) -> None:
+        if self.waiting:
+            self.scrolled += lines
+        else:
+            self.scroll_relative(y=lines, animate=False)
+
+    def action_scroll_down(self) -> None:
+        self.scroll_lines(1)
+
+    def action_scroll_up(self) -> None:
+        self.scroll_lines(-1)
 
     def on_resize(self) -> None:
         self.wrap()

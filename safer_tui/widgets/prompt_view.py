@@ -18,13 +18,15 @@ class PromptView(Static):
 
     spans: list[Span] = []
     expanded = False
+    search = ""
+    """A search whose matches are marked."""
 
-    def show(self, spans: list[Span], expanded: bool) -> None:
-        self.spans, self.expanded = spans, expanded
+    def show(self, spans: list[Span], expanded: bool, search: str = "") -> None:
+        self.spans, self.expanded, self.search = spans, expanded, search
         self.refresh(layout=True)
 
     def render(self) -> RenderableType:
-        text = prompt_text(self.spans, self.expanded)
+        text = prompt_text(self.spans, self.expanded, self.search)
         width = self.size.width
         if self.expanded or width <= 1:
             return text

@@ -47,9 +47,8 @@ async def settle(app: SaferApp, pilot: Pilot[None]) -> None:
 
 
 async def ask(pilot: Pilot[None], key: str, *typed: str) -> None:
-    """Open a one-line dialog with `key`, wait until it has the focus, type and submit.
-
-    Typed too early, the letters would reach the list as tag and sort keys."""
+    """Open a one-line dialog with `key`, check that it has the focus, type and submit.
+    (Letters typed before the dialog is up reach it too: tests/safer_tui/test_typeahead.py.)"""
     from textual.widgets import Input
 
     await pilot.press(key)
@@ -57,6 +56,23 @@ async def ask(pilot: Pilot[None], key: str, *typed: str) -> None:
     assert isinstance(pilot.app.focused, Input), f"{key!r} opened no input"
     await pilot.press("ctrl+a", "ctrl+k", *typed, "enter")
     await pilot.pause()
+
+
+def send_at_once(app: SaferApp, *keys: str) -> None:
+    """Send keys as a quick typist or an SSH connection delivers them: all queued together,
+    none waiting for the one before (`pilot.press` waits for the app after each key)."""
+    from textual import events
+
+    for key in keys:
+        app.post_message(events.Key(key, key if len(key) == 1 else None))
+
+
+async def typed_at_once(app: SaferApp, pilot: Pilot[None], *keys: str) -> None:
+    """`send_at_once`, then wait for everything the keys set off."""
+    send_at_once(app, *keys)
+    for _ in range(len(keys) + 2):  # a bound: each key may open a screen or start a worker
+        await app.workers.wait_for_complete()
+        await pilot.pause()
 
 
 def screen_lines(app: SaferApp) -> list[str]:

@@ -1,6 +1,6 @@
-"""Snapshots of the explorer's screens at 80×24, 60×20 and 160×48, on a fixed feature table
-and a synthetic workspace (the data's own text, in its own case). Every footer must be whole:
-its keys fit, with help and quit last."""
+"""Snapshots of the explorer's screens at 80×24, 60×20 and 160×48 (the feature page at
+120×40 too), on a fixed feature table and a synthetic workspace (the data's own text, in its
+own case). Every footer must be whole: its keys fit, with help and quit last."""
 
 from __future__ import annotations
 
@@ -54,7 +54,10 @@ def judged_workspace(synthetic_workspace: Path) -> Path:
     return synthetic_workspace
 
 
-@pytest.mark.parametrize("size", SIZES, ids=NAMES)
+PAGE_SIZES = [*SIZES, (120, 40)]  # the histogram's axes at a width between
+
+
+@pytest.mark.parametrize("size", PAGE_SIZES, ids=[f"{w}x{h}" for w, h in PAGE_SIZES])
 def test_feature_screen(snap_compare, judged_workspace: Path, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     async def open_and_read(pilot) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("enter")
@@ -76,6 +79,39 @@ def test_pairs_screen(snap_compare, synthetic_workspace: Path, size: tuple[int, 
 
     app = SaferApp(synthetic_workspace, author="alice")
     assert snap_compare(app, run_before=tag_and_score, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES[:2], ids=NAMES[:2])
+def test_pairs_search(snap_compare, synthetic_workspace: Path, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """A search's matches marked in the list's text, the prompt and both responses."""
+    from tests.safer_tui.helpers import ask
+
+    async def search(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("t", "u", "p")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await ask(pilot, "slash", *"Sorry")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    app = SaferApp(synthetic_workspace, author="alice")
+    assert snap_compare(app, run_before=search, terminal_size=size)
+
+
+def test_word_search_on_a_feature_page(snap_compare, synthetic_workspace: Path) -> None:  # type: ignore[no-untyped-def]
+    """The tokens of the word searched for marked in the examples of a feature it found."""
+    from tests.safer_tui.helpers import ask
+
+    async def search_and_open(pilot) -> None:  # type: ignore[no-untyped-def]
+        await ask(pilot, "w", *"sorry")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    app = SaferApp(synthetic_workspace, author="alice")
+    assert snap_compare(app, run_before=search_and_open, terminal_size=(80, 24))
 
 
 @pytest.mark.parametrize("size", SIZES[:2], ids=NAMES[:2])

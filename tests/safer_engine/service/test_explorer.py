@@ -19,7 +19,11 @@ def test_features_examples_pairs_and_labels(encoded_workspace: Path) -> None:
         top = int(explorer.features.sort("rank")["feature"][0])
         assert explorer.feature_row(top)["rank"] == 1
         examples, histogram = explorer.examples(top)
-        assert examples and len(histogram) == 32
+        assert examples and len(histogram.counts) == 32
+        # the shared edges, from 0 to the largest activation of any feature
+        assert len(histogram.edges) == 33 and histogram.edges[0] == 0
+        assert histogram.edges == sorted(histogram.edges)
+        assert explorer.feature_row(top)["max_act"] <= histogram.edges[-1]
         explorer.tag([top], "safe")
         assert explorer.labels()[top].tag == "safe" and explorer.last_label_change()[0] > 0
         ranking = explorer.rank_pairs(no_progress, CancelToken())

@@ -86,3 +86,21 @@ def test_search_without_the_data_table_reads_the_store(encoded_workspace: Path) 
         assert (explorer.pair_matches(word) == with_table).all()
     finally:
         explorer.close()
+
+
+def test_a_pairs_texts_are_the_datas_own(synthetic_workspace: Path) -> None:
+    explorer = Explorer.open(synthetic_workspace)
+    try:
+        store = explorer.reader().store
+        pairs = [3, 0, 3]
+        expected = [
+            (store.doc_prompt(doc), store.doc_response(doc))
+            for doc in (int(store.chosen_doc[p]) for p in pairs)
+        ]
+        assert explorer.pair_texts(pairs) == expected
+        table = pl.read_parquet(synthetic_workspace / "data" / "pairs.parquet")
+        row = table.filter(pl.col("pair_id") == explorer.pair_id(0)).row(0, named=True)
+        assert explorer.pair_texts([0]) == [(row["prompt"], row["chosen"])]
+        assert explorer.pair_texts([]) == []
+    finally:
+        explorer.close()

@@ -60,7 +60,11 @@ def test_the_explorer_reads_its_features_labels_and_examples(old: Workspace) -> 
         assert explorer.labels()[3].tag == "safe"
         feature = int(explorer.features.sort("rank")["feature"][0])
         examples, histogram = explorer.examples(feature)
-        assert examples and sum(histogram) > 0
+        assert examples and sum(histogram.counts) > 0
+        assert len(histogram.edges) == len(histogram.counts) + 1
+        # a store from before the texts were kept: no prompt, the tokens' pieces re-joined
+        store = explorer.reader().store
+        assert explorer.pair_texts([0]) == [("", store.doc_text(int(store.chosen_doc[0])))]
     finally:
         explorer.close()
 

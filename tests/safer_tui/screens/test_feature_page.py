@@ -52,7 +52,7 @@ async def test_feature_page_shows_shaded_examples_and_moves(synthetic_workspace:
 
 
 async def test_wrapped_examples_stay_in_their_column(synthetic_workspace: Path) -> None:
-    from safer_tui.screens.feature_page import LABEL_WIDTH
+    from safer_tui.feature_text import LABEL_WIDTH
 
     app = SaferApp(synthetic_workspace, author="alice")
     async with app.run_test(size=(50, 60)) as pilot:  # narrow: examples wrap; tall: all shown
@@ -150,6 +150,55 @@ async def test_n_p_and_z_work_on_the_feature_page(synthetic_workspace: Path) -> 
 LABEL_WIDTH = 18
 
 
+async def test_keys_typed_while_the_examples_are_read_wait_for_them(
+    synthetic_workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Enter, j, j, p typed at once: the j's scroll the examples once they are there (not
+    the list, nor the empty page, which the examples would scroll back to its top), and p
+    opens the pairs at the example they reached."""
+    import threading
+
+    from safer_engine.service.explorer import Explorer
+    from safer_tui.screens.feature_page import FeatureScreen
+    from safer_tui.screens.pairs import PairsScreen
+    from tests.safer_tui.helpers import send_at_once
+    from tests.safer_tui.screens.test_pairs import scored
+
+    read = threading.Event()
+    examples = Explorer.examples
+
+    def slow_examples(self: Explorer, feature: int) -> object:
+        assert read.wait(10)
+        return examples(self, feature)
+
+    monkeypatch.setattr(Explorer, "examples", slow_examples)
+    app = SaferApp(synthetic_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        send_at_once(app, "enter", "j", "j", "p")
+        page = app.screen
+        for _ in range(100):  # a bound: the keys are handled one by one as the page opens
+            await pilot.pause()
+            page = app.screen
+            if isinstance(page, FeatureScreen) and page.asked:
+                break
+        assert isinstance(page, FeatureScreen)
+        widget = page.query_one(ExampleLines)
+        assert widget.waiting and widget.scrolled == 2 and page.asked
+        assert app.screen_stack[-2].query_one("#features").cursor == 0  # type: ignore[attr-defined]
+        read.set()
+        screen = await scored(app, pilot)
+        assert isinstance(screen, PairsScreen)
+        # two lines down: the second example (a label and its pair's id each)
+        assert widget.current == 1 and widget.scroll_offset.y == 2
+        assert page.pairs[1] != page.pairs[0] and screen.pair == page.pairs[1]
+        await pilot.press("escape")
+        await pilot.pause()
+        send_at_once(app, "right_square_bracket", "j")  # the next page, one line down
+        await settle(app, pilot)
+        assert page.position == 1 and widget.scroll_offset.y == 1
+
+
 async def test_p_opens_the_pairs_shading_this_feature_even_with_tags(
     synthetic_workspace: Path,
 ) -> None:
@@ -199,3 +248,39 @@ async def test_statistics_never_wrap_from_70_columns(tmp_path: Path, width: int)
         assert all(len(line) <= width - 2 for line in lines[:5])
         assert stats.size.height == len(lines)  # no line wrapped
         assert "mean act" in lines[1] or width < 72  # left out only where it would wrap
+
+
+async def test_a_word_search_marks_its_tokens_in_the_examples(synthetic_workspace: Path) -> None:
+    from safer_tui.screens.feature_page import FeatureScreen
+    from tests.safer_tui.helpers import ask
+
+    app = SaferApp(synthetic_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await ask(pilot, "w", *"SORRY")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        page = app.screen
+        assert isinstance(page, FeatureScreen) and "word SORRY" in page.sub_title
+        widget = page.query_one(ExampleLines)
+        segments = [segment for line in widget.lines for segment in line]
+        marked = [s.text for s in segments if s.style is not None and s.style.reverse]
+        assert marked and all(text.lower() == "sorry" for text in marked)
+        # every token "sorry" of the examples is marked, in whatever case the data has it
+        tokens = [
+            text
+            for _, chunks in widget.rows
+            for text, _ in chunks
+            if text.strip().lower() == "sorry"
+        ]
+        assert len(marked) == len(tokens)
+        await pilot.press("escape")
+        await pilot.press("escape")  # the word search ends: examples as they were
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        widget = app.screen.query_one(ExampleLines)
+        assert not any(
+            s.style is not None and s.style.reverse for line in widget.lines for s in line
+        )

@@ -191,6 +191,41 @@ async def test_leaving_while_scoring_cancels_it(
     assert seen["cancelled"]
 
 
+async def test_keys_typed_before_the_scores_move_along_the_list(
+    synthetic_workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """p, j, j typed at once: the list is empty while the pairs are scored; the j's move
+    along it once it is there."""
+    from tests.safer_tui.helpers import send_at_once
+
+    release = threading.Event()
+    means = stage_module.doc_feature_means
+
+    def held_scores(*args: object, **kwargs: object) -> np.ndarray:
+        assert release.wait(10)
+        return means(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stage_module, "doc_feature_means", held_scores)
+    app = SaferApp(synthetic_workspace, author="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("t")
+        send_at_once(app, "p", "j", "j")
+        screen = app.screen
+        for _ in range(100):  # a bound: the keys are handled one by one as the screen opens
+            await pilot.pause()
+            screen = app.screen
+            if isinstance(screen, PairsScreen) and len(screen.typed) == 2:
+                break
+        assert isinstance(screen, PairsScreen) and len(screen.typed) == 2
+        assert screen.query_one(DataTable).row_count == 0  # still scoring
+        release.set()
+        screen = await scored(app, pilot)
+        table = screen.query_one("#pairs", DataTable)
+        assert table.cursor_row == 2 and screen.pair == listed(screen)[2]
+        assert not screen.typed
+
+
 async def test_a_failure_while_scoring_is_a_message_not_a_crash(
     synthetic_workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
