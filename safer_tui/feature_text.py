@@ -12,7 +12,7 @@ from safer_engine.labels import Label
 from safer_engine.service.coverage import Coverage
 from safer_engine.service.explorer import Example, Fit, Judgement
 from safer_engine.service.text import Span, word_hits
-from safer_tui.feature_view import cut
+from safer_tui.feature_columns import cut
 from safer_tui.fit_view import fit_line
 from safer_tui.shading import BAR, MARK, MATCH, SHADE, UNSEEN, shade_style
 from safer_tui.widgets.example_lines import Chunk, Row

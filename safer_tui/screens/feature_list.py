@@ -23,7 +23,8 @@ from safer_engine.errors import SaferError
 from safer_engine.service.explorer import Explorer
 from safer_tui.background import Background
 from safer_tui.errors import show_error
-from safer_tui.feature_view import COLUMNS, FeatureView, status_text
+from safer_tui.feature_columns import COLUMNS
+from safer_tui.feature_view import FeatureView, status_text
 from safer_tui.navigation import OpenFeature, OpenPairs
 from safer_tui.screens.dialogs import LineScreen, NoteScreen, SearchScreen
 from safer_tui.screens.feature_judging import FeatureJudging

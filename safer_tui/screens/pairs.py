@@ -25,7 +25,7 @@ from safer_engine.service.pair_list import PairQuery
 from safer_engine.service.pairs import PairRanking, PairView
 from safer_tui.background import Background
 from safer_tui.errors import error_text, show_error
-from safer_tui.feature_view import cut
+from safer_tui.feature_columns import cut
 from safer_tui.navigation import OpenFeature
 from safer_tui.screens.help import HelpScreen
 from safer_tui.screens.help_keys import PAIRS_NOTES, help_rows

@@ -17,7 +17,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from safer_tui.feature_view import FAILED, Column, FeatureView, sign_of
+from safer_tui.feature_columns import FAILED, Column, sign_of
+from safer_tui.feature_view import FeatureView
 from safer_tui.shading import cut_at_word
 
 GUTTER = 2  # "● " on marked rows

@@ -6,7 +6,8 @@ import numpy as np
 import polars as pl
 
 from safer_engine.labels import Label
-from safer_tui.feature_view import COLUMNS, FeatureView
+from safer_tui.feature_columns import COLUMNS
+from safer_tui.feature_view import FeatureView
 from tests.safer_tui.conftest import feature_table
 
 

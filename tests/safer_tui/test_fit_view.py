@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from safer_engine.service.judging import Fit, Judgement
-from safer_tui.feature_view import FIT, FeatureView
+from safer_tui.feature_columns import FIT
+from safer_tui.feature_view import FeatureView
 from safer_tui.fit_view import fit_cell, fit_line
 from tests.safer_tui.conftest import feature_table
 
