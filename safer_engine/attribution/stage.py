@@ -29,11 +29,11 @@ from safer_engine.attribution.files import (
     read_summary,
 )
 from safer_engine.attribution.layer_grad import LayerSwap
-from safer_engine.attribution.tables import Faithfulness, build_tables
+from safer_engine.attribution.tables import Faithfulness, build_tables, save_tables
 from safer_engine.attribution.texts import TextRunner, attribute_shards, prepare_shards, read_shards
 from safer_engine.config import AblationCheckConfig, AttributionConfig
 from safer_engine.errors import StoreError, WorkspaceError
-from safer_engine.files import atomic_dir, atomic_file, write_text_atomic
+from safer_engine.files import atomic_file, write_text_atomic
 from safer_engine.launch import ProcessShare, current_share
 from safer_engine.models.reward_model import load_trained_model
 from safer_engine.progress import CancelToken, Progress, no_progress
@@ -113,12 +113,7 @@ def attribute(
         "seconds": round(seconds, 1),
         "faithfulness": tables.faithfulness.to_dict(),
     }
-    with atomic_dir(attribution_dir(sae_dir)) as folder:
-        tables.pairs.write_parquet(folder / names.ATTRIBUTION_PAIRS)
-        tables.features.write_parquet(folder / names.ATTRIBUTION_FEATURES)
-        tables.texts.write_parquet(folder / names.ATTRIBUTION_TEXTS)
-        (folder / names.ATTRIBUTION_SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
-        config.save(folder / names.ATTRIBUTION_CONFIG)
+    save_tables(attribution_dir(sae_dir), tables, summary, config)
     shutil.rmtree(shards)
     workspace.record(stage, texts=n_docs, seconds=round(seconds, 1))
     return AttributionResult(

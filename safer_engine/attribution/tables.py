@@ -4,13 +4,19 @@ the margins the features and the error explain."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 from scipy import sparse
 
+from safer_engine import artifacts as names
 from safer_engine.attribution.texts import Attributed
+from safer_engine.config import Config
+from safer_engine.files import atomic_dir
 from safer_engine.store.reader import StoreReader
 
 SETS = ("train", "test", "wrong")
@@ -43,6 +49,19 @@ class AttributionTables:
     features: pl.DataFrame
     texts: pl.DataFrame
     faithfulness: Faithfulness
+
+
+def save_tables(
+    folder: Path, tables: AttributionTables, summary: dict[str, Any], config: Config
+) -> None:
+    """The attribution folder written at once: readers see the old tables or the new."""
+    with atomic_dir(folder) as partial:
+        tables.pairs.write_parquet(partial / names.ATTRIBUTION_PAIRS)
+        tables.features.write_parquet(partial / names.ATTRIBUTION_FEATURES)
+        tables.texts.write_parquet(partial / names.ATTRIBUTION_TEXTS)
+        summary_text = json.dumps(summary, indent=2) + "\n"
+        (partial / names.ATTRIBUTION_SUMMARY).write_text(summary_text, encoding="utf-8")
+        config.save(partial / names.ATTRIBUTION_CONFIG)
 
 
 def text_matrix(attributed: Attributed, width: int) -> sparse.csr_matrix:

@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from safer_engine.attribution.files import (
@@ -106,12 +107,14 @@ class Attributions:
             float(row["error_share"]),
         )
 
-    def mistakes(self) -> list[str]:
-        """The test pairs the reward model orders wrong (margin ≤ 0), most wrong first."""
+    def mistakes(self) -> np.ndarray:
+        """The test pairs the reward model orders wrong (margin ≤ 0), most wrong first, as
+        pair numbers (the store's order, which the pairs table keeps)."""
         if not self.exists:
-            return []
-        wrong = self.pairs().filter((pl.col("split") == "test") & (pl.col("margin") <= 0))
-        return wrong.sort("margin", "pair_id")["pair_id"].to_list()
+            return np.zeros(0, dtype=np.int64)
+        table = self.pairs().with_row_index("pair")
+        wrong = table.filter((pl.col("split") == "test") & (pl.col("margin") <= 0))
+        return wrong.sort("margin", "pair")["pair"].to_numpy().astype(np.int64)
 
     def of_feature(self, feature: int) -> dict[int, float]:
         """Text (store document) → the feature's attribution to that text's reward."""

@@ -27,7 +27,7 @@ from safer_engine.labels import Label, LabelStore
 from safer_engine.progress import CancelToken, Progress
 from safer_engine.scores.judged import judge_scores
 from safer_engine.scores.stage import compute_pair_scores, current_selection, score_pairs
-from safer_engine.service.attribution import Attributions
+from safer_engine.service.attribution import Attributions, PairDrivers, Trust
 from safer_engine.service.coverage import Coverage
 from safer_engine.service.judging import (
     Fit,
@@ -57,9 +57,11 @@ __all__ = [
     "JudgeOutcome",
     "JudgeRequest",
     "Judgement",
+    "PairDrivers",
     "PairRanking",
     "PairView",
     "TagChange",
+    "Trust",
 ]
 OLD_TEXT = (
     "Text re-joined from the model's tokens (this store predates the data's own text): "
@@ -280,6 +282,22 @@ class Explorer:
         """Each pair's prompt and chosen response as the data holds them (the Pairs
         list's preview)."""
         return pair_texts(self.reader(), pairs)
+
+    @user_errors
+    def pair_drivers(self, pair: int) -> PairDrivers | None:
+        """What moves the pair's margin, when `safer attribute` ran."""
+        return self.attributions.drivers(self.pair_id(pair))
+
+    @user_errors
+    def mistakes(self) -> np.ndarray:
+        """The test pairs the reward model orders wrong, most wrong first (empty without
+        attributions)."""
+        return self.attributions.mistakes()
+
+    @user_errors
+    def attribution_trust(self) -> Trust:
+        """Whether an ablation check agreed with the attributions."""
+        return self.attributions.trust()
 
     @user_errors
     def pair_id(self, pair: int) -> str:

@@ -39,6 +39,9 @@ class PairQuery:
     search: str = ""
     """Only pairs whose prompt or either response contains this (any case), or whose id it
     is."""
+    wrong: bool = False
+    """Only the test pairs the reward model orders wrong, most wrong first (the sort is set
+    aside)."""
 
 
 def default_descending(sort: str) -> bool:
@@ -51,9 +54,11 @@ def pair_order(
     query: PairQuery,
     matches: np.ndarray | None = None,
     shown: int = SHOWN_PAIRS,
+    mistakes: np.ndarray | None = None,
 ) -> np.ndarray:
     """The pairs to list (at most `shown`), in the query's order; `matches` (a bool per
-    pair) is the search's result."""
+    pair) is the search's result, `mistakes` the wrongly ordered test pairs, most wrong
+    first (what `query.wrong` lists)."""
     n = len(ranking.scores)
     mask = np.ones(n, dtype=bool)
     if query.slice:
@@ -62,6 +67,9 @@ def pair_order(
         mask &= ranking.splits == query.split
     if matches is not None:
         mask &= matches
+    if query.wrong:
+        wrong = mistakes if mistakes is not None else np.zeros(0, dtype=np.int64)
+        return wrong[mask[wrong]][:shown]
     pairs = np.flatnonzero(mask)
     scores = ranking.scores[pairs]
     if query.sort == "slice":

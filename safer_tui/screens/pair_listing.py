@@ -26,6 +26,7 @@ from safer_engine.service.pairs import PairRanking
 from safer_engine.service.text import START
 from safer_tui.background import Background
 from safer_tui.errors import show_error
+from safer_tui.pair_drivers import WRONG
 from safer_tui.screens.dialogs import SearchScreen
 from safer_tui.shading import BAR, cut_at_word, mark_search
 
@@ -110,7 +111,8 @@ class PairListing(Screen[None]):
         asked = self.goto
         wanted = asked if asked is not None else self.pair
         self.goto = None
-        self.order = pair_order(ranking, self.listing, self.matches)
+        mistakes = self.data.mistakes() if self.listing.wrong else None
+        self.order = pair_order(ranking, self.listing, self.matches, mistakes=mistakes)
         if asked is not None and asked not in self.order and self.goto_listed(ranking, asked):
             return  # filled again with the pair asked for listed
         self.set_columns(ranking.flipped is not None)
@@ -213,8 +215,18 @@ class PairListing(Screen[None]):
         self.requery(descending=not self.listing.descending)
 
     def action_slice(self) -> None:
-        if self.ranking is not None:
-            self.requery(slice=next_choice(choices(self.ranking.slices), self.listing.slice))
+        """The next slice; after the slices, with attributions, the test pairs the reward
+        model orders wrong (most wrong first); then all again."""
+        if self.ranking is None:
+            return
+        names = choices(self.ranking.slices)
+        if self.data.attributions.exists:
+            names.append(WRONG)
+        now = WRONG if self.listing.wrong else self.listing.slice
+        chosen = next_choice(names, now)
+        if chosen == WRONG or self.listing.wrong:
+            self.pair = None  # another order: start at its top
+        self.requery(slice="" if chosen == WRONG else chosen, wrong=chosen == WRONG)
 
     def action_split(self) -> None:
         if self.ranking is not None:

@@ -27,6 +27,7 @@ from safer_tui.background import Background
 from safer_tui.errors import error_text, show_error
 from safer_tui.feature_columns import cut
 from safer_tui.navigation import OpenFeature
+from safer_tui.pair_drivers import drivers_text
 from safer_tui.screens.help import HelpScreen
 from safer_tui.screens.help_keys import PAIRS_NOTES, help_rows
 from safer_tui.screens.pair_listing import PairListing
@@ -55,7 +56,13 @@ class PairsScreen(PairListing):
     BINDINGS = [  # the footer shows the first ones that fit
         Binding("escape,backspace", "back", "Back", tooltip="back (stops scoring)"),
         Binding("s", "sort", "Sort", tooltip="sort by score (highest first), slice, pair"),
-        Binding("f", "slice", "Slice", tooltip="only one slice (again: the next; then all)"),
+        Binding(
+            "f",
+            "slice",
+            "Slice",
+            tooltip="only one slice (again: the next; after `safer attribute`, then the test "
+            "pairs the reward model orders wrong, most wrong first; then all)",
+        ),
         Binding(
             "slash",
             "search",
@@ -129,6 +136,7 @@ class PairsScreen(PairListing):
         yield DataTable(id="pairs", cursor_type="row", zebra_stripes=True)
         yield Static(id="pair-info")
         yield Static(id="pair-features")
+        yield Static(id="pair-drivers")
         with VerticalScroll(id="pair-prompt-scroll"):
             yield PromptView(id="pair-prompt")
         with Horizontal(id="pair-sides"):
@@ -206,6 +214,15 @@ class PairsScreen(PairListing):
         for name in ("chosen", "rejected"):
             self.query_one(f"#{name}-text", Static).update("")
             self.query_one(f"#{name}-side").border_title = name
+        self.query_one("#pair-drivers").display = False
+
+    def show_drivers(self, pair: int, listed: int) -> None:
+        """The features that move the pair's margin, when attributions exist."""
+        line = self.query_one("#pair-drivers", Static)
+        drivers = self.data.pair_drivers(pair)
+        line.display = drivers is not None
+        if drivers is not None:
+            line.update(drivers_text(drivers, self.data.attribution_trust(), listed))
 
     def action_back(self) -> None:
         self.scoring.cancel()
@@ -240,7 +257,8 @@ class PairsScreen(PairListing):
             query = self.listing
             arrow = "↓" if query.descending else "↑"
             for name, value in (
-                ("sort", f"{query.sort} {arrow}"),
+                ("sort", "most wrong first" if query.wrong else f"{query.sort} {arrow}"),
+                ("only", "test pairs ordered wrong" if query.wrong else ""),
                 ("slice", query.slice),
                 ("split", query.split),
                 ("search", cut(query.search, SEARCH_SHOWN)),
@@ -295,6 +313,7 @@ class PairsScreen(PairListing):
             f"Strongest (chosen − rejected): {listed} · score mostly from: "
             f"{parts or 'no selected feature'}"
         )
+        self.show_drivers(pair, n)
 
     def shade_sides(self, docs: tuple[int, int]) -> None:
         if self.by_feature:
