@@ -4,7 +4,7 @@ PNG: the report's first screen and its strongest safety feature's card.
 
     .venv/bin/python scripts/report_screenshot.py [WORKSPACE] [--out DIR]
 
-Default workspace: the demo's; default output: assets/screenshots.
+Default workspace: the demo's; default output: docs/assets/screenshots.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def shoot(workspace: Path, out: Path) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("workspace", type=Path, nargs="?", default=default_workspace())
-    parser.add_argument("--out", type=Path, default=Path("assets/screenshots"))
+    parser.add_argument("--out", type=Path, default=Path("docs/assets/screenshots"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for path in shoot(args.workspace, args.out):

@@ -12,9 +12,9 @@ from rich.table import Table
 from safer_engine.cli.app import err, group, out
 from safer_engine.cli.options import WorkspaceOption, config_options
 from safer_engine.cli.progress import rich_progress
-from safer_engine.cli.scores import UNVETTED_SOURCES, unvetted
 from safer_engine.config import EditConfig, SelectionConfig
 from safer_engine.edits.plan import EditPlan
+from safer_engine.scores.selection import UNVETTED_SOURCES, unvetted_note
 from safer_engine.workspace import Workspace
 
 edit_app = group(
@@ -123,7 +123,7 @@ def show_plan(console: Console, plan: EditPlan, show: int) -> None:
             f"{selection['source']} (SAE {selection.get('sae_id', '?')})"
         )
         if selection["source"] in UNVETTED_SOURCES:
-            console.print(f"[yellow]{unvetted(selection['source'])}[/]")
+            console.print(f"[yellow]{unvetted_note(selection['source'])}[/]")
     by_slice = ", ".join(f"{name} {count:,}" for name, count in sorted(plan.counts.items()))
     console.print(f"[bold]Edited pairs by slice[/]: {by_slice}")
     listed = plan.edits if show < 0 else plan.edits[:show]

@@ -20,9 +20,9 @@ from safer_engine.cli.app import app, err, out
 from safer_engine.cli.options import WorkspaceOption, config_options
 from safer_engine.cli.progress import rich_progress
 from safer_engine.cli.recipe_options import recipe_options
-from safer_engine.cli.scores import unvetted
 from safer_engine.config import ExperimentConfig, SelectionConfig
 from safer_engine.errors import EditError
+from safer_engine.scores.selection import unvetted_note
 from safer_engine.train.evaluate import EvalReport
 from safer_engine.workspace import Workspace
 from safer_engine.workspace.runs import BASE_RUN
@@ -207,7 +207,7 @@ def show_comparison(console: Console, comparison: DemoComparison) -> None:
         "test pairs):"
     )
     if selection.by_salience_alone:
-        console.print(f"[yellow]{unvetted(selection.source)}[/]")
+        console.print(f"[yellow]{unvetted_note(selection.source)}[/]")
     slices = [s.name for s in next(iter(comparison.runs.values())).report.slices]
     slices.sort(key=lambda name: (name != "safety", name))
     table = Table()

@@ -14,26 +14,10 @@ from safer_engine.cli.app import app, err, out
 from safer_engine.cli.options import WorkspaceOption, config_options
 from safer_engine.cli.progress import rich_progress
 from safer_engine.config import SelectionConfig
-from safer_engine.scores.selection import Selection
+from safer_engine.scores.selection import Selection, unvetted_note
 from safer_engine.workspace import Workspace
 
 SaeOption = Annotated[str | None, typer.Option(help="SAE id (default: the last one).")]
-UNVETTED_SOURCES = ("salience", "effect")
-"""Selections no person or judge vetted: every feature was eligible."""
-
-
-def unvetted(source: str) -> str:
-    """What a selection by salience or effect alone means, for a warning line."""
-    if source == "effect":
-        return (
-            "Nothing is tagged or judged yet, so P and N are the top features by |effect| "
-            "(their mean attribution to the margin) alone: nobody has said they are about "
-            "safety."
-        )
-    return (
-        "Nothing is tagged or judged yet, so P and N are the top features by |salience| alone "
-        "(the paper's candidate set): nobody has said they are about safety."
-    )
 
 
 @app.command("score-pairs")
@@ -73,7 +57,7 @@ def show_selection(console: Console, selection: Selection) -> None:
         f"{len(selection.unsafe)} unsafe (N)"
     )
     if selection.by_salience_alone:
-        console.print(f"[yellow]{unvetted(selection.source)}[/]")
+        console.print(f"[yellow]{unvetted_note(selection.source)}[/]")
     by_effect = selection.config.get("select") == "effect"
     table = Table(title_justify="left")
     columns = ("feature", "side", "salience", *(("effect",) if by_effect else ()))

@@ -20,16 +20,14 @@ from safer_engine.report.page import (
     shaded_text,
     table,
 )
+from safer_engine.scores.selection import ranking_rule, unvetted_note
 
 SOURCES = {
     "tags": "the features people tagged safe or unsafe",
     "judge": "people's tags and the features the LLM judge scored at or above the threshold",
     "salience": "salience alone",
+    "effect": "effect alone",
 }
-SALIENCE_ONLY = (
-    "Nothing is tagged or judged yet, so these are the top features by |salience| alone (the "
-    "paper's candidate set): nobody has said they are about safety."
-)
 
 
 _R, _G, _B = SHADE
@@ -48,13 +46,12 @@ def features_section(data: AuditData) -> str:
     parts = [
         paragraph(
             f"P (safe) and N (unsafe) come from {SOURCES.get(selection.source, selection.source)}"
-            f": the top {rule.get('top', '?')} by |salience| of SAE {data.sae_id} "
-            f"({data.n_features:,} features), split by the sign of salience unless a person's "
-            f"tag says otherwise. {len(selection.safe)} safe, {len(selection.unsafe)} unsafe."
+            f" of SAE {data.sae_id} ({data.n_features:,} features): {ranking_rule(rule)}. "
+            f"{len(selection.safe)} safe, {len(selection.unsafe)} unsafe."
         )
     ]
     if selection.by_salience_alone:
-        parts.append(paragraph(SALIENCE_ONLY, "note"))
+        parts.append(paragraph(unvetted_note(selection.source), "note"))
     if not data.original_text:
         parts.append(
             paragraph(

@@ -29,6 +29,37 @@ from safer_engine.files import write_text_atomic
 from safer_engine.labels import Label
 
 SIDES = ("safe", "unsafe")
+UNVETTED_SOURCES = ("salience", "effect")
+"""Selections no person or judge vetted: every feature was eligible."""
+
+
+def unvetted_note(source: str) -> str:
+    """What a selection by salience or effect alone means, for a warning line."""
+    if source == "effect":
+        return (
+            "Nothing is tagged or judged yet, so P and N are the top features by |effect| "
+            "(their mean attribution to the margin) alone: nobody has said they are about "
+            "safety."
+        )
+    return (
+        "Nothing is tagged or judged yet, so P and N are the top features by |salience| alone "
+        "(the paper's candidate set): nobody has said they are about safety."
+    )
+
+
+def ranking_rule(config: dict[str, Any]) -> str:
+    """How a selection's config ranked and sided the eligible features, in words."""
+    top = config.get("top", "?")
+    if config.get("select") == "effect":
+        return (
+            f"the top {top} by |effect| (mean attribution to the margin over train pairs), "
+            "safe where the reward model rewards them and unsafe where it penalises them, "
+            "unless a person's tag says otherwise"
+        )
+    return (
+        f"the top {top} by |salience|, split by the sign of salience unless a person's tag "
+        "says otherwise"
+    )
 
 
 @dataclass(frozen=True)
