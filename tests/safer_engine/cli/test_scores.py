@@ -30,3 +30,24 @@ def test_bad_selection_settings_are_one_message() -> None:
     result = run_cli("score-pairs", "--workspace", "/nonexistent", "--top", "0")
     assert result.returncode == 2 and "--top must be at least 1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_select_effect_needs_attributions_then_ranks_by_them(
+    synthetic_workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from safer_engine.attribution.files import read_effects
+    from safer_engine.testing.synthetic_attribution import write_synthetic_attribution
+
+    ws = str(synthetic_workspace)
+    result = run_cli("score-pairs", "--workspace", ws, "--select", "effect")
+    assert result.returncode != 0 and "safer attribute" in result.stderr
+    assert "Traceback" not in result.stderr
+    folder = write_synthetic_attribution(synthetic_workspace, seed=1)
+    assert main(["score-pairs", "--workspace", ws, "--select", "effect", "--top", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "Safety features from effect" in printed and "|effect|" in printed
+    selection = json.loads(
+        next(synthetic_workspace.glob("sae/*/scores/selection.json")).read_text()
+    )
+    effects = read_effects(folder.parent).sort(pl.col("effect_train").abs(), descending=True)
+    assert [f["feature"] for f in selection["features"]] == effects["feature"].to_list()[:3]
