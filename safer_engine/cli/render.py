@@ -143,7 +143,8 @@ def show_salience(
         title_justify="left",
         show_lines=True,
     )
-    for name in ("feature", "salience", "mean act Δ", "fire rate Δ", "top contexts"):
+    effect = ("effect",) if "effect" in ranked.columns else ()
+    for name in ("feature", "salience", *effect, "mean act Δ", "fire rate Δ", "top contexts"):
         table.add_column(name, justify="left" if name == "top contexts" else "right")
     for row in ranked.iter_rows(named=True):
         shown = Text()
@@ -157,6 +158,7 @@ def show_salience(
         table.add_row(
             str(row["feature"]),
             f"{row['salience']:+.3f}",
+            *((f"{row['effect']:+.4f}",) if effect else ()),
             f"{row['mean_act_diff']:+.3f}",
             f"{row['firing_rate_diff']:+.3f}",
             shown,

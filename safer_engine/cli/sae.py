@@ -141,13 +141,14 @@ def show_top_features(
 
     from safer_engine.cli.render import show_salience
     from safer_engine.codes.examples import FeatureExamples
+    from safer_engine.service.attribution import Attributions
 
     path = ws.sae_dir(sae_id) / names.SALIENCE_FILE
     if not path.exists():
         raise SaferError(
             f"SAE {sae_id} has no salience table yet.", "Run `safer encode --workspace DIR` first."
         )
-    table = pl.read_parquet(path)
+    table = Attributions(ws.sae_dir(sae_id)).with_effects(pl.read_parquet(path))
     ranked = table.sort(pl.col(by).abs(), descending=True).head(top)
     reader = FeatureExamples(ws.store_path, ws.sae_dir(sae_id))
     try:
