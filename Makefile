@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/safer demo $(ARGS)
 
 test: $(STAMP)
-	SAFER_REWARDBENCH=$(VENV)/rewardbench/rewardbench $(BIN)/python -m pytest $(ARGS)
+	SAFER_REWARDBENCH=$(VENV)/rewardbench/rewardbench $(BIN)/python -m pytest -n auto $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -155,10 +157,16 @@ def materialise(source: ModelSource) -> ModelSource:
         model.hf_quantizer = None
         model.is_quantized = False
         model.config.__dict__.pop("quantization_config", None)
-        partial = target.with_name(target.name + ".partial")
+        # each process its own partial folder: two converting at once must not mix files
+        partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
         model.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
-        partial.replace(target)
+        try:
+            partial.replace(target)
+        except OSError:
+            if not (target / "config.json").exists():
+                raise
+            shutil.rmtree(partial)  # another process converted it first: keep theirs
     return ModelSource(source.name, str(target), None)
 
 
