@@ -11,7 +11,6 @@ milliseconds.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from safer_engine import artifacts as names
 from safer_engine.benchmark.methods import SAFER_JUDGE
 from safer_engine.benchmark.metrics import Detection, detection, top_k
 from safer_engine.benchmark.noise import NoisyData, inject_noise, safety_train
+from safer_engine.benchmark.noisy_loop import judge_pair_scores, run_loop, safer_scores
 from safer_engine.benchmark.rankings import (
     cleanlab_quality,
     folds_of,
@@ -32,15 +32,12 @@ from safer_engine.benchmark.rankings import (
     sigmoid,
 )
 from safer_engine.config import (
-    AttributionConfig,
     DataConfig,
     EditConfig,
     ExtractConfig,
-    JudgeConfig,
     NoiseBenchmarkConfig,
     RMConfig,
     SAEConfig,
-    SelectionConfig,
 )
 from safer_engine.data.fingerprint import table_fingerprint
 from safer_engine.data.load import PreferenceData
@@ -53,9 +50,6 @@ from safer_engine.files import atomic_dir, atomic_file, write_text_atomic
 from safer_engine.progress import CancelToken, Progress, no_progress
 from safer_engine.retrain.recipes import Recipe
 from safer_engine.retrain.run import RetrainResult, retrain
-from safer_engine.scores.judged import judge_scores
-from safer_engine.scores.selection import Selection
-from safer_engine.scores.stage import compute_pair_scores, current_selection, score_pairs
 from safer_engine.train.evaluate import EvalReport
 from safer_engine.workspace import Workspace
 from safer_engine.workspace.runs import run_dir
@@ -129,7 +123,7 @@ def run_cell(
     root = cell_dir(source, cell)
     before = _fingerprints(Workspace.open(root)) if (root / names.MANIFEST).exists() else {}
     workspace = open_noisy_workspace(source, cell, noisy)
-    sae_id = _loop(workspace, source, settings, cell.seed, progress, cancel)
+    sae_id = run_loop(workspace, settings, cell.seed, progress, cancel)
     recipe, seed = settings.recipe, cell.seed
     runs = [one_process(retrain(workspace, None, recipe, seed, progress, cancel))]
     suspects = safety_train(workspace.pairs()[0])
@@ -142,7 +136,7 @@ def run_cell(
         progress(f"ranking by {method}", 0, None)
         if method == "safer":
             select = settings.config.select
-            table, features[method] = _safer_scores(workspace, sae_id, select, progress, cancel)
+            table, features[method] = safer_scores(workspace, sae_id, select, progress, cancel)
             suspicion[method] = -_column(suspects, table, "score")
         elif method == "margin":
             margins = pl.read_parquet(workspace.rm_dir / names.RM_MARGINS_FILE)
@@ -153,7 +147,7 @@ def run_cell(
             suspicion[method], flagged = -quality, int(issues.sum())
         else:
             suspicion[method] = random_suspicion(suspects.height, seed)
-    judged = _judge_scores(workspace, sae_id, progress, cancel)
+    judged = judge_pair_scores(workspace, sae_id, progress, cancel)
     if "safer" in settings.config.methods and judged is not None:
         suspicion[SAFER_JUDGE] = -_column(suspects, judged[0], "score")
         features[SAFER_JUDGE] = judged[1]
@@ -219,88 +213,6 @@ def open_noisy_workspace(source: Workspace, cell: Cell, noisy: NoisyData) -> Wor
         with atomic_dir(target) as partial:
             shutil.copytree(cache, partial, dirs_exist_ok=True)
     return workspace
-
-
-def _loop(
-    workspace: Workspace,
-    source: Workspace,
-    settings: Settings,
-    seed: int,
-    progress: Progress,
-    cancel: CancelToken,
-) -> str:
-    """The reward model, its margins, the activations, the SAE, its codes and salience, and
-    the attributions when SAFER ranks by effect."""
-    from safer_engine.activations.stage import extract_stage
-    from safer_engine.sae.stage import encode_stage, train_sae_stage
-    from safer_engine.salience.stage import salience_stage
-    from safer_engine.train.stage import eval_from_margins, margins_stage, train_rm_stage
-
-    train_rm_stage(workspace, dataclasses.replace(settings.rm, seed=seed), progress, cancel)
-    eval_from_margins(workspace, margins_stage(workspace, progress, cancel))
-    extract_stage(workspace, settings.extract, progress, cancel)
-    sae = dataclasses.replace(settings.sae, seed=seed)
-    sae_id, _ = train_sae_stage(workspace, sae, None, progress, cancel)
-    encode_stage(workspace, sae_id, progress, cancel)
-    salience_stage(workspace, sae_id, "train", progress, cancel)
-    if settings.config.select == "effect":
-        from safer_engine.attribution.stage import attribute
-
-        attribute(workspace, sae_id, AttributionConfig(), progress, cancel)
-    if settings.config.judge:
-        _judge(workspace, sae_id, progress, cancel)
-    return sae_id
-
-
-def _judge(workspace: Workspace, sae_id: str, progress: Progress, cancel: CancelToken) -> None:
-    """The LLM judge's scores of the noisy SAE's most salient features (cached answers are
-    reused, so a resumed benchmark asks only for what is new)."""
-    from safer_engine.judge import judge_features, make_backend, plan_judging
-    from safer_engine.labels import JudgementLog, LabelStore
-
-    config = JudgeConfig()
-    backend = make_backend(config)
-    key = (backend.name, backend.model, backend.base_url)
-    with LabelStore.open(workspace.labels_path) as store:
-        log = JudgementLog(store)
-        plan = plan_judging(workspace, sae_id, config, key, log, progress, cancel)
-        report = judge_features(plan, backend, log, config.concurrency, progress, cancel)
-    if report.stopped is not None:
-        raise report.stopped
-
-
-def _safer_scores(
-    workspace: Workspace, sae_id: str, select: str, progress: Progress, cancel: CancelToken
-) -> tuple[pl.DataFrame, str]:
-    """Pair scores from the top features by salience or effect: the recorded scores
-    stage."""
-    config = SelectionConfig(select=select)  # type: ignore[arg-type]
-    judged = judge_scores(workspace, sae_id)
-    result = score_pairs(workspace, sae_id, config, judged, progress, cancel)
-    return result.table, _described(result.selection)
-
-
-def _judge_scores(
-    workspace: Workspace, sae_id: str, progress: Progress, cancel: CancelToken
-) -> tuple[pl.DataFrame, str] | None:
-    """Pair scores from the features the judge scored at the threshold, when it has judged
-    any (computed, not recorded, so they never replace the salience scores' record)."""
-    judged = judge_scores(workspace, sae_id)
-    if not judged:
-        return None
-    config = SelectionConfig(select="judge")
-    selection = current_selection(workspace, sae_id, config, judged)
-    if not selection.features:
-        return None
-    store, sae_dir = workspace.store_path, workspace.sae_dir(sae_id)
-    return compute_pair_scores(store, sae_dir, selection, progress, cancel), _described(selection)
-
-
-def _described(selection: Selection) -> str:
-    return (
-        f"{len(selection.safe)} safe and {len(selection.unsafe)} unsafe features by "
-        f"{selection.source}"
-    )
 
 
 def _out_of_fold(

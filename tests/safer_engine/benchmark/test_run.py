@@ -4,6 +4,7 @@ normal workspaces."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -98,6 +99,15 @@ def test_an_interrupted_benchmark_resumes_and_reports(encoded_workspace: Path) -
     assert one.rm_accuracy["all"] == pytest.approx(float((margins["margin"] > 0).mean()))
     ranked = pl.read_parquet(first.root / "benchmark" / "rankings.parquet")
     assert ranked.height == 8 and {"safer_rank", "cleanlab_rank"} <= set(ranked.columns)
+
+    # SAFER by effect: each noisy workspace is attributed, the rest of its loop reused
+    by_effect = dataclasses.replace(CONFIG, select="effect", methods=("safer",))
+    effect = run_noise_benchmark(source, by_effect, recipe)
+    for outcome in effect.outcomes:
+        assert "by effect" in outcome.features["safer"]
+        assert [key for key in outcome.ran if not key.startswith(("attribution/", "scores/"))] == []
+        assert outcome.trained <= 1  # the removal of its top pairs, unless the same as before
+    assert (first.sae_dir(first.sae_ids()[-1]) / "attribution" / "pairs.parquet").exists()
 
 
 def test_a_workspace_without_safety_pairs(trained_workspace: Path) -> None:
