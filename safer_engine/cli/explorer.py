@@ -42,7 +42,7 @@ def demo(
         out.print(f"[green]{stage}: {state}[/]")
     show_eval(out, result.evaluation)
     show_top_features(result.workspace, result.sae_id, top=5, examples=2)
-    show_comparison(out, result.comparison)
+    show_comparison(out, result.comparison, result.workspace.root)
     out.print(f"Workspace: {result.workspace.root}")
     if not no_tui:
         open_explorer(result.workspace.root)

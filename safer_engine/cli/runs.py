@@ -197,8 +197,9 @@ def show_verdicts(console: Console, verdicts: pl.DataFrame) -> None:
         console.print(table)
 
 
-def show_comparison(console: Console, comparison: DemoComparison) -> None:
-    """Clean, SAFER-poisoned and randomly flipped runs side by side, per slice."""
+def show_comparison(console: Console, comparison: DemoComparison, workspace: Path) -> None:
+    """Clean, SAFER-poisoned and randomly flipped runs side by side, per slice (`workspace`:
+    where they are, for the command it suggests)."""
     selection = comparison.selection
     console.print(
         f"[bold]Poisoning {comparison.ratio:g}% of the train pairs[/] ranked by "
@@ -225,11 +226,12 @@ def show_comparison(console: Console, comparison: DemoComparison) -> None:
         table.add_row(label, *cells, f"{flipped:,}")
     console.print(table)
     if comparison.recipe == "fast":
-        plans = " ".join(r.run.plan for r in comparison.runs.values() if r.run.plan)
+        plans = [r.run.plan for r in comparison.runs.values() if r.run.plan]
         console.print(
             "The fast recipe is a proxy of the real retrain. Retrain these plans with the "
-            f"whole model: `safer retrain PLAN --recipe full` ({plans}); how far the two agree "
-            "on this data: docs/retraining.md."
+            f"whole model, e.g. `safer retrain {plans[0]} --recipe full --workspace "
+            f"{workspace}` (plans: {' '.join(plans)}); how far the two agree on this data: "
+            "docs/retraining.md."
         )
 
 

@@ -53,6 +53,11 @@ def write_report(
     """Gather, render and write the report to `out` (written beside it, then renamed, so a
     cancel or a failure leaves any earlier report whole)."""
     cancel = cancel or CancelToken()
+    if Path(out).is_dir():
+        raise WorkspaceError(
+            f"{out} is a folder; the report is one HTML file.",
+            f"Name the file, e.g. `--out {Path(out) / 'audit.html'}`.",
+        )
     started = time.perf_counter()
     data = gather(workspace, sae_id, config, now(), progress, cancel)
     cancel.check("the report")
@@ -64,8 +69,8 @@ def write_report(
     except OSError as exc:
         raise WorkspaceError(
             f"Cannot write the report to {out}: {exc}.",
-            "Check that you can write there and that the disk has free space "
-            "(`safer report --out FILE` writes it elsewhere).",
+            "Check that you can write there and that the disk has free space, or name a file "
+            "elsewhere with --out.",
         ) from exc
     return WrittenReport(
         Path(out),

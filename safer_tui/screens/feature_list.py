@@ -70,7 +70,7 @@ class FeaturesScreen(FeatureJudging):
             "filter(1)",
             "Filter",
             tooltip="next filter: firing (features that never fire hidden), untagged, each "
-            "tag, leans safe / unsafe, marked, all",
+            "tag, leans safe / unsafe, effect + / − (after `safer attribute`), marked, all",
         ),
         Binding("F", "filter(-1)", "Previous filter", show=False, tooltip="previous filter"),
         Binding(

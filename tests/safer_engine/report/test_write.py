@@ -75,6 +75,9 @@ def test_a_cancel_or_an_unwritable_place_keeps_the_earlier_report(
     (tmp_path / "file").write_text("")
     with pytest.raises(WorkspaceError, match="Cannot write the report"):
         write_report(workspace, sae_id, tmp_path / "file" / "audit.html", ReportConfig())
+    with pytest.raises(WorkspaceError, match="is a folder") as folder:
+        write_report(workspace, sae_id, tmp_path, ReportConfig())
+    assert "audit.html" in folder.value.hint
 
 
 def test_the_judges_fit_shows_in_the_report_and_the_export_once_judgements_carry_it(
