@@ -73,7 +73,8 @@ class EditPlan:
             return cls(edits=edits, **data)
         except FileNotFoundError:
             raise EditError(
-                f"No edit plan at {path}.", "`safer edit list --workspace DIR` lists the plans; `safer edit plan` makes one."
+                f"No edit plan at {path}.",
+                "`safer edit list --workspace DIR` lists the plans; `safer edit plan` makes one.",
             ) from None
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise EditError(
