@@ -78,4 +78,4 @@ def show_fit_dry_run(console: Console, fits: FitPlan, config: FitConfig) -> None
             f"({config.score_firing} + {config.score_silent} contexts, "
             f"{config.score_batch} per call, per method)"
         )
-    console.print(line + ". Nothing was called.", highlight=False)
+    console.print(line + ".", highlight=False)
