@@ -8,7 +8,7 @@ REFERENCES = ("noisy", "oracle", "clean")
 """Runs that are not methods: the noisy data unedited, the flipped pairs removed (the
 oracle) and the clean data."""
 METHOD_LABELS = {
-    "safer": "SAFER (salience features)",
+    "safer": "SAFER (pair score)",
     SAFER_JUDGE: "SAFER (judge's features)",
     "margin": "noisy RM's margin",
     "cleanlab": "cleanlab (out-of-fold)",

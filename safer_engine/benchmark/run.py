@@ -163,7 +163,8 @@ def _notes(
     features = sorted({how for o in outcomes for how in o.features.values()})
     lines = [
         f"Workspace `{source.root}`. Command: `safer benchmark noise --workspace DIR --noise "
-        f"{levels} --seeds {config.seeds} --methods {','.join(config.methods)}`.",
+        f"{levels} --seeds {config.seeds} --methods {','.join(config.methods)}"
+        f"{'' if config.select == 'salience' else ' --select ' + config.select}`.",
         f"{len(outcomes)} noisy workspaces (`benchmarks/noise-<X>-s<seed>/`), {ran} stages "
         f"run now and the rest reused, {trained} {settings.recipe.name}-recipe runs trained now; "
         f"{seconds / 60:.1f} min.",
@@ -188,6 +189,12 @@ def _notes(
         lines.append(
             f"Nobody tagged or judged these features: they are the top {SelectionConfig().top} "
             "by |salience| alone (the paper's candidate set)."
+        )
+    if any(o.features.get("safer", "").endswith("by effect") for o in outcomes):
+        lines.append(
+            f"Nobody tagged or judged these features: they are the top {SelectionConfig().top} "
+            "by |effect| (mean attribution to the margin, `safer attribute` in each noisy "
+            "workspace) alone."
         )
     rm_lines = []
     for noise in config.noise:
