@@ -21,7 +21,7 @@ from safer_engine.artifacts import CHECKPOINTS_DIR, MODEL_DIR, RM_INFO
 from safer_engine.config import RMConfig
 from safer_engine.errors import Cancelled, TrainingError
 from safer_engine.files import atomic_dir
-from safer_engine.launch import is_main_process
+from safer_engine.launch import current_share, is_main_process
 from safer_engine.models.registry import resolve_model
 from safer_engine.models.reward_model import (
     choose_format,
@@ -180,6 +180,10 @@ def train_reward_model(
 
     checkpoints = out_dir / CHECKPOINTS_DIR
     run_info = {"data_fingerprint": data_fingerprint, "config": config.to_dict()}
+    share = current_share()
+    # under a launch, a process slowed down (tokenising on a busy machine) must not look
+    # for checkpoints after a faster one has started writing or removing them
+    share.barrier()
     _check_resumable(checkpoints, run_info, fresh)
     trainer, losses = _build_trainer(
         model,
@@ -191,6 +195,7 @@ def train_reward_model(
         cancel,
     )
     last = last_complete_checkpoint(checkpoints)
+    share.barrier()  # every process has chosen where to resume before any writes
     if trainer.is_world_process_zero() and is_main_process():
         checkpoints.mkdir(parents=True, exist_ok=True)
         (checkpoints / RUN_INFO).write_text(json.dumps(run_info, indent=2), encoding="utf-8")

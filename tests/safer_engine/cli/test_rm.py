@@ -98,7 +98,7 @@ def test_eval_on_other_data_scores_every_pair(
     printed = capsys.readouterr().out
     assert "on the all split" in printed
     assert "RewardBench sections" in printed
-    assert "Report written to" in printed and "eval-" in printed
+    assert "Report written to" in printed and "eval-" in printed.replace("\n", "")
 
 
 def test_eval_output_shows_the_rewardbench_overall_score() -> None:

@@ -161,7 +161,7 @@ def test_features_carry_the_salience_tables_figures_and_histograms(
             assert feature["sourceSetName"] == "safer-synthetic-topk4-64"
             assert feature["maxActApprox"] == round(row["max_act"], 3)
             assert feature["frac_nonzero"] == pytest.approx(row["density"])
-            counts = reader.histogram(row["feature"])
+            counts = reader.histogram(row["feature"]).counts
             heights = feature["freq_hist_data_bar_heights"]
             assert heights == counts[: len(heights)] and sum(heights) == sum(counts)
             centres = feature["freq_hist_data_bar_values"]
