@@ -110,6 +110,12 @@ def resolve_sae(workspace: Workspace, sae: str | None, share: ProcessShare | Non
         return sae
     share = share or ProcessShare()
     folder = Path(sae).expanduser()
+    if is_name and not folder.exists():
+        known = ", ".join(workspace.sae_ids()) or "none yet"
+        raise WorkspaceError(
+            f"{workspace.root} has no SAE {sae!r}, and there is no folder of that name here.",
+            f"Give one of this workspace's SAE ids ({known}) or a sae-lens folder's path.",
+        )
     sae_id = import_sae(workspace, folder) if share.is_main else folder.resolve().name
     share.barrier()
     return sae_id

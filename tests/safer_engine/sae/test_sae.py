@@ -142,6 +142,9 @@ def test_stage_reuse_and_missing_prerequisites(trained_workspace: Path) -> None:
     assert train_sae_stage(workspace, SMALL) == (sae_id, None)
     assert encode_stage(workspace, sae_id) is not None
     assert encode_stage(workspace, sae_id) is None
+    with pytest.raises(WorkspaceError, match="has no SAE 'nope'") as unknown:
+        resolve_sae(workspace, "nope")
+    assert sae_id in unknown.value.hint
 
 
 def test_sae_of_another_width_is_refused(extracted: Workspace, tmp_path: Path) -> None:
