@@ -7,10 +7,12 @@ leaves the previous version (or nothing) in place, never half of a new one.
 from __future__ import annotations
 
 import errno
+import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from safer_engine.artifacts import PARTIAL_SUFFIX
 from safer_engine.errors import DiskFullError
@@ -81,3 +83,19 @@ def write_text_atomic(path: Path, text: str) -> None:
     """Write a small text file (a manifest, a config, a record) atomically."""
     with atomic_file(path) as partial:
         partial.write_text(text, encoding="utf-8")
+
+
+SHARD_META = "meta.json"
+"""In a folder of resumable shards: what they were made from."""
+
+
+def prepare_shards(folder: Path, meta: dict[str, Any]) -> None:
+    """Keep a folder's finished shards only if they come from exactly this work (`meta`:
+    its config and inputs); otherwise start it empty. Either way it records `meta`."""
+    meta_path = folder / SHARD_META
+    if folder.exists() and (
+        not meta_path.exists() or json.loads(meta_path.read_text(encoding="utf-8")) != meta
+    ):
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    meta_path.write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")

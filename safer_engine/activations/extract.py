@@ -36,6 +36,7 @@ from safer_engine.activations.shard_work import (
 from safer_engine.activations.threads import Background, ShardWriter
 from safer_engine.activations.vocab import piece_text, vocab_pieces
 from safer_engine.config import ExtractConfig
+from safer_engine.files import prepare_shards
 from safer_engine.launch import ProcessShare, current_share, wait_for_files
 from safer_engine.models.blocks import BlockOutput, default_layer
 from safer_engine.models.reward_model import load_trained_model, load_trained_tokenizer
@@ -44,7 +45,6 @@ from safer_engine.store.writer import StoreTables, StoreTexts, write_store
 from safer_engine.workspace import Workspace
 
 SHARDS_SUFFIX = ".shards"
-SHARD_META = "meta.json"
 SHARD_LAYOUT = 3
 """Bumped when the tokens of a text or a shard's contents change (2: prompts clipped from
 the data's own text; 3: each shard holds its texts' tokens too), so a resumed extraction
@@ -89,17 +89,6 @@ def _doc_index(table: pl.DataFrame) -> tuple[list[tuple[str, str]], np.ndarray, 
         for side, response in enumerate((chosen, rejected)):
             sides[row, side] = index.setdefault((prompt, response), len(index))
     return list(index), sides[:, 0], sides[:, 1]
-
-
-def _prepare_shards(folder: Path, meta: dict[str, Any]) -> None:
-    """Keep finished shards only if they come from exactly this extraction."""
-    meta_path = folder / SHARD_META
-    if folder.exists() and (
-        not meta_path.exists() or json.loads(meta_path.read_text(encoding="utf-8")) != meta
-    ):
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    meta_path.write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
 
 
 def _dtype(config: ExtractConfig, device: Any) -> Any:
@@ -157,7 +146,7 @@ def extract_store(
         "docs": len(keys),
     }
     if share.is_main:
-        _prepare_shards(folder, meta)
+        prepare_shards(folder, meta)
     share.barrier()
     numbers = range((len(keys) + config.shard_docs - 1) // config.shard_docs)
     missing = [n for n in numbers if not shard_path(folder, n).exists()]

@@ -30,10 +30,10 @@ from safer_engine.attribution.files import (
 )
 from safer_engine.attribution.layer_grad import LayerSwap
 from safer_engine.attribution.tables import Faithfulness, build_tables, save_tables
-from safer_engine.attribution.texts import TextRunner, attribute_shards, prepare_shards, read_shards
+from safer_engine.attribution.texts import TextRunner, attribute_shards, read_shards
 from safer_engine.config import AblationCheckConfig, AttributionConfig
 from safer_engine.errors import StoreError, WorkspaceError
-from safer_engine.files import atomic_file, write_text_atomic
+from safer_engine.files import atomic_file, prepare_shards, write_text_atomic
 from safer_engine.launch import ProcessShare, current_share
 from safer_engine.models.reward_model import load_trained_model
 from safer_engine.progress import CancelToken, Progress, no_progress

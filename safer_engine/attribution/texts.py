@@ -9,8 +9,6 @@ atomically, so a run stopped by Ctrl-C or kill -9 resumes at the missing shards;
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +28,6 @@ from safer_engine.store.writer import save_shard
 
 SHARD_LAYOUT = 1
 """Bumped when a shard's contents change, so a resumed run never mixes two layouts."""
-SHARD_META = "meta.json"
 RESUME_HINT = "Finished shards are kept; run it again to resume."
 SHARD_FIELDS = ("doc", "reward", "error", "rest", "offsets", "feature", "value")
 
@@ -45,17 +42,6 @@ class Attributed:
 
 def shard_path(folder: Path, number: int) -> Path:
     return folder / f"shard-{number:05d}.npz"
-
-
-def prepare_shards(folder: Path, meta: dict[str, Any]) -> None:
-    """Keep finished shards only if they come from exactly this run's inputs and config."""
-    meta_path = folder / SHARD_META
-    if folder.exists() and (
-        not meta_path.exists() or json.loads(meta_path.read_text(encoding="utf-8")) != meta
-    ):
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    meta_path.write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
 
 
 def shard_docs(n_docs: int, per_shard: int) -> list[range]:

@@ -15,6 +15,7 @@ from safer_engine.cli.options import WorkspaceOption, config_options
 from safer_engine.cli.progress import rich_progress
 from safer_engine.config import SelectionConfig
 from safer_engine.scores.selection import Selection, unvetted_note
+from safer_engine.scores.summary import score_distribution
 from safer_engine.workspace import Workspace
 
 SaeOption = Annotated[str | None, typer.Option(help="SAE id (default: the last one).")]
@@ -77,25 +78,14 @@ def show_selection(console: Console, selection: Selection) -> None:
 
 
 def show_distribution(console: Console, scores: pl.DataFrame) -> None:
-    summary = (
-        scores.group_by("slice", "split")
-        .agg(
-            pl.len().alias("pairs"),
-            pl.col("score").mean().alias("mean"),
-            pl.col("score").quantile(0.1).alias("p10"),
-            pl.col("score").median().alias("median"),
-            pl.col("score").quantile(0.9).alias("p90"),
-            (pl.col("score") > 0).mean().alias("above 0"),
-        )
-        .sort("slice", "split")
-    )
+    summary = score_distribution(scores)
     table = Table(title="Pair scores by slice", title_justify="left")
-    for name in summary.columns:
+    for name in ("slice", "split", "pairs", "mean", "p10", "median", "p90", "above 0"):
         table.add_column(name, justify="left" if name in ("slice", "split") else "right")
     for row in summary.iter_rows(named=True):
         cells = [row["slice"], row["split"], f"{row['pairs']:,}"]
         cells += [f"{row[k]:+.3f}" for k in ("mean", "p10", "median", "p90")]
-        table.add_row(*cells, f"{row['above 0']:.0%}")
+        table.add_row(*cells, f"{row['above']:.0%}")
     console.print(table)
 
 

@@ -20,8 +20,9 @@ import numpy as np
 
 from safer_engine.analysis.classification import balanced_accuracy, roc_auc
 from safer_engine.config.fit import FitMethod
-from safer_engine.errors import Cancelled, JudgeError, SaferError
+from safer_engine.errors import Cancelled, SaferError
 from safer_engine.judge.chat import ChatBackend, Reply, RequestFailed
+from safer_engine.judge.concurrent import ConcurrentRun
 from safer_engine.judge.fit_plan import FitJob, FitPlan
 from safer_engine.judge.fit_prompt import parse_answers, yes_probabilities
 from safer_engine.labels.fits import Fit, FitFailureKind, FitLog
@@ -32,8 +33,6 @@ KEPT_HINT = "Every finished score was kept; run it again to score the rest."
 MAX_UNUSABLE = 0.5
 """Past this share of unusable answers an explanation gets no fit: the rest would say too
 little about it."""
-MAX_FAILED_IN_A_ROW = 3
-POLL_S = 0.1
 
 _Outcome = tuple[FitJob, list[Reply] | RequestFailed]
 
@@ -109,8 +108,12 @@ def score_explanations(
     return report
 
 
-class _Run:
-    """One pass over the scorings to ask, on one event loop."""
+class _Run(ConcurrentRun):
+    """One pass over the explanations to score, on one event loop."""
+
+    what = "scoring explanations"
+    failing = "explanation scores"
+    kept_hint = KEPT_HINT
 
     def __init__(
         self,
@@ -122,12 +125,9 @@ class _Run:
         progress: Progress,
         cancel: CancelToken | None,
     ) -> None:
-        self.plan, self.backend, self.log, self.report = plan, backend, log, report
-        self.logprobs, self.progress, self.cancel = logprobs, progress, cancel
-        self.fatal: SaferError | None = None
-        self.failed_in_a_row = 0
-        self.last_failure: str | None = None
-        self.done = 0
+        super().__init__(backend, cancel)
+        self.plan, self.log, self.report = plan, log, report
+        self.logprobs, self.progress = logprobs, progress
 
     async def ask_all(self, concurrency: int) -> None:
         jobs = self.plan.to_ask
@@ -135,27 +135,8 @@ class _Run:
         for job in jobs:
             if job.unscorable is not None:  # nothing to ask
                 self._store(job, [])
-        asked = [job for job in jobs if job.unscorable is None]
-        if not asked:
-            return
         limit = asyncio.Semaphore(concurrency)
-        tasks: set[asyncio.Task[_Outcome | None]] = set()
-        try:
-            await self.backend.start()
-            tasks = {asyncio.create_task(self._ask(job, limit)) for job in asked}
-            pending = set(tasks)
-            while pending:
-                done, pending = await asyncio.wait(
-                    pending, timeout=POLL_S, return_when=asyncio.FIRST_COMPLETED
-                )
-                self._finish(done)
-                if self.cancel is not None and self.cancel.cancelled:
-                    raise Cancelled("scoring explanations", KEPT_HINT)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self.backend.close()
+        await self.run(self._ask(job, limit) for job in jobs if job.unscorable is None)
 
     async def _ask(self, job: FitJob, limit: asyncio.Semaphore) -> _Outcome | None:
         """Every reply of one scoring, or its first failed request; None once stopping."""
@@ -182,38 +163,14 @@ class _Run:
             return None
         return job, [reply for reply in replies if reply is not None]
 
-    def _finish(self, done: set[asyncio.Task[_Outcome | None]]) -> None:
-        bug: BaseException | None = None
-        for task in done:
-            error = task.exception()
-            if error is not None:
-                bug = bug or error
-            elif (outcome := task.result()) is not None:
-                self._store(*outcome)
-        if bug is not None:
-            raise bug
-        if self.fatal is not None:
-            raise self.fatal
-        if self.failed_in_a_row >= MAX_FAILED_IN_A_ROW:
-            raise JudgeError(
-                f"The judge failed {self.failed_in_a_row} explanation scores in a row on a "
-                f"request (the last: {self.last_failure}).",
-                "Check the judge server and its log. " + KEPT_HINT,
-            )
-
     def _store(self, job: FitJob, outcome: list[Reply] | RequestFailed) -> None:
         fit = self.log.add(self._fit(job, outcome))
         self.report.add(fit)
-        self.done += 1
+        self.count(fit.failure_kind, fit.failure)
         status = f"fit {fit.balanced_accuracy:.2f}" if fit.ok else "failed"
         self.progress(
             f"feature {job.feature} ({job.method}): {status}", self.done, len(self.plan.to_ask)
         )
-        if fit.failure_kind == "request":
-            self.failed_in_a_row += 1
-            self.last_failure = fit.failure
-        else:
-            self.failed_in_a_row = 0
 
     def _fit(self, job: FitJob, outcome: list[Reply] | RequestFailed) -> Fit:
         plan = self.plan

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from safer_engine.errors import Cancelled, JudgeError, SaferError
+from safer_engine.errors import Cancelled, SaferError
 from safer_engine.judge.chat import ChatBackend, Reply, RequestFailed
+from safer_engine.judge.concurrent import ConcurrentRun
 from safer_engine.judge.plan import FeatureJob, JudgePlan
 from safer_engine.judge.rubric import Verdict, parse_answer
 from safer_engine.labels.judgements import Judgement, JudgementLog
@@ -20,11 +21,6 @@ from safer_engine.progress import CancelToken, Progress, no_progress
 
 JUDGE_TASK = "judging"
 KEPT_HINT = "Every finished judgement was kept; run it again to judge the rest."
-MAX_FAILED_IN_A_ROW = 3
-"""Requests failing one after another (timeouts, server errors) stop the run: the server is
-down or overwhelmed, and waiting out every remaining feature's retries would help nobody."""
-POLL_S = 0.1
-"""How often a `CancelToken` is checked while requests are in flight."""
 
 _Outcome = tuple[FeatureJob, Reply | RequestFailed]
 """One feature's reply, or how its request failed."""
@@ -100,8 +96,11 @@ def judge_features(
     return report
 
 
-class _Run:
+class _Run(ConcurrentRun):
     """One pass over the features to ask, on one event loop."""
+
+    what = "judging"
+    kept_hint = KEPT_HINT
 
     def __init__(
         self,
@@ -112,35 +111,14 @@ class _Run:
         progress: Progress,
         cancel: CancelToken | None,
     ) -> None:
-        self.plan, self.backend, self.log, self.report = plan, backend, log, report
-        self.progress, self.cancel = progress, cancel
-        self.fatal: SaferError | None = None
-        """The first error that stops the run, raised once the answers in hand are stored."""
-        self.failed_in_a_row = 0
-        self.last_failure: str | None = None
-        self.done = 0
+        super().__init__(backend, cancel)
+        self.plan, self.log, self.report, self.progress = plan, log, report, progress
 
     async def ask_all(self, concurrency: int) -> None:
         jobs = self.plan.to_ask
         self.progress(JUDGE_TASK, 0, len(jobs))
         limit = asyncio.Semaphore(concurrency)
-        tasks: set[asyncio.Task[_Outcome | None]] = set()
-        try:
-            await self.backend.start()
-            tasks = {asyncio.create_task(self._ask(job, limit)) for job in jobs}
-            pending = set(tasks)
-            while pending:
-                done, pending = await asyncio.wait(
-                    pending, timeout=POLL_S, return_when=asyncio.FIRST_COMPLETED
-                )
-                self._finish(done)
-                if self.cancel is not None and self.cancel.cancelled:
-                    raise Cancelled("judging", KEPT_HINT)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self.backend.close()
+        await self.run(self._ask(job, limit) for job in jobs)
 
     async def _ask(self, job: FeatureJob, limit: asyncio.Semaphore) -> _Outcome | None:
         """One feature's reply or failed request; None once the run is stopping."""
@@ -155,38 +133,12 @@ class _Run:
                 self.fatal = self.fatal or exc
                 return None
 
-    def _finish(self, done: set[asyncio.Task[_Outcome | None]]) -> None:
-        """Store every answer that came in, then stop on a fatal error (or a bug) or when
-        too many requests failed in a row."""
-        bug: BaseException | None = None
-        for task in done:
-            error = task.exception()
-            if error is not None:
-                bug = bug or error
-            elif (outcome := task.result()) is not None:
-                self._store(*outcome)
-        if bug is not None:
-            raise bug
-        if self.fatal is not None:
-            raise self.fatal
-        if self.failed_in_a_row >= MAX_FAILED_IN_A_ROW:
-            raise JudgeError(
-                f"The judge failed {self.failed_in_a_row} requests in a row (the last: "
-                f"{self.last_failure}).",
-                "Check the judge server and its log. " + KEPT_HINT,
-            )
-
     def _store(self, job: FeatureJob, outcome: Reply | RequestFailed) -> None:
         judgement = self.log.add(self._judgement(job, outcome))
         self.report.add(judgement)
-        self.done += 1
+        self.count(judgement.failure_kind, judgement.failure)
         status = f"score {judgement.score}" if judgement.ok else "failed"
         self.progress(f"feature {job.feature}: {status}", self.done, len(self.plan.to_ask))
-        if judgement.failure_kind == "request":
-            self.failed_in_a_row += 1
-            self.last_failure = judgement.failure
-        else:
-            self.failed_in_a_row = 0
 
     def _judgement(self, job: FeatureJob, outcome: Reply | RequestFailed) -> Judgement:
         plan = self.plan

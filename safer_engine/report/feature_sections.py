@@ -21,6 +21,7 @@ from safer_engine.report.page import (
     table,
 )
 from safer_engine.scores.selection import ranking_rule, unvetted_note
+from safer_engine.scores.summary import score_distribution
 
 SOURCES = {
     "tags": "the features people tagged safe or unsafe",
@@ -228,18 +229,7 @@ def pair_scores_section(data: AuditData) -> str:
 
 
 def _distribution(scores: pl.DataFrame) -> str:
-    summary = (
-        scores.group_by("slice", "split")
-        .agg(
-            pl.len().alias("pairs"),
-            pl.col("score").mean().alias("mean"),
-            pl.col("score").quantile(0.1).alias("p10"),
-            pl.col("score").median().alias("median"),
-            pl.col("score").quantile(0.9).alias("p90"),
-            (pl.col("score") > 0).mean().alias("above"),
-        )
-        .sort("slice", "split")
-    )
+    summary = score_distribution(scores)
     rows = [
         [
             row["slice"],
