@@ -17,6 +17,7 @@ from safer_engine.service.explorer import Explorer
 from safer_engine.service.judging import Fit, Judgement
 from safer_tui.feature_columns import (
     COLUMNS,
+    EFFECT,
     EFFECT_FILTERS,
     FILTERS,
     FIT,
@@ -152,9 +153,10 @@ class FeatureView:
 
     def columns(self, width: int) -> list[Column]:
         """The columns to draw on a terminal this wide: the differences and the all-token
-        rates only on wide terminals, lift only while a word search is shown (it takes the
-        place of others there, so the note still gets its width)."""
-        room = width - (WORD_COLUMN.width + 1 if self.word else 0)
+        rates only on wide terminals, lift only while a word search is shown and effect only
+        with attributions (each takes the place of others there, so the note still gets its
+        width)."""
+        room = width - sum(c.width + 1 for c in self._extra_columns())
         return [
             c
             for c in COLUMNS
@@ -162,6 +164,14 @@ class FeatureView:
             and c.source not in self.missing
             and (c is not WORD_COLUMN or self.word)
             and (c is not FIT or self.has_fits)
+        ]
+
+    def _extra_columns(self) -> list[Column]:
+        """The columns shown only at times, which narrow the room for the others."""
+        return [
+            c
+            for c, shown in ((WORD_COLUMN, bool(self.word)), (EFFECT, "effect" not in self.missing))
+            if shown
         ]
 
     def sort_by(self, column: Column, descending: bool | None = None) -> None:
